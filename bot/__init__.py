@@ -1,0 +1,1 @@
+"""incident-bot: chat-ops incident response."""

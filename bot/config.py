@@ -1,0 +1,288 @@
+"""Settings from the environment and the platform description (services, channels, policy)."""
+
+from __future__ import annotations
+
+import re
+from datetime import time
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import (
+    AnyHttpUrl,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_CONFIG = Path(__file__).parent / "defaults" / "factsway.yaml"
+DEFAULT_DATABASE = "./data/incident-bot.db"
+
+
+class Settings(BaseSettings):
+    """Everything that comes from the process environment; every integration is optional."""
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    database: str = Field(DEFAULT_DATABASE, alias="INCIDENT_BOT_DATABASE")
+    config_file: Path | None = Field(None, alias="INCIDENT_BOT_CONFIG")
+    api_token: SecretStr | None = Field(None, alias="INCIDENT_BOT_API_TOKEN")
+    operators: str = Field("", alias="INCIDENT_BOT_OPERATORS")
+    log_level: str = Field("INFO", alias="INCIDENT_BOT_LOG_LEVEL")
+
+    slack_bot_token: SecretStr | None = Field(None, alias="SLACK_BOT_TOKEN")
+    slack_signing_secret: SecretStr | None = Field(None, alias="SLACK_SIGNING_SECRET")
+    slack_app_token: SecretStr | None = Field(None, alias="SLACK_APP_TOKEN")
+    slack_api_url: str = Field("https://slack.com/api/", alias="SLACK_API_URL")
+    slack_alerts_channel: str | None = Field(None, alias="SLACK_ALERTS_CHANNEL")
+    slack_incidents_channel: str | None = Field(None, alias="SLACK_INCIDENTS_CHANNEL")
+
+    alertmanager_token: SecretStr | None = Field(None, alias="ALERTMANAGER_TOKEN")
+    alertmanager_url: str | None = Field(None, alias="ALERTMANAGER_URL")
+
+    pagerduty_webhook_secret: SecretStr | None = Field(None, alias="PAGERDUTY_WEBHOOK_SECRET")
+    pagerduty_api_token: SecretStr | None = Field(None, alias="PAGERDUTY_API_TOKEN")
+    pagerduty_routing_key: SecretStr | None = Field(None, alias="PAGERDUTY_ROUTING_KEY")
+    pagerduty_api_url: str = Field("https://api.pagerduty.com", alias="PAGERDUTY_API_URL")
+    pagerduty_events_url: str = Field(
+        "https://events.pagerduty.com/v2/enqueue", alias="PAGERDUTY_EVENTS_URL"
+    )
+
+    kubeconfig: str | None = Field(None, alias="KUBECONFIG")
+    kubernetes_service_host: str | None = Field(None, alias="KUBERNETES_SERVICE_HOST")
+    prometheus_url: str | None = Field(None, alias="PROMETHEUS_URL")
+    platform_database_url: SecretStr | None = Field(None, alias="PLATFORM_DATABASE_URL")
+    sentry_dsn: SecretStr | None = Field(None, alias="SENTRY_DSN")
+
+    aws_endpoint_url: str | None = Field(None, alias="AWS_ENDPOINT_URL")
+    updates_bucket: str | None = Field(None, alias="UPDATES_BUCKET")
+    updates_distribution_id: str | None = Field(None, alias="UPDATES_DISTRIBUTION_ID")
+
+    @property
+    def operator_list(self) -> list[str]:
+        return [item.strip() for item in self.operators.split(",") if item.strip()]
+
+    @property
+    def slack_enabled(self) -> bool:
+        return self.slack_bot_token is not None and bool(self.slack_bot_token.get_secret_value())
+
+    @property
+    def socket_mode(self) -> bool:
+        return self.slack_enabled and self.slack_app_token is not None
+
+
+PageWhen = Literal["always", "business_hours", "never"]
+SLACK_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+USERGROUP = re.compile(r"^@[a-z0-9][a-z0-9._-]*$")
+
+
+def _check_principal(value: str) -> str:
+    if not (SLACK_ID.match(value) or USERGROUP.match(value)):
+        raise ValueError(f"{value!r} is neither a Slack user ID (U…) nor a @usergroup handle")
+    return value
+
+
+Principal = Annotated[str, Field(min_length=2)]
+
+
+class Service(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    deployment: str
+    namespace: str | None = None
+    port: int = Field(ge=1, le=65535)
+    health_path: str = "/health"
+    owners: list[Principal] = []
+    description: str = ""
+
+    @field_validator("owners")
+    @classmethod
+    def _owners(cls, owners: list[str]) -> list[str]:
+        return [_check_principal(o) for o in owners]
+
+
+class Database(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = "postgres"
+    statefulset: str = "postgres"
+    namespace: str | None = None
+    owners: list[Principal] = []
+
+
+class ChannelRoute(BaseModel):
+    """Sends alert groups whose receiver or labels match to another channel."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    channel: str
+    receiver: str | None = None
+    labels: dict[str, str] = {}
+
+
+class Channels(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    alerts: str | None = None
+    incidents: str | None = None
+    routes: list[ChannelRoute] = []
+
+
+class SeverityLevel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    description: str
+    page: PageWhen
+    update_reminder_minutes: int | None = Field(default=None, ge=1)
+    customer_notice_minutes: int | None = Field(default=None, ge=1)
+
+
+class BusinessHours(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    timezone: str = "UTC"
+    days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = [
+        "mon",
+        "tue",
+        "wed",
+        "thu",
+        "fri",
+    ]
+    start: time = time(9, 0)
+    end: time = time(18, 0)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, zone: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {zone!r}") from exc
+        return zone
+
+
+class AutoDeclare(BaseModel):
+    """An alert severity that declares an incident by itself, e.g. critical in prod -> P1."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    alert_severity: str
+    incident_severity: Literal["P0", "P1", "P2", "P3"]
+    namespaces: list[str] = []
+
+
+class Links(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    grafana: AnyHttpUrl | None = None
+    runbook: AnyHttpUrl | None = None
+    status_page: AnyHttpUrl | None = None
+
+
+def _default_severities() -> dict[Literal["P0", "P1", "P2", "P3"], SeverityLevel]:
+    return {
+        "P0": SeverityLevel(
+            description="Critical: complete outage, data loss, security breach, all users",
+            page="always",
+            update_reminder_minutes=15,
+            customer_notice_minutes=30,
+        ),
+        "P1": SeverityLevel(
+            description="High: partial degradation, error rate over 5%, many users",
+            page="business_hours",
+            update_reminder_minutes=15,
+        ),
+        "P2": SeverityLevel(
+            description="Medium: minor feature broken, slowness, few users",
+            page="never",
+        ),
+        "P3": SeverityLevel(
+            description="Low: cosmetic, non-critical, single user reports",
+            page="never",
+        ),
+    }
+
+
+class PlatformConfig(BaseModel):
+    """What the bot serves: the platform's services, where to talk, and who may act."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    platform: str
+    namespace: str
+    services: list[Service] = Field(min_length=1)
+    database: Database = Database()
+    channels: Channels = Channels()
+    links: Links = Links()
+    severities: dict[Literal["P0", "P1", "P2", "P3"], SeverityLevel] = Field(
+        default_factory=_default_severities
+    )
+    business_hours: BusinessHours = BusinessHours()
+    auto_declare: list[AutoDeclare] = []
+    operators: list[Principal] = []
+    playbooks_dir: Path = Path("playbooks")
+
+    @field_validator("operators")
+    @classmethod
+    def _operators(cls, operators: list[str]) -> list[str]:
+        return [_check_principal(o) for o in operators]
+
+    @model_validator(mode="after")
+    def _unique_services(self) -> PlatformConfig:
+        names = [s.name for s in self.services]
+        duplicated = sorted({n for n in names if names.count(n) > 1})
+        if duplicated:
+            raise ValueError(f"service names must be unique; repeated: {', '.join(duplicated)}")
+        missing = {"P0", "P1", "P2", "P3"} - set(self.severities)
+        if missing:
+            raise ValueError(f"severities must define P0-P3; missing {', '.join(sorted(missing))}")
+        return self
+
+    def service(self, name: str) -> Service | None:
+        """Finds a service by its short name or its deployment name."""
+        for svc in self.services:
+            if name in (svc.name, svc.deployment):
+                return svc
+        return None
+
+    def namespace_of(self, service: Service) -> str:
+        return service.namespace or self.namespace
+
+
+class ConfigError(Exception):
+    """The platform config cannot be used; the message is for a person, one line per problem."""
+
+
+def load_platform_config(path: Path | None) -> PlatformConfig:
+    source = path or DEFAULT_CONFIG
+    try:
+        raw = yaml.safe_load(source.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{source}: cannot read: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark is not None else ""
+        raise ConfigError(
+            f"{source}{where}: not valid YAML: {getattr(exc, 'problem', exc)}"
+        ) from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: expected a mapping at the top level")
+    try:
+        config = PlatformConfig.model_validate(raw)
+    except ValidationError as exc:
+        lines = [
+            f"{source}: {'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}"
+            for err in exc.errors()
+        ]
+        raise ConfigError("\n".join(lines)) from None
+    if not config.playbooks_dir.is_absolute() and path is not None:
+        config.playbooks_dir = (source.parent / config.playbooks_dir).resolve()
+    return config

@@ -1,0 +1,1 @@
+"""The incident domain: pure data and rules, no Slack, HTTP or SQL."""

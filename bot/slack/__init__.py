@@ -1,0 +1,1 @@
+"""Everything that speaks Slack: the Bolt app, commands, views and the outbox."""

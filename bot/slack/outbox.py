@@ -1,0 +1,89 @@
+"""The outbox: every Slack write becomes a stored row first, so none is lost or sent twice."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import Any
+
+from bot.store.base import Store
+from bot.store.records import NewOutboxItem, OutboxRow, OutboxState
+
+# The metadata event type that ties a posted message back to its outbox row.
+METADATA_EVENT_TYPE = "incident_bot_outbox"
+FINISHED = {OutboxState.SENT, OutboxState.SUPERSEDED, OutboxState.UNDELIVERED, OutboxState.FAILED}
+
+
+class Outbox:
+    """Queues Slack writes. The sender (outbox_sender) drains them in the background."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self.wakeup = asyncio.Event()
+        self._finished: dict[int, asyncio.Future[OutboxRow]] = {}
+
+    async def write(self, *items: NewOutboxItem) -> list[int]:
+        ids = await self._store.enqueue(items)
+        self.wakeup.set()
+        return ids
+
+    async def post(
+        self,
+        channel: str,
+        text: str,
+        *,
+        blocks: list[Mapping[str, Any]] | None = None,
+        message_key: str | None = None,
+        thread_key: str | None = None,
+        incident_id: int | None = None,
+        **extra: Any,
+    ) -> int:
+        args: dict[str, Any] = {"channel": channel, "text": text, **extra}
+        if blocks is not None:
+            args["blocks"] = list(blocks)
+        [row_id] = await self.write(
+            NewOutboxItem("chat.postMessage", channel, args, message_key, thread_key, incident_id)
+        )
+        return row_id
+
+    async def update(
+        self,
+        channel: str,
+        message_key: str,
+        text: str,
+        *,
+        blocks: list[Mapping[str, Any]] | None = None,
+        incident_id: int | None = None,
+    ) -> int:
+        args: dict[str, Any] = {"channel": channel, "text": text}
+        if blocks is not None:
+            args["blocks"] = list(blocks)
+        [row_id] = await self.write(
+            NewOutboxItem("chat.update", channel, args, message_key, None, incident_id)
+        )
+        return row_id
+
+    async def call(
+        self, method: str, channel: str, args: Mapping[str, Any], *, incident_id: int | None = None
+    ) -> int:
+        """Any other Slack write (invite, topic, bookmark, pin…), kept in the channel's order."""
+        [row_id] = await self.write(NewOutboxItem(method, channel, args, None, None, incident_id))
+        return row_id
+
+    async def wait(self, row_id: int, timeout: float) -> OutboxRow:
+        """Waits for a row to be finished (sent, undelivered or failed) and returns it."""
+        loop = asyncio.get_running_loop()
+        fut = self._finished.setdefault(row_id, loop.create_future())
+        row = await self._store.outbox_row(row_id)
+        if row is not None and row.state in FINISHED:
+            self._finished.pop(row_id, None)
+            return row
+        try:
+            return await asyncio.wait_for(asyncio.shield(fut), timeout)
+        finally:
+            self._finished.pop(row_id, None)
+
+    def finished(self, row: OutboxRow) -> None:
+        fut = self._finished.get(row.id)
+        if fut is not None and not fut.done():
+            fut.set_result(row)

@@ -1,0 +1,292 @@
+"""Drains the outbox into Slack: in order per channel, within rate limits, exactly once.
+
+A posted message carries metadata naming its outbox row. A row whose last attempt may have
+reached Slack (a crash, a timeout, a 5xx) is looked up in the channel's history before it is
+sent again, because Slack has no idempotency key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Mapping
+from typing import Any
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.domain.clock import Clock
+from bot.domain.timeline import EventKind, NewEvent
+from bot.metrics import Metrics
+from bot.slack.outbox import METADATA_EVENT_TYPE, Outbox
+from bot.slack.rate_limits import Pacing
+from bot.store.base import Store, StoreUnavailable
+from bot.store.records import OutboxRow, OutboxState, SlackMessageRef
+
+log = logging.getLogger(__name__)
+
+# Errors that say "try again later" rather than "this request is wrong".
+TRANSIENT_ERRORS = {
+    "ratelimited",
+    "internal_error",
+    "fatal_error",
+    "service_unavailable",
+    "request_timeout",
+}
+# Errors that mean a retried write had already taken effect.
+ALREADY_DONE = {"already_in_channel", "already_pinned", "already_reacted", "already_archived"}
+MAX_BACKOFF = 60.0
+MAX_CONCURRENT_SENDS = 8
+HISTORY_PAGES = 5
+
+
+class OutboxSender:
+    def __init__(
+        self,
+        store: Store,
+        outbox: Outbox,
+        client: AsyncWebClient | None,
+        clock: Clock,
+        metrics: Metrics,
+        *,
+        pacing: Pacing | None = None,
+    ) -> None:
+        self._store = store
+        self._outbox = outbox
+        self._client = client
+        self._clock = clock
+        self._metrics = metrics
+        self._pacing = pacing or Pacing()
+        self._busy: set[str] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._limit = asyncio.Semaphore(MAX_CONCURRENT_SENDS)
+
+    def _now(self) -> float:
+        return self._clock.now().timestamp()
+
+    async def run(self) -> None:
+        """Runs until cancelled."""
+        try:
+            while True:
+                try:
+                    delay = await self._dispatch()
+                except StoreUnavailable as exc:
+                    log.warning("outbox paused: store unavailable", extra={"error": str(exc)})
+                    delay = 1.0
+                self._outbox.wakeup.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._outbox.wakeup.wait(), timeout=delay)
+        finally:
+            for task in list(self._tasks):
+                task.cancel()
+            if self._tasks:
+                await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def drain(self, timeout: float) -> None:
+        """Sends until nothing is left (for the CLI and tests)."""
+        async with asyncio.timeout(timeout):
+            while True:
+                delay = await self._dispatch()
+                if not self._tasks and not await self._store.outbox_heads():
+                    return
+                self._outbox.wakeup.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._outbox.wakeup.wait(), timeout=min(delay, 0.5))
+
+    async def _dispatch(self) -> float:
+        """Starts a send for every channel whose head is due; returns seconds to the next one."""
+        now = self._now()
+        next_due = 5.0
+        for head in await self._store.outbox_heads():
+            if head.channel in self._busy:
+                continue
+            due = max(head.not_before, self._pacing.ready_at(head.method, head.channel, now))
+            if due > now:
+                next_due = min(next_due, due - now)
+                continue
+            self._busy.add(head.channel)
+            task = asyncio.create_task(self._send_guarded(head))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return max(0.01, next_due)
+
+    async def _send_guarded(self, row: OutboxRow) -> None:
+        try:
+            async with self._limit:
+                await self._send(row)
+        except StoreUnavailable as exc:
+            log.warning("outbox row postponed", extra={"row": row.id, "error": str(exc)})
+        except Exception:
+            log.exception("outbox send crashed", extra={"row": row.id})
+            with contextlib.suppress(StoreUnavailable):
+                await self._store.reschedule(
+                    row.id, self._now() + 5, "internal error", maybe_sent=True
+                )
+        finally:
+            self._busy.discard(row.channel)
+            self._outbox.wakeup.set()
+
+    async def _send(self, row: OutboxRow) -> None:
+        if self._client is None:
+            await self._give_up(
+                row, "Slack is not configured (offline mode)", OutboxState.UNDELIVERED
+            )
+            return
+        row = await self._store.coalesce_update(row)
+        args = await self._resolve_args(row)
+        if args is None:
+            await self._give_up(row, "the message to update was never posted", OutboxState.FAILED)
+            return
+        if row.method == "chat.postMessage" and row.state == OutboxState.IN_FLIGHT:
+            try:
+                found = await self._find_posted(row, args)
+            except _LookupFailed as exc:
+                await self._retry(row, f"history lookup failed: {exc}", maybe_sent=True)
+                return
+            if found is not None:
+                await self._finish(row, {"ts": found.ts, "channel": found.channel}, found)
+                return
+        await self._store.mark_in_flight(row.id)
+        now = self._now()
+        self._pacing.sent(row.method, row.channel, now)
+        try:
+            response = await self._client.api_call(row.method, json=args)
+        except SlackApiError as exc:
+            await self._failed(row, exc)
+            return
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            await self._retry(row, f"connection error: {type(exc).__name__}", maybe_sent=True)
+            return
+        data: Mapping[str, Any] = response.data if isinstance(response.data, dict) else {}
+        ref = None
+        if row.method == "chat.postMessage" and "ts" in data:
+            ref = SlackMessageRef(str(data.get("channel", row.channel)), str(data["ts"]))
+        result = {k: data[k] for k in ("ts", "channel") if k in data}
+        await self._finish(row, result, ref)
+
+    async def _resolve_args(self, row: OutboxRow) -> dict[str, Any] | None:
+        args = dict(row.args)
+        if row.method == "chat.update":
+            ref = await self._store.message_ref(row.message_key or "")
+            if ref is None:
+                return None
+            args["channel"], args["ts"] = ref.channel, ref.ts
+        if row.method == "chat.postMessage":
+            if row.thread_key:
+                parent = await self._store.message_ref(row.thread_key)
+                if parent is not None:
+                    args["thread_ts"] = parent.ts
+            metadata = dict(args.get("metadata") or {})
+            payload = dict(metadata.get("event_payload") or {})
+            payload["outbox_id"] = row.id
+            args["metadata"] = {
+                "event_type": metadata.get("event_type", METADATA_EVENT_TYPE),
+                "event_payload": payload,
+            }
+        return args
+
+    async def _find_posted(self, row: OutboxRow, args: Mapping[str, Any]) -> SlackMessageRef | None:
+        """Looks for a message carrying this row's id, posted by an attempt that may have
+        reached Slack before we lost track of it."""
+        assert self._client is not None
+        oldest = f"{row.created_at.timestamp() - 60:.6f}"
+        thread_ts = args.get("thread_ts")
+        cursor: str | None = None
+        for _ in range(HISTORY_PAGES):
+            query: dict[str, Any] = {
+                "channel": row.channel,
+                "oldest": oldest,
+                "limit": 200,
+                "include_all_metadata": True,
+            }
+            if cursor:
+                query["cursor"] = cursor
+            method = "conversations.replies" if thread_ts else "conversations.history"
+            if thread_ts:
+                query["ts"] = thread_ts
+            try:
+                page = await self._client.api_call(method, http_verb="GET", params=query)
+            except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
+                # Cannot tell whether it was posted; posting again risks a duplicate, so wait.
+                raise _LookupFailed(str(exc)) from exc
+            messages: list[dict[str, Any]] = page.get("messages", [])
+            for message in messages:
+                payload = (message.get("metadata") or {}).get("event_payload") or {}
+                if payload.get("outbox_id") == row.id:
+                    return SlackMessageRef(row.channel, str(message["ts"]))
+            cursor = (page.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return None
+        return None
+
+    async def _failed(self, row: OutboxRow, exc: SlackApiError) -> None:
+        status = exc.response.status_code
+        error = str(exc.response.get("error", "")) if status == 200 else f"HTTP {status}"
+        if status == 429:
+            retry_after = float(exc.response.headers.get("Retry-After", "1") or 1)
+            until = self._now() + retry_after
+            self._pacing.retry_after(row.method, row.channel, until)
+            await self._store.reschedule(row.id, until, "rate limited")
+            return
+        if error in ALREADY_DONE:
+            await self._finish(row, {"note": error}, None)
+            return
+        if status >= 500 or error in TRANSIENT_ERRORS:
+            await self._retry(row, error, maybe_sent=status >= 500)
+            return
+        await self._give_up(row, f"Slack refused {row.method}: {error}", OutboxState.FAILED)
+
+    async def _retry(self, row: OutboxRow, error: str, *, maybe_sent: bool) -> None:
+        backoff = min(MAX_BACKOFF, 2.0 ** max(0, row.attempts)) * random.uniform(0.5, 1.0)
+        # A post that may have landed stays in flight, so the next attempt looks first.
+        await self._store.reschedule(
+            row.id,
+            self._now() + backoff,
+            error,
+            maybe_sent=maybe_sent and row.method == "chat.postMessage",
+        )
+
+    async def _finish(
+        self, row: OutboxRow, result: Mapping[str, Any], ref: SlackMessageRef | None
+    ) -> None:
+        await self._store.mark_sent(row.id, result, ref)
+        self._metrics.outbox_sent_latency.observe(
+            max(0.0, self._now() - row.created_at.timestamp())
+        )
+        done = await self._store.outbox_row(row.id)
+        if done is not None:
+            self._outbox.finished(done)
+
+    async def _give_up(self, row: OutboxRow, reason: str, state: OutboxState) -> None:
+        await self._store.mark_unsent(row.id, state, reason)
+        if state == OutboxState.FAILED:
+            log.warning(
+                "slack write failed", extra={"row": row.id, "method": row.method, "reason": reason}
+            )
+        if row.incident_id is not None:
+            text = str(row.args.get("text", "")) or row.method
+            await self._store.append_event(
+                row.incident_id,
+                NewEvent(
+                    EventKind.SLACK_UNDELIVERED,
+                    "incident-bot",
+                    text,
+                    self._clock.now(),
+                    {
+                        "method": row.method,
+                        "channel": row.channel,
+                        "reason": reason,
+                        "outbox_id": row.id,
+                    },
+                ),
+            )
+        done = await self._store.outbox_row(row.id)
+        if done is not None:
+            self._outbox.finished(done)
+
+
+class _LookupFailed(Exception):
+    pass

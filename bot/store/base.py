@@ -1,0 +1,77 @@
+"""The Store protocol: every durable read and write the bot makes, as a narrow async interface."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+from bot.domain.incident import Incident, NewIncident
+from bot.domain.timeline import NewEvent, TimelineEvent
+from bot.store.records import (
+    NewOutboxItem,
+    OutboxRow,
+    OutboxState,
+    OutboxStats,
+    SlackMessageRef,
+)
+
+
+class StoreUnavailable(Exception):
+    """The store could not commit (locked, disk full, …); the caller should ask for a retry."""
+
+
+class Store(Protocol):
+    async def open(self) -> None: ...
+    async def close(self) -> None: ...
+    async def ping(self) -> None: ...
+
+    # Webhook intake: idempotency and the stored payloads.
+    async def record_delivery(
+        self, source: str, delivery_id: str, body: Mapping[str, Any], received_at: datetime
+    ) -> bool:
+        """Stores a delivery once; False when this (source, id) was seen before."""
+        ...
+
+    async def list_alerts(
+        self, *, status: str | None = None, limit: int = 100, offset: int = 0
+    ) -> tuple[list[dict[str, Any]], int]: ...
+
+    # Incidents and their timelines.
+    async def create_incident(self, new: NewIncident) -> Incident: ...
+    async def get_incident(self, incident_id: int) -> Incident | None: ...
+    async def list_incidents(
+        self, *, open_only: bool = False, limit: int = 100
+    ) -> list[Incident]: ...
+    async def update_incident(self, incident_id: int, **changes: Any) -> Incident: ...
+    async def append_event(self, incident_id: int, event: NewEvent) -> TimelineEvent: ...
+    async def timeline(self, incident_id: int) -> list[TimelineEvent]: ...
+
+    # The Slack outbox.
+    async def enqueue(self, items: Sequence[NewOutboxItem]) -> list[int]: ...
+    async def outbox_heads(self) -> list[OutboxRow]:
+        """The oldest unfinished row of each channel: what may be sent next, in order."""
+        ...
+
+    async def coalesce_update(self, head: OutboxRow) -> OutboxRow:
+        """For an update at the head of its channel, the newest pending update of the same
+        message; the older ones are marked superseded."""
+        ...
+
+    async def mark_in_flight(self, row_id: int) -> None: ...
+    async def mark_sent(
+        self, row_id: int, result: Mapping[str, Any], message: SlackMessageRef | None
+    ) -> None: ...
+    async def reschedule(
+        self, row_id: int, not_before: float, error: str, *, maybe_sent: bool = False
+    ) -> None:
+        """Puts a row back in line; `maybe_sent` keeps it in flight (look before re-posting)."""
+        ...
+
+    async def mark_unsent(self, row_id: int, state: OutboxState, reason: str) -> None:
+        """Finishes a row that will never be sent (offline mode, or Slack refused it)."""
+        ...
+
+    async def outbox_row(self, row_id: int) -> OutboxRow | None: ...
+    async def outbox_stats(self, now: float) -> OutboxStats: ...
+    async def message_ref(self, message_key: str) -> SlackMessageRef | None: ...

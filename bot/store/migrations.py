@@ -1,0 +1,129 @@
+"""Numbered schema migrations for the SQLite store; PRAGMA user_version records the last applied."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlite_utils import Database
+
+
+def _v1_initial(db: Database) -> None:
+    db.table("incidents").create(
+        {
+            "id": int,
+            "title": str,
+            "severity": str,
+            "status": str,
+            "declared_by": str,
+            "declared_at": str,
+            "commander": str,
+            "services": str,
+            "description": str,
+            "channel_id": str,
+            "channel_name": str,
+            "resolved_at": str,
+            "summary": str,
+            "roles": str,
+            "updated_at": str,
+        },
+        pk="id",
+        not_null={"title", "severity", "status", "declared_by", "declared_at", "commander"},
+    )
+    db.table("timeline_events").create(
+        {
+            "id": int,
+            "incident_id": int,
+            "seq": int,
+            "kind": str,
+            "actor": str,
+            "text": str,
+            "at": str,
+            "data": str,
+            "key": int,
+            "public": int,
+            "prev_hash": str,
+            "hash": str,
+        },
+        pk="id",
+        foreign_keys=[("incident_id", "incidents", "id")],
+        not_null={"incident_id", "seq", "kind", "at", "hash", "prev_hash"},
+    )
+    db.table("timeline_events").create_index(["incident_id", "seq"], unique=True)
+    db.table("webhook_deliveries").create(
+        {"id": int, "source": str, "delivery_id": str, "received_at": str, "body": str},
+        pk="id",
+        not_null={"source", "delivery_id", "received_at"},
+    )
+    db.table("webhook_deliveries").create_index(["source", "delivery_id"], unique=True)
+    db.table("alerts").create(
+        {
+            "id": int,
+            "group_key": str,
+            "fingerprint": str,
+            "status": str,
+            "labels": str,
+            "annotations": str,
+            "starts_at": str,
+            "ends_at": str,
+            "generator_url": str,
+            "updated_at": str,
+        },
+        pk="id",
+        not_null={"group_key", "fingerprint", "status"},
+    )
+    db.table("alerts").create_index(["group_key", "fingerprint"], unique=True)
+    db.table("alerts").create_index(["status", "id"])
+    db.table("alert_groups").create(
+        {
+            "group_key": str,
+            "receiver": str,
+            "status": str,
+            "channel": str,
+            "labels": str,
+            "payload": str,
+            "first_seen": str,
+            "last_seen": str,
+            "incident_id": int,
+        },
+        pk="group_key",
+    )
+    db.table("outbox").create(
+        {
+            "id": int,
+            "method": str,
+            "channel": str,
+            "args": str,
+            "message_key": str,
+            "thread_key": str,
+            "incident_id": int,
+            "state": str,
+            "attempts": int,
+            "not_before": float,
+            "created_at": str,
+            "updated_at": str,
+            "last_error": str,
+            "result": str,
+        },
+        pk="id",
+        not_null={"method", "channel", "args", "state", "attempts", "not_before", "created_at"},
+    )
+    db.table("outbox").create_index(["state", "channel", "id"])
+    db.table("outbox").create_index(["message_key", "state"])
+    db.table("slack_messages").create(
+        {"message_key": str, "channel": str, "ts": str, "created_at": str},
+        pk="message_key",
+        not_null={"channel", "ts"},
+    )
+
+
+MIGRATIONS: list[Callable[[Database], None]] = [_v1_initial]
+
+
+def migrate(db: Database) -> int:
+    """Applies the migrations not yet applied, each in its own transaction; returns the version."""
+    current = int(db.execute("PRAGMA user_version").fetchone()[0])
+    for number, step in enumerate(MIGRATIONS[current:], start=current + 1):
+        with db.atomic():
+            step(db)
+            db.execute(f"PRAGMA user_version = {number}")
+    return len(MIGRATIONS)

@@ -1,0 +1,74 @@
+"""Rows the store keeps besides incidents and timelines: the outbox and alert groups."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+class OutboxState(enum.StrEnum):
+    PENDING = "pending"
+    IN_FLIGHT = "in_flight"  # a send was started; after a crash, look before re-sending
+    SENT = "sent"
+    SUPERSEDED = "superseded"  # a newer update of the same message replaced it
+    UNDELIVERED = "undelivered"  # offline mode, or Slack refused it for good
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class NewOutboxItem:
+    """One Slack write to make. `message_key` names the logical message a post creates or an
+    update edits, so updates can find the ts and coalesce."""
+
+    method: str
+    channel: str
+    args: Mapping[str, Any]
+    message_key: str | None = None
+    thread_key: str | None = None  # post as a reply in the thread of this logical message
+    incident_id: int | None = None
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    id: int
+    method: str
+    channel: str
+    args: Mapping[str, Any]
+    message_key: str | None
+    thread_key: str | None
+    incident_id: int | None
+    state: OutboxState
+    attempts: int
+    not_before: float  # unix seconds
+    created_at: datetime
+    last_error: str | None = None
+    result: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SlackMessageRef:
+    channel: str
+    ts: str
+
+
+@dataclass(frozen=True)
+class OutboxStats:
+    depth: int
+    oldest_age_seconds: float
+    by_state: Mapping[str, int]
+
+
+@dataclass(frozen=True)
+class AlertGroupRecord:
+    group_key: str
+    receiver: str
+    status: str
+    channel: str | None
+    labels: Mapping[str, str]
+    payload: Mapping[str, Any]
+    first_seen: datetime
+    last_seen: datetime
+    incident_id: int | None = None

@@ -1,0 +1,124 @@
+"""One writer thread per SQLite file: writes queue up and commit together (group commit).
+
+The event loop never blocks on SQLite, and many concurrent writes share one fsync: each caller
+is answered only after the transaction holding its write has committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from sqlite_utils import Database
+
+from bot.store.base import StoreUnavailable
+
+T = TypeVar("T")
+Job = tuple[Callable[[Database], Any], "concurrent.futures.Future[Any]"]
+
+log = logging.getLogger(__name__)
+MAX_BATCH = 512
+BUSY_TIMEOUT_MS = 5000
+
+
+def connect(path: str) -> Database:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA foreign_keys = ON")
+    # FULL: a 200 to a webhook means the delivery survives a power cut, not only a crash.
+    conn.execute("PRAGMA synchronous = FULL")
+    return Database(conn)
+
+
+class Writer:
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="store-writer", daemon=True)
+        self._ready: concurrent.futures.Future[None] = concurrent.futures.Future()
+        self.batches = 0
+        self.writes = 0
+
+    def start(self, setup: Callable[[Database], None]) -> None:
+        self._setup = setup
+        self._thread.start()
+        self._ready.result()
+
+    def stop(self) -> None:
+        self._jobs.put(None)
+        self._thread.join(timeout=10)
+
+    async def run(self, fn: Callable[[Database], T]) -> T:
+        fut: concurrent.futures.Future[T] = concurrent.futures.Future()
+        self._jobs.put((fn, fut))
+        return await asyncio.wrap_future(fut)
+
+    def _run(self) -> None:
+        try:
+            db = connect(self._path)
+            self._setup(db)
+        except BaseException as exc:
+            self._ready.set_exception(exc)
+            return
+        self._ready.set_result(None)
+        stopping = False
+        while not stopping:
+            first = self._jobs.get()
+            if first is None:
+                break
+            batch = [first]
+            while len(batch) < MAX_BATCH:
+                try:
+                    job = self._jobs.get_nowait()
+                except queue.Empty:
+                    break
+                if job is None:
+                    stopping = True
+                    break
+                batch.append(job)
+            self._commit(db, batch)
+        db.close()
+
+    def _commit(self, db: Database, batch: list[Job]) -> None:
+        live = [(fn, fut) for fn, fut in batch if fut.set_running_or_notify_cancel()]
+        if not live:
+            return
+        try:
+            db.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            self._fail(live, exc)
+            return
+        outcomes: list[tuple[concurrent.futures.Future[Any], Any, BaseException | None]] = []
+        for fn, fut in live:
+            try:
+                # A savepoint per job: one caller's bad write must not undo its neighbours'.
+                with db.atomic():
+                    outcomes.append((fut, fn(db), None))
+            except Exception as exc:
+                outcomes.append((fut, None, exc))
+        try:
+            db.conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if db.conn.in_transaction:
+                db.conn.execute("ROLLBACK")
+            self._fail(live, exc)
+            return
+        self.batches += 1
+        self.writes += len(live)
+        for fut, value, error in outcomes:
+            if error is None:
+                fut.set_result(value)
+            else:
+                fut.set_exception(error)
+
+    @staticmethod
+    def _fail(live: list[Job], exc: sqlite3.Error) -> None:
+        log.warning("store write failed", extra={"error": str(exc), "jobs": len(live)})
+        for _, fut in live:
+            fut.set_exception(StoreUnavailable(f"database unavailable: {exc}"))
