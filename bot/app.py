@@ -1,0 +1,124 @@
+"""The aiohttp application factory: builds every component and owns their start and stop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from bot.config import PlatformConfig, Settings
+from bot.domain.clock import Clock, SystemClock
+from bot.lifecycle import Lifecycle
+from bot.metrics import Metrics
+from bot.readiness import integration_states
+from bot.slack.bolt_app import build_bolt_app, socket_mode_handler
+from bot.slack.client import CountingWebClient
+from bot.slack.commands import CommandDeps
+from bot.slack.outbox import Outbox
+from bot.slack.outbox_sender import OutboxSender
+from bot.store.factory import open_store
+from bot.web import api, health, slack_events, status_page, webhooks
+from bot.web.keys import (
+    BOLT,
+    CLOCK,
+    CONFIG,
+    INTEGRATIONS,
+    LIFECYCLE,
+    METRICS,
+    OUTBOX,
+    SETTINGS,
+    SLACK_STATE,
+    STORE,
+)
+from bot.web.middleware import observe
+
+log = logging.getLogger(__name__)
+MAX_BODY = 1024 * 1024
+SOCKET_RETRY_SECONDS = 5.0
+
+
+async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
+    store = open_store(app[SETTINGS].database)
+    await store.open()
+    app[STORE] = store
+    yield
+    await store.close()
+
+
+async def _slack_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings, store, clock, metrics = app[SETTINGS], app[STORE], app[CLOCK], app[METRICS]
+    outbox = Outbox(store)
+    incidents_channel = settings.slack_incidents_channel or app[CONFIG].channels.incidents
+    lifecycle = Lifecycle(store, outbox, clock, incidents_channel=incidents_channel)
+    app[OUTBOX], app[LIFECYCLE] = outbox, lifecycle
+    client = None
+    if settings.slack_bot_token is not None and settings.slack_enabled:
+        client = CountingWebClient(
+            token=settings.slack_bot_token.get_secret_value(),
+            base_url=settings.slack_api_url,
+            metrics=metrics,
+        )
+        app[BOLT] = build_bolt_app(settings, client, CommandDeps(store, lifecycle, app[CONFIG]))
+        app[SLACK_STATE].update(state="configured", detail="HTTP mode at /slack/events")
+    sender = asyncio.create_task(
+        OutboxSender(store, outbox, client, clock, metrics).run(), name="outbox-sender"
+    )
+    socket_task = None
+    if client is not None and settings.socket_mode:
+        socket_task = asyncio.create_task(_run_socket_mode(app), name="slack-socket-mode")
+    yield
+    for task in (socket_task, sender):
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+async def _run_socket_mode(app: web.Application) -> None:
+    """Keeps a Socket Mode connection open; failures are shown in /readyz, then retried."""
+    handler = socket_mode_handler(app[SETTINGS], app[BOLT])
+    state = app[SLACK_STATE]
+    try:
+        while True:
+            try:
+                state.update(state="connecting", detail="Socket Mode")
+                await handler.connect_async()  # type: ignore[no-untyped-call]
+                state.update(state="ok", detail="Socket Mode connected")
+                return
+            except Exception as exc:
+                state.update(state="down", detail=f"Socket Mode: {type(exc).__name__}")
+                log.warning("socket mode connection failed", extra={"error": str(exc)})
+                await asyncio.sleep(SOCKET_RETRY_SECONDS)
+    except asyncio.CancelledError:
+        await handler.close_async()  # type: ignore[no-untyped-call]
+        raise
+
+
+def create_app(
+    settings: Settings, config: PlatformConfig, *, clock: Clock | None = None
+) -> web.Application:
+    app = web.Application(client_max_size=MAX_BODY, middlewares=[observe, api.require_token])
+    app[SETTINGS] = settings
+    app[CONFIG] = config
+    app[CLOCK] = clock or SystemClock()
+    app[METRICS] = Metrics()
+    app[INTEGRATIONS] = integration_states(settings, config.operators)
+    app[SLACK_STATE] = {
+        "state": "offline",
+        "detail": "no SLACK_BOT_TOKEN: messages kept in timelines",
+    }
+    app.cleanup_ctx.append(_store_ctx)
+    app.cleanup_ctx.append(_slack_ctx)
+
+    app.router.add_get("/healthz", health.healthz)
+    app.router.add_get("/readyz", health.readyz)
+    app.router.add_get("/metrics", health.metrics)
+    app.router.add_post("/webhooks/alertmanager", webhooks.alertmanager_webhook)
+    app.router.add_post("/webhooks/pagerduty", webhooks.pagerduty_webhook)
+    app.router.add_post("/slack/events", slack_events.slack_events)
+    app.router.add_get("/", status_page.status_page)
+    api.add_routes(app)
+    return app

@@ -1,0 +1,211 @@
+"""The `incident-bot` command: serve, check-config, incidents, playbooks, postmortem."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from bot.config import ConfigError, PlatformConfig, Settings, load_platform_config
+from bot.domain.clock import SystemClock
+from bot.domain.incident import Incident, Severity
+from bot.domain.timeline import verify_chain
+from bot.lifecycle import Lifecycle, Problem
+from bot.readiness import integration_states, secret_values
+from bot.slack.outbox import Outbox
+from bot.store.base import Store, StoreUnavailable
+from bot.store.factory import open_store
+
+EXIT_USAGE = 2
+
+
+class CliError(Exception):
+    """A problem to print on one line, with no traceback."""
+
+
+def _settings(config_override: str | None = None) -> tuple[Settings, PlatformConfig]:
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise CliError(f"environment: {err['loc'][0]}: {err['msg']}") from None
+    path = Path(config_override) if config_override else settings.config_file
+    try:
+        config = load_platform_config(path)
+    except ConfigError as exc:
+        raise CliError(str(exc)) from None
+    return settings, config
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from bot.app import create_app
+    from bot.integrations.sentry import init_sentry
+    from bot.logs import setup_logging
+
+    settings, config = _settings(args.config)
+    secrets = secret_values(settings)
+    setup_logging(settings.log_level, secrets)
+    if settings.sentry_dsn is not None:
+        init_sentry(settings.sentry_dsn.get_secret_value(), secrets=secrets)
+    web.run_app(create_app(settings, config), host=args.host, port=args.port, print=None)
+    return 0
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    settings, config = _settings(args.config)
+    print(
+        f"platform config: ok ({config.platform}, {len(config.services)} services, "
+        f"namespace {config.namespace})"
+    )
+    worst = 0
+    for state in integration_states(settings, config.operators):
+        print(f"  {state.name:<22} {state.state:<11} {state.detail}")
+        if state.state == "invalid":
+            worst = 1
+    return worst
+
+
+async def _with_store(settings: Settings, work: Callable[[Store], Awaitable[int]]) -> int:
+    try:
+        store = open_store(settings.database)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    try:
+        await store.open()
+    except Exception as exc:
+        raise CliError(f"cannot open the store {settings.database}: {exc}") from None
+    try:
+        return await work(store)
+    except StoreUnavailable as exc:
+        raise CliError(str(exc)) from None
+    finally:
+        await store.close()
+
+
+def _print_incident(incident: Incident) -> None:
+    print(f"#{incident.id} {incident.severity} {incident.status:<13} {incident.title}")
+
+
+def cmd_incidents(args: argparse.Namespace) -> int:
+    settings, config = _settings(args.config)
+    actor = getattr(args, "actor", "cli")
+
+    async def work(store: Store) -> int:
+        lifecycle = Lifecycle(
+            store,
+            Outbox(store),
+            SystemClock(),
+            incidents_channel=settings.slack_incidents_channel or config.channels.incidents,
+        )
+        outcome: Incident | Problem
+        if args.action == "list":
+            for incident in await store.list_incidents(open_only=not args.all):
+                _print_incident(incident)
+            return 0
+        if args.action == "declare":
+            severity = Severity.parse(args.sev)
+            if severity is None:
+                raise CliError(f"--sev must be P0, P1, P2 or P3, not {args.sev!r}")
+            outcome = await lifecycle.declare(
+                " ".join(args.title), severity, actor, services=tuple(args.service or ())
+            )
+        elif args.action == "update":
+            outcome = await lifecycle.update(args.id, " ".join(args.text), actor)
+        elif args.action == "resolve":
+            outcome = await lifecycle.resolve(args.id, " ".join(args.summary), actor)
+        else:
+            return await _verify(store, args.id)
+        if isinstance(outcome, Problem):
+            raise CliError(outcome.message)
+        _print_incident(outcome)
+        return 0
+
+    return asyncio.run(_with_store(settings, work))
+
+
+async def _verify(store: Store, incident_id: int) -> int:
+    if await store.get_incident(incident_id) is None:
+        raise CliError(f"no incident #{incident_id}")
+    events = await store.timeline(incident_id)
+    problems = verify_chain(events)
+    if not problems:
+        print(f"incident #{incident_id}: timeline intact ({len(events)} events)")
+        return 0
+    for problem in problems:
+        print(f"incident #{incident_id}: event #{problem.seq}: {problem.reason}")
+    return 1
+
+
+def cmd_not_yet(args: argparse.Namespace) -> int:
+    raise CliError(f"`{args.command}` is not available in this version of incident-bot yet")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="incident-bot", description=__doc__)
+    parser.add_argument("--config", help="platform config YAML (default: INCIDENT_BOT_CONFIG)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the bot's HTTP server")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--config", default=argparse.SUPPRESS)
+    serve.set_defaults(func=cmd_serve)
+
+    check = sub.add_parser("check-config", help="validate config; show each integration's state")
+    check.add_argument("--config", default=argparse.SUPPRESS)
+    check.set_defaults(func=cmd_check_config)
+
+    incidents = sub.add_parser("incidents", help="declare, update, resolve, list, verify")
+    isub = incidents.add_subparsers(dest="action", required=True)
+    lst = isub.add_parser("list", help="open incidents (--all for every one)")
+    lst.add_argument("--all", action="store_true")
+    declare = isub.add_parser("declare", help="declare an incident")
+    declare.add_argument("title", nargs="+")
+    declare.add_argument("--sev", default="P2")
+    declare.add_argument("--service", action="append")
+    declare.add_argument("--actor", default="cli")
+    update = isub.add_parser("update", help="post a status update")
+    update.add_argument("id", type=int)
+    update.add_argument("text", nargs="+")
+    update.add_argument("--actor", default="cli")
+    resolve = isub.add_parser("resolve", help="resolve an incident")
+    resolve.add_argument("id", type=int)
+    resolve.add_argument("summary", nargs="*")
+    resolve.add_argument("--actor", default="cli")
+    verify = isub.add_parser("verify", help="check the timeline's hash chain")
+    verify.add_argument("id", type=int)
+    incidents.set_defaults(func=cmd_incidents)
+
+    playbooks = sub.add_parser("playbooks", help="validate, list or run playbooks")
+    playbooks.add_argument("action", choices=["validate", "list", "run"])
+    playbooks.add_argument("name", nargs="?")
+    playbooks.set_defaults(func=cmd_not_yet)
+
+    postmortem = sub.add_parser("postmortem", help="write an incident's post-mortem draft")
+    postmortem.add_argument("id", type=int)
+    postmortem.add_argument("--format", choices=["md", "docx"], default="md")
+    postmortem.add_argument("-o", "--output")
+    postmortem.set_defaults(func=cmd_not_yet)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except CliError as exc:
+        print(f"incident-bot: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

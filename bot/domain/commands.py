@@ -1,0 +1,88 @@
+"""Slash-command text parsing: words in, a typed request or a usage problem out."""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass, field
+
+INCIDENT_SUBCOMMANDS = (
+    "declare",
+    "update",
+    "status",
+    "sev",
+    "role",
+    "action",
+    "run",
+    "resolve",
+    "close",
+    "postmortem",
+    "list",
+    "help",
+)
+
+INCIDENT_USAGE = """\
+*`/incident`: run an incident from Slack*
+• `/incident declare <title> [--sev P0|P1|P2|P3] [--service NAME]`: open an incident channel \
+(no text opens a form)
+• `/incident update <text>`: status update to the channel, the announcement and the status page
+• `/incident status`: where this channel's incident stands
+• `/incident sev P0|P1|P2|P3`: change severity; the paging policy applies again
+• `/incident role <role> @user`: assign commander, comms, scribe…
+• `/incident action <text> [@owner]`: record a follow-up
+• `/incident run <playbook> [service]`: run a debug playbook here
+• `/incident resolve [summary]`: resolve; `/incident close` archives after the post-mortem
+• `/incident postmortem`: draft the post-mortem from the timeline
+• `/incident list`: open incidents
+Platform actions (operators only, with confirmation): `/rollback SERVICE [--to-revision N]`, \
+`/scale SERVICE REPLICAS`, `/restart SERVICE`. On call now: `/oncall [service]`."""
+
+
+@dataclass(frozen=True)
+class Parsed:
+    subcommand: str
+    args: list[str] = field(default_factory=list)
+    options: dict[str, str] = field(default_factory=dict)
+    rest: str = ""
+
+
+@dataclass(frozen=True)
+class UsageProblem:
+    message: str
+
+
+def split_words(text: str) -> list[str] | UsageProblem:
+    try:
+        return shlex.split(text)
+    except ValueError as exc:
+        return UsageProblem(f"could not read that: {exc}")
+
+
+def parse_incident(text: str) -> Parsed | UsageProblem:
+    """`declare Title words --sev P1` -> Parsed("declare", ["Title", "words"], {"sev": "P1"})."""
+    stripped = text.strip()
+    if not stripped:
+        return Parsed("help")
+    head, _, rest = stripped.partition(" ")
+    sub = head.lower()
+    if sub not in INCIDENT_SUBCOMMANDS:
+        return UsageProblem(f"unknown subcommand `{head}`")
+    words = split_words(rest)
+    if isinstance(words, UsageProblem):
+        return words
+    args: list[str] = []
+    options: dict[str, str] = {}
+    i = 0
+    while i < len(words):
+        word = words[i]
+        if word.startswith("--") and len(word) > 2:
+            name, eq, value = word[2:].partition("=")
+            if not eq:
+                if i + 1 >= len(words):
+                    return UsageProblem(f"`--{name}` needs a value")
+                value = words[i + 1]
+                i += 1
+            options[name] = value
+        else:
+            args.append(word)
+        i += 1
+    return Parsed(sub, args, options, rest.strip())

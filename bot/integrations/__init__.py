@@ -1,0 +1,1 @@
+"""One small module per outside system, each behind a narrow async interface."""

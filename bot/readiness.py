@@ -1,0 +1,182 @@
+"""Which integrations are configured, missing or invalid: for /readyz and check-config."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+from typing import Literal
+from urllib.parse import urlparse
+
+from bot.config import Settings
+
+State = Literal["configured", "missing", "invalid", "ok", "down"]
+
+
+@dataclass(frozen=True)
+class IntegrationState:
+    name: str
+    state: State
+    detail: str
+
+    def as_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+
+def _url(value: str | None, schemes: tuple[str, ...] = ("http", "https")) -> str | None:
+    """None when the URL is usable, else why not."""
+    if not value:
+        return "not set"
+    parsed = urlparse(value)
+    if parsed.scheme not in schemes or not parsed.netloc:
+        return f"not a {'/'.join(schemes)} URL"
+    return None
+
+
+def _secret(value: object) -> str:
+    getter = getattr(value, "get_secret_value", None)
+    return str(getter()) if getter else ""
+
+
+def integration_states(
+    settings: Settings, config_operators: list[str] | None = None
+) -> list[IntegrationState]:
+    states: list[IntegrationState] = []
+
+    def add(name: str, state: State, detail: str) -> None:
+        states.append(IntegrationState(name, state, detail))
+
+    token = _secret(settings.slack_bot_token)
+    if not token:
+        add("slack", "missing", "SLACK_BOT_TOKEN not set: offline mode, messages kept in timelines")
+    elif not token.startswith("xoxb-"):
+        add("slack", "invalid", "SLACK_BOT_TOKEN must be a bot token (xoxb-…)")
+    elif settings.slack_app_token is not None:
+        app = _secret(settings.slack_app_token)
+        if app.startswith("xapp-"):
+            add("slack", "configured", "Socket Mode")
+        else:
+            add("slack", "invalid", "SLACK_APP_TOKEN must be an app-level token (xapp-…)")
+    elif settings.slack_signing_secret is None:
+        add("slack", "invalid", "HTTP mode needs SLACK_SIGNING_SECRET (or set SLACK_APP_TOKEN)")
+    else:
+        add("slack", "configured", "HTTP mode at /slack/events")
+    problem = _url(settings.slack_api_url)
+    if problem:
+        add("slack_api_url", "invalid", f"SLACK_API_URL {problem}")
+
+    if settings.alertmanager_token is None:
+        add(
+            "alertmanager_webhook",
+            "missing",
+            "ALERTMANAGER_TOKEN not set: webhook is unauthenticated",
+        )
+    else:
+        add("alertmanager_webhook", "configured", "bearer token required")
+    if settings.alertmanager_url:
+        problem = _url(settings.alertmanager_url)
+        add(
+            "alertmanager_api",
+            "invalid" if problem else "configured",
+            f"ALERTMANAGER_URL {problem}" if problem else "silences from Slack",
+        )
+    else:
+        add("alertmanager_api", "missing", "ALERTMANAGER_URL not set: no silences from Slack")
+
+    pd = [
+        settings.pagerduty_webhook_secret,
+        settings.pagerduty_api_token,
+        settings.pagerduty_routing_key,
+    ]
+    if not any(pd):
+        add("pagerduty", "missing", "no PagerDuty settings: no paging, no webhook verification")
+    else:
+        parts = [
+            name for name, value in zip(("webhook", "api", "events"), pd, strict=True) if value
+        ]
+        problem = _url(settings.pagerduty_api_url) or _url(settings.pagerduty_events_url)
+        add(
+            "pagerduty",
+            "invalid" if problem else "configured",
+            f"PagerDuty URL {problem}" if problem else ", ".join(parts),
+        )
+
+    if settings.kubeconfig:
+        paths = [p for p in settings.kubeconfig.split(os.pathsep) if p]
+        missing = [p for p in paths if not os.path.isfile(p)]
+        add(
+            "kubernetes",
+            "invalid" if missing else "configured",
+            "KUBECONFIG file not found" if missing else "kubeconfig",
+        )
+    elif settings.kubernetes_service_host:
+        add("kubernetes", "configured", "in-cluster service account")
+    else:
+        add("kubernetes", "missing", "no KUBECONFIG and not in a cluster")
+
+    if settings.prometheus_url:
+        problem = _url(settings.prometheus_url)
+        add(
+            "prometheus",
+            "invalid" if problem else "configured",
+            f"PROMETHEUS_URL {problem}" if problem else "queries enabled",
+        )
+    else:
+        add("prometheus", "missing", "PROMETHEUS_URL not set")
+
+    dsn = _secret(settings.platform_database_url)
+    if dsn:
+        problem = _url(dsn, ("postgresql", "postgres"))
+        add(
+            "platform_database",
+            "invalid" if problem else "configured",
+            f"PLATFORM_DATABASE_URL {problem}" if problem else "pg_stat steps enabled",
+        )
+    else:
+        add("platform_database", "missing", "PLATFORM_DATABASE_URL not set")
+
+    sentry = _secret(settings.sentry_dsn)
+    if sentry:
+        problem = _url(sentry)
+        add(
+            "sentry",
+            "invalid" if problem else "configured",
+            f"SENTRY_DSN {problem}" if problem else "errors reported",
+        )
+    else:
+        add("sentry", "missing", "SENTRY_DSN not set")
+
+    if settings.updates_bucket and settings.updates_distribution_id:
+        add("desktop_updates", "configured", "S3 bucket and CloudFront distribution")
+    elif settings.updates_bucket or settings.updates_distribution_id:
+        add("desktop_updates", "invalid", "set both UPDATES_BUCKET and UPDATES_DISTRIBUTION_ID")
+    else:
+        add("desktop_updates", "missing", "UPDATES_BUCKET not set")
+
+    if settings.api_token is None:
+        add("api", "missing", "INCIDENT_BOT_API_TOKEN not set: /api/* refuses every request")
+    else:
+        add("api", "configured", "bearer token required")
+    if not settings.operator_list and not config_operators:
+        add("operators", "missing", "no INCIDENT_BOT_OPERATORS: dangerous actions need config")
+    return states
+
+
+def secret_values(settings: Settings) -> list[str]:
+    """Every configured secret, so logs and messages can be scrubbed of them by value."""
+    names = (
+        "slack_bot_token",
+        "slack_signing_secret",
+        "slack_app_token",
+        "alertmanager_token",
+        "pagerduty_webhook_secret",
+        "pagerduty_api_token",
+        "pagerduty_routing_key",
+        "platform_database_url",
+        "sentry_dsn",
+        "api_token",
+    )
+    values = [_secret(getattr(settings, n)) for n in names]
+    db = urlparse(_secret(settings.platform_database_url))
+    if db.password:
+        values.append(db.password)
+    return [v for v in values if v]

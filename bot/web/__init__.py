@@ -1,0 +1,1 @@
+"""HTTP routes: health, metrics, webhooks, Slack events, the JSON API and the status page."""

@@ -1,0 +1,217 @@
+"""The JSON API under /api/, for tools and scripts that do not go through Slack."""
+
+from __future__ import annotations
+
+import hmac
+import json
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from bot.domain.incident import Incident, Severity
+from bot.domain.timeline import TimelineEvent
+from bot.lifecycle import Problem
+from bot.store.base import StoreUnavailable
+from bot.web.keys import LIFECYCLE, SETTINGS, STORE
+
+MAX_PAGE = 500
+
+
+def incident_json(incident: Incident) -> dict[str, Any]:
+    return {
+        "id": incident.id,
+        "title": incident.title,
+        "severity": str(incident.severity),
+        "status": str(incident.status),
+        "commander": incident.commander,
+        "declared_by": incident.declared_by,
+        "declared_at": incident.declared_at.isoformat(),
+        "resolved_at": incident.resolved_at.isoformat() if incident.resolved_at else None,
+        "services": list(incident.services),
+        "description": incident.description,
+        "summary": incident.summary,
+        "channel_id": incident.channel_id,
+        "channel_name": incident.channel_name,
+        "roles": dict(incident.roles),
+    }
+
+
+def event_json(event: TimelineEvent) -> dict[str, Any]:
+    return {
+        "seq": event.seq,
+        "at": event.at.isoformat(),
+        "kind": str(event.kind),
+        "actor": event.actor,
+        "text": event.text,
+        "data": dict(event.data),
+        "key": event.key,
+        "public": event.public,
+        "hash": event.hash,
+        "prev_hash": event.prev_hash,
+    }
+
+
+def _error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+def _bad_request(message: str) -> web.HTTPBadRequest:
+    return web.HTTPBadRequest(text=json.dumps({"error": message}), content_type="application/json")
+
+
+@web.middleware
+async def require_token(request: web.Request, handler: Any) -> web.StreamResponse:
+    if not request.path.startswith("/api/"):
+        response: web.StreamResponse = await handler(request)
+        return response
+    token = request.app[SETTINGS].api_token
+    if token is None:
+        return _error(401, "the API is disabled: set INCIDENT_BOT_API_TOKEN to enable it")
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(
+        given.strip().encode(), token.get_secret_value().encode()
+    ):
+        return _error(401, "missing or wrong bearer token")
+    try:
+        response = await handler(request)
+    except StoreUnavailable:
+        return _error(503, "the incident store is unavailable; retry shortly")
+    return response
+
+
+def _incident_id(request: web.Request) -> int:
+    try:
+        return int(request.match_info["id"])
+    except ValueError:
+        raise web.HTTPNotFound(
+            text=json.dumps({"error": "no such incident"}), content_type="application/json"
+        ) from None
+
+
+def _int_query(request: web.Request, name: str, default: int, high: int) -> int:
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise _bad_request(f"{name} must be a whole number") from None
+    if not 0 <= value <= high:
+        raise _bad_request(f"{name} must be between 0 and {high}")
+    return value
+
+
+async def _body(request: web.Request, model: type[BaseModel]) -> Any:
+    try:
+        return model.model_validate_json(await request.read())
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        raise _bad_request(f"{where}: {err['msg']}" if where else str(err["msg"])) from None
+
+
+class DeclareBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(min_length=1, max_length=200)
+    severity: Severity = Severity.P2
+    services: list[str] = []
+    description: str = ""
+    declared_by: str = Field("api", min_length=1)
+
+
+class UpdateBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(min_length=1, max_length=3000)
+    actor: str = Field("api", min_length=1)
+
+
+class ResolveBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    summary: str = Field("", max_length=3000)
+    actor: str = Field("api", min_length=1)
+
+
+async def list_incidents(request: web.Request) -> web.Response:
+    open_only = request.query.get("status") == "open"
+    incidents = await request.app[STORE].list_incidents(
+        open_only=open_only, limit=_int_query(request, "limit", 100, MAX_PAGE)
+    )
+    return web.json_response({"incidents": [incident_json(i) for i in incidents]})
+
+
+async def get_incident(request: web.Request) -> web.Response:
+    incident = await request.app[STORE].get_incident(_incident_id(request))
+    if incident is None:
+        return _error(404, "no such incident")
+    return web.json_response(incident_json(incident))
+
+
+async def get_timeline(request: web.Request) -> web.Response:
+    incident_id = _incident_id(request)
+    if await request.app[STORE].get_incident(incident_id) is None:
+        return _error(404, "no such incident")
+    events = await request.app[STORE].timeline(incident_id)
+    return web.json_response(
+        {"incident_id": incident_id, "events": [event_json(e) for e in events]}
+    )
+
+
+async def get_postmortem(request: web.Request) -> web.Response:
+    return _error(501, "post-mortem export is not available in this version yet")
+
+
+async def list_alerts(request: web.Request) -> web.Response:
+    status = request.query.get("status")
+    if status not in (None, "firing", "resolved"):
+        return _error(400, "status must be firing or resolved")
+    limit = _int_query(request, "limit", 100, MAX_PAGE)
+    offset = _int_query(request, "offset", 0, 10**9)
+    alerts, total = await request.app[STORE].list_alerts(status=status, limit=limit, offset=offset)
+    return web.json_response({"alerts": alerts, "total": total, "limit": limit, "offset": offset})
+
+
+def _result(outcome: Incident | Problem, status: int = 200) -> web.Response:
+    if isinstance(outcome, Problem):
+        return _error(404 if outcome.message.startswith("no incident") else 409, outcome.message)
+    return web.json_response(incident_json(outcome), status=status)
+
+
+async def declare(request: web.Request) -> web.Response:
+    body: DeclareBody = await _body(request, DeclareBody)
+    outcome = await request.app[LIFECYCLE].declare(
+        body.title,
+        body.severity,
+        body.declared_by,
+        services=tuple(body.services),
+        description=body.description,
+    )
+    if isinstance(outcome, Problem):
+        return _error(400, outcome.message)
+    return _result(outcome, status=201)
+
+
+async def post_update(request: web.Request) -> web.Response:
+    incident_id = _incident_id(request)
+    body: UpdateBody = await _body(request, UpdateBody)
+    return _result(await request.app[LIFECYCLE].update(incident_id, body.text, body.actor))
+
+
+async def resolve(request: web.Request) -> web.Response:
+    incident_id = _incident_id(request)
+    body: ResolveBody = await _body(request, ResolveBody)
+    return _result(await request.app[LIFECYCLE].resolve(incident_id, body.summary, body.actor))
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/api/incidents", list_incidents)
+    app.router.add_post("/api/incidents", declare)
+    app.router.add_get("/api/incidents/{id}", get_incident)
+    app.router.add_get("/api/incidents/{id}/timeline", get_timeline)
+    app.router.add_get("/api/incidents/{id}/postmortem", get_postmortem)
+    app.router.add_post("/api/incidents/{id}/updates", post_update)
+    app.router.add_post("/api/incidents/{id}/resolve", resolve)
+    app.router.add_get("/api/alerts", list_alerts)

@@ -1,0 +1,35 @@
+"""Request metrics and the last line of defence: no traceback ever reaches a caller."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from bot.web.keys import METRICS
+
+log = logging.getLogger(__name__)
+
+
+@web.middleware
+async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
+    metrics = request.app[METRICS]
+    info = request.match_info.route.resource
+    route = info.canonical if info is not None else "unmatched"
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    except Exception:
+        log.exception("unhandled error", extra={"route": route, "method": request.method})
+        return web.json_response({"error": "internal error"}, status=500)
+    finally:
+        metrics.http_requests.labels(route, request.method, str(status)).inc()
+        metrics.http_latency.labels(route, request.method).observe(time.perf_counter() - started)
