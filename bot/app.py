@@ -87,7 +87,8 @@ async def _run_socket_mode(app: web.Application) -> None:
                 state.update(state="connecting", detail="Socket Mode")
                 await handler.connect_async()  # type: ignore[no-untyped-call]
                 state.update(state="ok", detail="Socket Mode connected")
-                return
+                # The client reconnects by itself from here; this task lives to close it.
+                await asyncio.Event().wait()
             except Exception as exc:
                 state.update(state="down", detail=f"Socket Mode: {type(exc).__name__}")
                 log.warning("socket mode connection failed", extra={"error": str(exc)})

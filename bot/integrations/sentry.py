@@ -54,7 +54,6 @@ def init_sentry(
         dsn=dsn,
         integrations=[AioHttpIntegration()],
         before_send=make_before_send(secrets),
-        send_default_pii=False,
         environment=environment,
         release=release,
         **options,

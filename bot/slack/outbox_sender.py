@@ -153,7 +153,7 @@ class OutboxSender:
         now = self._now()
         self._pacing.sent(row.method, row.channel, now)
         try:
-            response = await self._client.api_call(row.method, json=args)
+            response = await self._call(row.method, args)
         except SlackApiError as exc:
             await self._failed(row, exc)
             return
@@ -166,6 +166,15 @@ class OutboxSender:
             ref = SlackMessageRef(str(data.get("channel", row.channel)), str(data["ts"]))
         result = {k: data[k] for k in ("ts", "channel") if k in data}
         await self._finish(row, result, ref)
+
+    async def _call(self, method: str, args: dict[str, Any]) -> Any:
+        """Through the SDK's own method where there is one: it knows how Slack wants each
+        method's arguments encoded (query, form or JSON)."""
+        assert self._client is not None
+        named = getattr(self._client, method.replace(".", "_"), None)
+        if callable(named):
+            return await named(**args)
+        return await self._client.api_call(method, json=args)
 
     async def _resolve_args(self, row: OutboxRow) -> dict[str, Any] | None:
         args = dict(row.args)
@@ -208,7 +217,7 @@ class OutboxSender:
             if thread_ts:
                 query["ts"] = thread_ts
             try:
-                page = await self._client.api_call(method, http_verb="GET", params=query)
+                page = await self._call(method, query)
             except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
                 # Cannot tell whether it was posted; posting again risks a duplicate, so wait.
                 raise _LookupFailed(str(exc)) from exc

@@ -1,0 +1,45 @@
+# incident-bot: `make run` to start it, `make test` to check it. Both set up .venv on first use.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+HOST   ?= 127.0.0.1
+PORT   ?= 8080
+
+.PHONY: install install-dev run test lint format bench clean
+
+install: $(VENV)/.installed
+
+install-dev: $(VENV)/.installed-dev
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(VENV)/bin/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(VENV)/bin/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@ $(VENV)/.installed
+
+run: install
+	$(BIN)/incident-bot serve --host $(HOST) --port $(PORT)
+
+lint: install-dev
+	$(BIN)/ruff check bot tests
+	$(BIN)/ruff format --check bot tests
+	$(BIN)/mypy
+
+# Tests start what they need (throwaway PostgreSQL, real Alertmanager, fake Slack) themselves;
+# scripts/test-tools.sh fetches promtool, amtool and alertmanager once into .cache/.
+test: install-dev lint
+	scripts/test-tools.sh >/dev/null
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+format: install-dev
+	$(BIN)/ruff format bot tests
+	$(BIN)/ruff check --fix bot tests
+
+clean:
+	rm -rf $(VENV) .cache .mypy_cache .ruff_cache .pytest_cache

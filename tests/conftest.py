@@ -1,0 +1,182 @@
+"""Shared fixtures: a clean environment, the fake Slack, and the bot served over real HTTP."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from bot.app import create_app
+from bot.config import PlatformConfig, Settings, load_platform_config
+from bot.domain.clock import Clock
+from tests.fakes.slack_api import FakeSlack
+
+pytest_plugins = ["tests.services.plugin"]
+
+CONTRACT_ENV = [
+    "INCIDENT_BOT_DATABASE",
+    "INCIDENT_BOT_CONFIG",
+    "INCIDENT_BOT_API_TOKEN",
+    "INCIDENT_BOT_OPERATORS",
+    "SLACK_BOT_TOKEN",
+    "SLACK_SIGNING_SECRET",
+    "SLACK_APP_TOKEN",
+    "SLACK_API_URL",
+    "SLACK_ALERTS_CHANNEL",
+    "SLACK_INCIDENTS_CHANNEL",
+    "ALERTMANAGER_TOKEN",
+    "ALERTMANAGER_URL",
+    "PAGERDUTY_WEBHOOK_SECRET",
+    "PAGERDUTY_API_TOKEN",
+    "PAGERDUTY_ROUTING_KEY",
+    "PAGERDUTY_API_URL",
+    "PAGERDUTY_EVENTS_URL",
+    "KUBECONFIG",
+    "KUBERNETES_SERVICE_HOST",
+    "PROMETHEUS_URL",
+    "PLATFORM_DATABASE_URL",
+    "SENTRY_DSN",
+    "AWS_ENDPOINT_URL",
+    "UPDATES_BUCKET",
+    "UPDATES_DISTRIBUTION_ID",
+]
+SIGNING_SECRET = "test-signing-secret"
+BOT_TOKEN = "xoxb-test"
+APP_TOKEN = "xapp-test"
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The developer's own environment must not leak credentials into a test."""
+    for name in CONTRACT_ENV:
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path) -> Callable[..., Settings]:
+    def make(**env: Any) -> Settings:
+        env.setdefault("INCIDENT_BOT_DATABASE", str(tmp_path / "bot.db"))
+        return Settings(**env)
+
+    return make
+
+
+@pytest.fixture
+def platform_config() -> PlatformConfig:
+    return load_platform_config(None)
+
+
+@pytest.fixture
+async def fake_slack() -> AsyncIterator[FakeSlack]:
+    async with FakeSlack(bot_token=BOT_TOKEN, app_token=APP_TOKEN) as fake:
+        yield fake
+
+
+@dataclass
+class RunningBot:
+    url: str
+    app: web.Application
+    runner: web.AppRunner
+    session: aiohttp.ClientSession
+
+    async def request(self, method: str, path: str, **kwargs: Any) -> aiohttp.ClientResponse:
+        return await self.session.request(method, self.url + path, **kwargs)
+
+    async def slack_command(
+        self,
+        command: str,
+        text: str,
+        *,
+        user_id: str = "U1",
+        channel_id: str = "C_ALERTS",
+        secret: str = SIGNING_SECRET,
+        timestamp: int | None = None,
+    ) -> aiohttp.ClientResponse:
+        body = urlencode(
+            {
+                "token": "unused",
+                "team_id": "T1",
+                "team_domain": "acme",
+                "channel_id": channel_id,
+                "channel_name": "alerts",
+                "user_id": user_id,
+                "user_name": "alice",
+                "command": command,
+                "text": text,
+                "api_app_id": "A1",
+                "response_url": "http://127.0.0.1:9/response",
+                "trigger_id": "1.2.3",
+            }
+        )
+        return await self.post_signed("/slack/events", body, secret=secret, timestamp=timestamp)
+
+    async def post_signed(
+        self,
+        path: str,
+        body: str,
+        *,
+        secret: str = SIGNING_SECRET,
+        timestamp: int | None = None,
+        content_type: str = "application/x-www-form-urlencoded",
+    ) -> aiohttp.ClientResponse:
+        ts = str(timestamp if timestamp is not None else int(time.time()))
+        digest = hmac.new(secret.encode(), f"v0:{ts}:{body}".encode(), hashlib.sha256)
+        headers = {
+            "X-Slack-Request-Timestamp": ts,
+            "X-Slack-Signature": "v0=" + digest.hexdigest(),
+            "Content-Type": content_type,
+        }
+        return await self.request("POST", path, data=body.encode(), headers=headers)
+
+
+BotFactory = Callable[..., Awaitable[RunningBot]]
+
+
+@pytest.fixture
+async def start_bot(platform_config: PlatformConfig) -> AsyncIterator[BotFactory]:
+    """Starts the real app on a free loopback port; stops everything it started."""
+    running: list[RunningBot] = []
+
+    async def start(
+        settings: Settings, config: PlatformConfig | None = None, clock: Clock | None = None
+    ) -> RunningBot:
+        app = create_app(settings, config or platform_config, clock=clock)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = runner.addresses[0][1]
+        bot = RunningBot(f"http://127.0.0.1:{port}", app, runner, aiohttp.ClientSession())
+        running.append(bot)
+        return bot
+
+    yield start
+    for bot in running:
+        await stop_bot(bot)
+
+
+async def stop_bot(bot: RunningBot) -> None:
+    """Stops a bot mid-test (as a restart would), leaving its database behind."""
+    if not bot.session.closed:
+        await bot.session.close()
+        await bot.runner.cleanup()
+
+
+@pytest.fixture
+def slack_settings(make_settings: Callable[..., Settings], fake_slack: FakeSlack) -> Settings:
+    return make_settings(
+        SLACK_BOT_TOKEN=BOT_TOKEN,
+        SLACK_SIGNING_SECRET=SIGNING_SECRET,
+        SLACK_API_URL=fake_slack.url,
+        SLACK_ALERTS_CHANNEL="C_ALERTS",
+        SLACK_INCIDENTS_CHANNEL="C_INCIDENTS",
+    )

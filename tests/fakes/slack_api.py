@@ -1,0 +1,917 @@
+"""In-process fake of Slack's Web API and Socket Mode for tests.
+
+`FakeSlack` serves the subset of the Web API the incident bot uses, with Slack's own
+argument validation, error codes and response shapes, on 127.0.0.1 so the real
+`slack_sdk` clients (``AsyncWebClient(base_url=fake.url)`` and the aiohttp
+``SocketModeClient``) can talk to it unchanged. It records every call, keeps channels and
+messages in memory for assertions, can inject rate limits and outages, and can push
+Socket Mode envelopes (slash commands, interactions) to the connected client and wait
+for their acks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import re
+import secrets
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any, Self
+
+from aiohttp import WSMsgType, web
+
+TEAM_ID, TEAM_DOMAIN, APP_ID = "T1", "fake", "A1"
+BOT_USER_ID, BOT_ID, BOT_NAME = "U_BOT", "B1", "incident-bot"
+MAX_BLOCKS, MAX_TEXT = 50, 40_000
+# Slack rejects over-long text inside these block types with invalid_blocks; a common
+# production failure for bots that paste alert bodies into a section.
+BLOCK_TEXT_LIMITS = {"section": 3000, "header": 150}
+CHANNEL_NAME = re.compile(r"^[a-z0-9_-]+$")
+JSON_ARGS = ("blocks", "attachments", "metadata", "view", "files")
+TRIGGER_TTL = 3.0  # Slack's trigger_id lifetime in seconds
+
+
+@dataclass
+class Call:
+    method: str
+    args: dict[str, Any]
+    token: str | None
+    at: float
+    status: int
+    response: dict[str, Any]
+    # args with the JSON-encoded string arguments Slack decodes (blocks, attachments,
+    # metadata, view, files) parsed into Python objects; `args` keeps them as sent.
+    decoded: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Message:
+    channel: str
+    ts: str
+    text: str
+    blocks: list[Any] | None
+    metadata: dict[str, Any] | None
+    thread_ts: str | None
+    user: str
+    edits: int = 0
+    attachments: list[Any] | None = None
+    files: list[dict[str, Any]] = field(default_factory=list)
+    reactions: dict[str, list[str]] = field(default_factory=dict)
+    edited_ts: str | None = None
+
+
+@dataclass
+class _Failure:
+    status: int
+    retry_after: int
+    error: str | None
+    remaining: int
+    until: float | None = None
+
+
+class SlackError(Exception):
+    """A Slack `{"ok": false}` answer raised from inside a handler."""
+
+    def __init__(self, error: str, **extra: Any) -> None:
+        super().__init__(error)
+        self.body: dict[str, Any] = {"ok": False, "error": error, **extra}
+
+
+def _truthy(value: Any) -> bool:
+    return str(value).lower() in ("1", "true", "yes")
+
+
+def _ts_key(ts: Any, error: str = "invalid_ts") -> Decimal:
+    # Decimal, not float: ts values carry microseconds that a double can round away.
+    try:
+        return Decimal(str(ts))
+    except InvalidOperation:
+        raise SlackError(error) from None
+
+
+def _block_errors(blocks: Any) -> dict[str, Any] | None:
+    if not isinstance(blocks, list):
+        return {"error": "invalid_blocks_format"}
+    msgs = []
+    if len(blocks) > MAX_BLOCKS:
+        msgs.append(f"[ERROR] no more than {MAX_BLOCKS} items allowed [json-pointer:/blocks]")
+    for i, block in enumerate(blocks):
+        if not isinstance(block, dict) or not isinstance(block.get("type"), str):
+            msgs.append(f"[ERROR] missing required field: type [json-pointer:/blocks/{i}]")
+            continue
+        limit = BLOCK_TEXT_LIMITS.get(block["type"])
+        text = block.get("text")
+        if limit and isinstance(text, dict) and len(str(text.get("text", ""))) > limit:
+            msgs.append(
+                f"[ERROR] must be less than {limit + 1} characters "
+                f"[json-pointer:/blocks/{i}/text/text]"
+            )
+    if msgs:
+        return {"error": "invalid_blocks", "response_metadata": {"messages": msgs}}
+    return None
+
+
+class FakeSlack:
+    def __init__(
+        self,
+        *,
+        bot_token: str = "xoxb-test",
+        app_token: str = "xapp-test",
+        enforce_post_rate: bool = False,
+    ) -> None:
+        self.bot_token, self.app_token = bot_token, app_token
+        self.enforce_post_rate = enforce_post_rate
+        self.url = ""
+        self.base = ""
+        self.calls: list[Call] = []
+        self.messages: dict[str, list[Message]] = {}
+        self.channels: dict[str, dict[str, Any]] = {}
+        self.users: dict[str, dict[str, Any]] = {}
+        self.usergroups: dict[str, dict[str, Any]] = {}
+        self.views: dict[str, dict[str, Any]] = {}
+        self.files: dict[str, dict[str, Any]] = {}
+        self.ephemerals: list[dict[str, Any]] = []
+        self.responses: list[dict[str, Any]] = []
+        self.socket_acks: list[dict[str, Any]] = []
+        self._failures: dict[str, list[_Failure]] = {}
+        self._last_post: dict[str, float] = {}
+        self._last_ts_us = 0
+        self._seq = 0
+        self._tickets: set[str] = set()
+        self._triggers: dict[str, float | None] = {}
+        self._response_ids: set[str] = set()
+        self._sockets: list[web.WebSocketResponse] = []
+        self._socket_ready = asyncio.Event()
+        self._ack_waiters: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._runner: web.AppRunner | None = None
+        self.add_user(BOT_USER_ID, BOT_NAME)
+        self.users[BOT_USER_ID]["is_bot"] = True
+        self.add_user("U1", "alice", email="alice@example.com")
+        for cid, name in (("C_ALERTS", "alerts"), ("C_INCIDENTS", "incidents")):
+            self._new_channel(cid, name, members={BOT_USER_ID, "U1"})
+        self._handlers: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+            "auth.test": self._auth_test,
+            "users.info": self._users_info,
+            "users.lookupByEmail": self._users_lookup_by_email,
+            "usergroups.list": self._usergroups_list,
+            "usergroups.users.list": self._usergroups_users_list,
+            "chat.postMessage": self._chat_post_message,
+            "chat.update": self._chat_update,
+            "chat.postEphemeral": self._chat_post_ephemeral,
+            "chat.delete": self._chat_delete,
+            "conversations.history": self._conversations_history,
+            "conversations.replies": self._conversations_replies,
+            "conversations.create": self._conversations_create,
+            "conversations.invite": self._conversations_invite,
+            "conversations.setTopic": lambda a: self._set_text_field(a, "topic"),
+            "conversations.setPurpose": lambda a: self._set_text_field(a, "purpose"),
+            "conversations.archive": self._conversations_archive,
+            "conversations.info": self._conversations_info,
+            "conversations.join": self._conversations_join,
+            "bookmarks.add": self._bookmarks_add,
+            "pins.add": self._pins_add,
+            "reactions.add": self._reactions_add,
+            "views.open": self._views_open,
+            "views.update": self._views_update,
+            "files.getUploadURLExternal": self._files_get_upload_url,
+            "files.completeUploadExternal": self._files_complete_upload,
+            "apps.connections.open": self._apps_connections_open,
+        }
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_route("*", "/api/{method}", self._handle_api)
+        app.router.add_post("/upload/{file_id}", self._handle_upload)
+        app.router.add_post("/response/{response_id}", self._handle_response_url)
+        app.router.add_get("/link/", self._handle_socket)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
+        port = self._runner.addresses[0][1]
+        self.base = f"http://127.0.0.1:{port}"
+        self.url = f"{self.base}/api/"
+
+    async def stop(self) -> None:
+        for ws in list(self._sockets):
+            await ws.close()
+        for fut in self._ack_waiters.values():
+            fut.cancel()
+        self._ack_waiters.clear()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    # -- test controls ---------------------------------------------------------------
+
+    def calls_to(self, method: str) -> list[Call]:
+        return [c for c in self.calls if c.method == method]
+
+    def fail_next(
+        self,
+        method: str,
+        *,
+        status: int | None = None,
+        retry_after: int = 1,
+        times: int = 1,
+        error: str | None = None,
+    ) -> None:
+        """Answer the next `times` calls to `method` ("*" = any) with a failure.
+
+        status defaults to 429 (ratelimited + Retry-After), or 200 when `error` is given;
+        5xx answers an HTML body like Slack's edge does.
+        """
+        code = status if status is not None else (200 if error else 429)
+        self._failures.setdefault(method, []).append(_Failure(code, retry_after, error, times))
+
+    def fail_for(
+        self, method: str, seconds: float, *, status: int = 429, retry_after: int = 1
+    ) -> None:
+        until = time.monotonic() + seconds  # the window, not a count, ends this failure
+        failure = _Failure(status, retry_after, None, remaining=1 << 62, until=until)
+        self._failures.setdefault(method, []).append(failure)
+
+    def add_user(self, user_id: str, name: str, *, email: str | None = None) -> None:
+        self.users[user_id] = {"id": user_id, "name": name, "email": email, "is_bot": False}
+
+    def add_usergroup(self, handle: str, id: str, users: list[str]) -> None:
+        self.usergroups[id] = {"id": id, "handle": handle, "users": list(users)}
+
+    def add_channel(self, channel_id: str, name: str, *, members: set[str] | None = None) -> None:
+        self._new_channel(channel_id, name, members=members or {BOT_USER_ID})
+
+    def issue_trigger_id(self) -> str:
+        """Mint a trigger_id views.open will accept once within Slack's 3 s window."""
+        trigger = f"{secrets.randbelow(10**10)}.{secrets.randbelow(10**10)}.{uuid.uuid4().hex}"
+        self._triggers[trigger] = time.monotonic()
+        return trigger
+
+    # -- Socket Mode -----------------------------------------------------------------
+
+    async def wait_for_socket(self, timeout: float = 5) -> None:
+        await asyncio.wait_for(self._socket_ready.wait(), timeout)
+
+    async def send_envelope(
+        self, type_: str, payload: dict[str, Any], *, timeout: float = 5
+    ) -> dict[str, Any]:
+        """Push an envelope to the newest Socket Mode connection and wait for its ack."""
+        await self.wait_for_socket(timeout)
+        envelope_id = str(uuid.uuid4())
+        fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._ack_waiters[envelope_id] = fut
+        accepts_payload = type_ in ("slash_commands", "interactive")
+        envelope = {"envelope_id": envelope_id, "payload": payload, "type": type_,
+                    "accepts_response_payload": accepts_payload}  # fmt: skip
+        try:
+            await self._sockets[-1].send_json(envelope)
+            return await asyncio.wait_for(fut, timeout)
+        finally:
+            self._ack_waiters.pop(envelope_id, None)
+
+    async def send_slash_command(
+        self,
+        command: str,
+        text: str,
+        *,
+        user_id: str = "U1",
+        channel_id: str = "C_ALERTS",
+        timeout: float = 5,
+    ) -> dict[str, Any]:
+        response_id = uuid.uuid4().hex
+        self._response_ids.add(response_id)
+        channel, user = self.channels.get(channel_id), self.users.get(user_id)
+        channel_name = channel["name"] if channel else "directmessage"
+        payload = {  # Slack sends these as form fields, hence all strings
+            "token": "fake-verification-token", "team_id": TEAM_ID, "team_domain": TEAM_DOMAIN,
+            "channel_id": channel_id, "channel_name": channel_name,
+            "user_id": user_id, "user_name": user["name"] if user else user_id.lower(),
+            "command": command, "text": text, "api_app_id": APP_ID,
+            "is_enterprise_install": "false", "trigger_id": self.issue_trigger_id(),
+            "response_url": f"{self.base}/response/{response_id}",
+        }  # fmt: skip
+        return await self.send_envelope("slash_commands", payload, timeout=timeout)
+
+    async def _handle_socket(self, request: web.Request) -> web.StreamResponse:
+        if request.query.get("ticket") not in self._tickets:
+            return web.Response(status=401, text="invalid ticket")
+        ws = web.WebSocketResponse()  # autoping answers the client's ping frames
+        await ws.prepare(request)
+        self._sockets.append(ws)
+        debug_info = {"host": "applink-fake", "build_number": 1,
+                      "approximate_connection_time": 18060}  # fmt: skip
+        hello = {"type": "hello", "num_connections": len(self._sockets),
+                 "debug_info": debug_info, "connection_info": {"app_id": APP_ID}}  # fmt: skip
+        await ws.send_json(hello)
+        self._socket_ready.set()
+        try:
+            async for msg in ws:
+                if msg.type != WSMsgType.TEXT:
+                    continue
+                try:
+                    ack = json.loads(msg.data)
+                except ValueError:
+                    continue
+                if isinstance(ack, dict) and "envelope_id" in ack:
+                    self.socket_acks.append(ack)
+                    waiter = self._ack_waiters.get(ack["envelope_id"])
+                    if waiter is not None and not waiter.done():
+                        waiter.set_result(ack)
+        finally:
+            self._sockets.remove(ws)
+            if not self._sockets:
+                self._socket_ready.clear()
+        return ws
+
+    # -- HTTP plumbing ---------------------------------------------------------------
+
+    async def _handle_api(self, request: web.Request) -> web.StreamResponse:
+        at = time.monotonic()
+        method = request.match_info["method"]
+        args = await self._read_args(request)
+        auth = request.headers.get("Authorization", "")
+        token = auth[7:].strip() if auth.startswith("Bearer ") else args.pop("token", None)
+        args.pop("token", None)
+        decoded = dict(args)
+        for key in JSON_ARGS:
+            if isinstance(decoded.get(key), str):
+                # Undecodable values stay strings so the handler reports Slack's format error.
+                with contextlib.suppress(ValueError):
+                    decoded[key] = json.loads(decoded[key])
+        status, body, resp = self._answer(method, decoded, token)
+        self.calls.append(Call(method, args, token, at, status, body, decoded))
+        return resp
+
+    def _answer(
+        self, method: str, args: dict[str, Any], token: str | None
+    ) -> tuple[int, dict[str, Any], web.Response]:
+        failure = self._take_failure(method)
+        if failure is not None:
+            return self._failure_response(failure)
+        handler = self._handlers.get(method)
+        try:
+            if handler is None:
+                raise SlackError("unknown_method")
+            self._check_token(method, token)
+            if method == "chat.postMessage" and self.enforce_post_rate:
+                self._check_post_rate(args)
+            body = handler(args)
+        except SlackError as err:
+            body = err.body
+            if err.body["error"] == "ratelimited":
+                headers = {"Retry-After": "1"}
+                return 429, body, web.json_response(body, status=429, headers=headers)
+        except Exception as exc:  # a bug in the fake: keep it visible in `calls`
+            return self._failure_response(_Failure(500, 0, None, 1), {"fake_crash": repr(exc)})
+        return 200, body, web.json_response(body)
+
+    def _failure_response(
+        self, f: _Failure, crash: dict[str, Any] | None = None
+    ) -> tuple[int, dict[str, Any], web.Response]:
+        if f.status == 429:
+            body: dict[str, Any] = {"ok": False, "error": f.error or "ratelimited"}
+            headers = {"Retry-After": str(f.retry_after)}
+            return 429, body, web.json_response(body, status=429, headers=headers)
+        if f.status >= 500:
+            html = f"<html><body><h1>{f.status} Server Error</h1></body></html>"
+            resp = web.Response(status=f.status, text=html, content_type="text/html")
+            return f.status, crash or {}, resp
+        body = {"ok": False, "error": f.error or "fatal_error"}
+        return f.status, body, web.json_response(body, status=f.status)
+
+    def _take_failure(self, method: str) -> _Failure | None:
+        now = time.monotonic()
+        for key in (method, "*"):
+            queue = self._failures.get(key, [])
+            queue[:] = [f for f in queue if f.until is None or f.until > now]
+            if queue:
+                failure = queue[0]
+                failure.remaining -= 1
+                if failure.remaining <= 0:
+                    queue.pop(0)
+                return failure
+        return None
+
+    def _check_token(self, method: str, token: str | None) -> None:
+        wanted, other = (self.bot_token, self.app_token)
+        if method == "apps.connections.open":
+            wanted, other = other, wanted
+        if not token:
+            raise SlackError("not_authed")
+        if token == other:
+            raise SlackError("not_allowed_token_type")
+        if token != wanted:
+            raise SlackError("invalid_auth")
+
+    def _check_post_rate(self, args: dict[str, Any]) -> None:
+        # Slack allows about one message per second per channel; bursts get a 429.
+        try:
+            key = self._channel(args)["id"]
+        except SlackError:
+            return  # the handler reports channel_not_found
+        now = time.monotonic()
+        if now - self._last_post.get(key, -1e9) < 1.0:
+            raise SlackError("ratelimited")
+        self._last_post[key] = now
+
+    @staticmethod
+    async def _read_args(request: web.Request) -> dict[str, Any]:
+        args: dict[str, Any] = dict(request.query)
+        if request.content_type == "application/json" and request.can_read_body:
+            with contextlib.suppress(ValueError):  # bad JSON surfaces as missing-arg errors
+                body = await request.json()
+                args.update(body if isinstance(body, dict) else {})
+        elif request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+            for key, value in (await request.post()).items():
+                args[key] = value.file.read() if isinstance(value, web.FileField) else value
+        return args
+
+    async def _handle_upload(self, request: web.Request) -> web.StreamResponse:
+        file = self.files.get(request.match_info["file_id"])
+        if file is None:
+            return web.Response(status=404, text="file not found")
+        if request.content_type == "multipart/form-data":
+            fields = (await request.post()).values()
+            parts = [v.file.read() for v in fields if isinstance(v, web.FileField)]
+            data = parts[0] if parts else b""
+        else:
+            data = await request.read()
+        file["content"] = data
+        return web.Response(text=f"OK - {len(data)}")
+
+    async def _handle_response_url(self, request: web.Request) -> web.StreamResponse:
+        if request.match_info["response_id"] not in self._response_ids:
+            return web.Response(status=404, text="no_active_hooks")
+        if request.content_type == "application/json":
+            body = await request.json()
+        else:
+            body = json.loads(str((await request.post()).get("payload", "{}")))
+        self.responses.append(body)
+        return web.Response(text="ok")
+
+    # -- model helpers ---------------------------------------------------------------
+
+    def _next_ts(self) -> str:
+        # Wall-clock based so bots filtering history by time see recent messages,
+        # bumped by a microsecond when needed to keep ts unique and increasing.
+        us = max(int(time.time() * 1_000_000), self._last_ts_us + 1)
+        self._last_ts_us = us
+        return f"{us // 1_000_000}.{us % 1_000_000:06d}"
+
+    def _next_id(self, prefix: str) -> str:
+        self._seq += 1
+        return f"{prefix}{self._seq:09d}"
+
+    def _new_channel(self, cid: str, name: str, *, members: set[str]) -> dict[str, Any]:
+        channel: dict[str, Any] = {
+            "id": cid, "name": name, "topic": "", "purpose": "", "members": set(members),
+            "is_archived": False, "is_private": False, "created": int(time.time()),
+            "bookmarks": [], "pins": [],
+        }  # fmt: skip
+        self.channels[cid] = channel
+        self.messages.setdefault(cid, [])
+        return channel
+
+    def _channel(self, args: dict[str, Any], key: str = "channel") -> dict[str, Any]:
+        ref = str(args.get(key) or "")
+        if ref in self.channels:
+            return self.channels[ref]
+        for channel in self.channels.values():  # Slack also accepts "#name" / "name"
+            if ref and channel["name"] == ref.lstrip("#"):
+                return channel
+        raise SlackError("channel_not_found")
+
+    def _open_channel(self, args: dict[str, Any], key: str = "channel") -> dict[str, Any]:
+        channel = self._channel(args, key)
+        if channel["is_archived"]:
+            raise SlackError("is_archived")
+        return channel
+
+    def _message(self, channel: dict[str, Any], ts: Any) -> Message:
+        for msg in self.messages[channel["id"]]:
+            if msg.ts == ts:
+                return msg
+        raise SlackError("message_not_found")
+
+    def _replies(self, parent: Message) -> list[Message]:
+        return [
+            m for m in self.messages[parent.channel]
+            if m.thread_ts == parent.ts and m.ts != parent.ts
+        ]  # fmt: skip
+
+    def _render_channel(self, c: dict[str, Any]) -> dict[str, Any]:
+        def text_field(value: str) -> dict[str, Any]:
+            return {"value": value, "creator": BOT_USER_ID if value else "", "last_set": 0}
+
+        return {
+            "id": c["id"], "name": c["name"], "name_normalized": c["name"],
+            "is_channel": True, "is_group": False, "is_im": False, "is_mpim": False,
+            "is_private": c["is_private"], "is_archived": c["is_archived"],
+            "is_general": False, "created": c["created"], "creator": BOT_USER_ID,
+            "is_member": BOT_USER_ID in c["members"], "num_members": len(c["members"]),
+            "topic": text_field(c["topic"]), "purpose": text_field(c["purpose"]),
+            "previous_names": [],
+        }  # fmt: skip
+
+    def _render(self, m: Message, *, with_metadata: bool) -> dict[str, Any]:
+        out: dict[str, Any] = {"type": "message", "user": m.user, "text": m.text, "ts": m.ts}
+        out["team"] = TEAM_ID
+        if m.user == BOT_USER_ID:
+            out.update(bot_id=BOT_ID, app_id=APP_ID)
+        if m.blocks is not None:
+            out["blocks"] = m.blocks
+        if m.attachments:
+            out["attachments"] = m.attachments
+        if m.files:
+            out.update(files=m.files, upload=True)
+        if m.thread_ts is not None:
+            out["thread_ts"] = m.thread_ts
+        replies = self._replies(m) if m.thread_ts in (None, m.ts) else []
+        if replies:
+            users = sorted({r.user for r in replies})
+            out.update(
+                thread_ts=m.ts, reply_count=len(replies), reply_users=users,
+                reply_users_count=len(users), latest_reply=replies[-1].ts,
+            )  # fmt: skip
+        if m.edited_ts:
+            out["edited"] = {"user": m.user, "ts": m.edited_ts}
+        if m.reactions:
+            out["reactions"] = [
+                {"name": k, "users": v, "count": len(v)} for k, v in m.reactions.items()
+            ]
+        if with_metadata and m.metadata:
+            out["metadata"] = m.metadata
+        return out
+
+    def _content(self, args: dict[str, Any], *, required: bool) -> dict[str, Any]:
+        """Validate text/blocks/attachments/metadata the way chat.* methods do."""
+        text, blocks = args.get("text"), args.get("blocks")
+        attachments, metadata = args.get("attachments"), args.get("metadata")
+        if blocks is not None and (problem := _block_errors(blocks)):
+            raise SlackError(**problem)
+        if attachments is not None and not isinstance(attachments, list):
+            raise SlackError("invalid_attachments")
+        if required and not text and not blocks and not attachments:
+            raise SlackError("no_text")
+        if text is not None and len(str(text)) > MAX_TEXT:
+            raise SlackError("msg_too_long")
+        if metadata is not None and not (
+            isinstance(metadata, dict)
+            and isinstance(metadata.get("event_type"), str)
+            and isinstance(metadata.get("event_payload"), dict)
+        ):
+            raise SlackError("invalid_metadata_format")
+        return {"text": text, "blocks": blocks, "attachments": attachments, "metadata": metadata}
+
+    def _page(
+        self, msgs: list[Message], args: dict[str, Any], *, newest_first: bool
+    ) -> dict[str, Any]:
+        oldest = _ts_key(args.get("oldest") or "0", "invalid_ts_oldest")
+        latest = _ts_key(args.get("latest") or "Infinity", "invalid_ts_latest")
+        if _truthy(args.get("inclusive")):
+            msgs = [m for m in msgs if oldest <= _ts_key(m.ts) <= latest]
+        else:
+            msgs = [m for m in msgs if oldest < _ts_key(m.ts) < latest]
+        msgs = sorted(msgs, key=lambda m: _ts_key(m.ts), reverse=newest_first)
+        if cursor := args.get("cursor"):
+            # Cursors are base64 "next_ts:<ts>" like Slack's; <ts> is the next message due.
+            try:
+                start = _ts_key(base64.b64decode(str(cursor)).decode().removeprefix("next_ts:"))
+            except (ValueError, SlackError):
+                raise SlackError("invalid_cursor") from None
+            if newest_first:
+                msgs = [m for m in msgs if _ts_key(m.ts) <= start]
+            else:
+                msgs = [m for m in msgs if _ts_key(m.ts) >= start]
+        try:
+            limit = max(1, min(int(args.get("limit") or 100), 999))
+        except ValueError:
+            raise SlackError("invalid_limit") from None
+        with_metadata = _truthy(args.get("include_all_metadata"))
+        out: dict[str, Any] = {
+            "ok": True,
+            "messages": [self._render(m, with_metadata=with_metadata) for m in msgs[:limit]],
+            "has_more": len(msgs) > limit,
+        }
+        if len(msgs) > limit:
+            next_cursor = base64.b64encode(f"next_ts:{msgs[limit].ts}".encode()).decode()
+            out["response_metadata"] = {"next_cursor": next_cursor}
+        return out
+
+    # -- Web API methods -------------------------------------------------------------
+
+    def _auth_test(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "ok": True, "url": f"https://{TEAM_DOMAIN}.slack.com/", "team": "Fake Workspace",
+            "user": BOT_NAME, "team_id": TEAM_ID, "user_id": BOT_USER_ID, "bot_id": BOT_ID,
+            "is_enterprise_install": False,
+        }  # fmt: skip
+
+    def _render_user(self, u: dict[str, Any]) -> dict[str, Any]:
+        profile = {"real_name": u["name"], "display_name": u["name"]}
+        if u["email"]:
+            profile["email"] = u["email"]
+        return {
+            "id": u["id"], "team_id": TEAM_ID, "name": u["name"], "real_name": u["name"],
+            "deleted": False, "is_bot": u["is_bot"], "tz": "UTC", "profile": profile,
+        }  # fmt: skip
+
+    def _users_info(self, args: dict[str, Any]) -> dict[str, Any]:
+        user = self.users.get(str(args.get("user")))
+        if user is None:
+            raise SlackError("user_not_found")
+        return {"ok": True, "user": self._render_user(user)}
+
+    def _users_lookup_by_email(self, args: dict[str, Any]) -> dict[str, Any]:
+        for user in self.users.values():
+            if user["email"] and user["email"].lower() == str(args.get("email", "")).lower():
+                return {"ok": True, "user": self._render_user(user)}
+        raise SlackError("users_not_found")
+
+    def _usergroups_list(self, args: dict[str, Any]) -> dict[str, Any]:
+        with_users = _truthy(args.get("include_users"))
+        groups = [
+            {"id": g["id"], "team_id": TEAM_ID, "handle": g["handle"], "name": g["handle"],
+             "user_count": len(g["users"]), **({"users": g["users"]} if with_users else {})}
+            for g in self.usergroups.values()
+        ]  # fmt: skip
+        return {"ok": True, "usergroups": groups}
+
+    def _usergroups_users_list(self, args: dict[str, Any]) -> dict[str, Any]:
+        group = self.usergroups.get(str(args.get("usergroup")))
+        if group is None:
+            raise SlackError("no_such_subteam")
+        return {"ok": True, "users": list(group["users"])}
+
+    def _chat_post_message(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = self._open_channel(args)
+        content = self._content(args, required=True)
+        thread_ts = args.get("thread_ts") or None
+        if thread_ts is not None:
+            # A reply's ts given as thread_ts lands in the parent's thread, as on Slack.
+            parent = next((m for m in self.messages[channel["id"]] if m.ts == thread_ts), None)
+            thread_ts = (parent.thread_ts or parent.ts) if parent else str(thread_ts)
+        msg = Message(
+            channel["id"], self._next_ts(), str(content["text"] or ""), content["blocks"],
+            content["metadata"], thread_ts, BOT_USER_ID, attachments=content["attachments"],
+        )  # fmt: skip
+        self.messages[channel["id"]].append(msg)
+        message = self._render(msg, with_metadata=True)
+        return {"ok": True, "channel": channel["id"], "ts": msg.ts, "message": message}
+
+    def _chat_update(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = self._channel(args)
+        msg = self._message(channel, args.get("ts"))
+        content = self._content(args, required=False)
+        if content["text"] is not None:
+            msg.text = str(content["text"])
+        for key in ("blocks", "attachments", "metadata"):  # omitted ones are retained
+            if content[key] is not None:
+                setattr(msg, key, content[key])
+        msg.edits += 1
+        msg.edited_ts = self._next_ts()
+        message = self._render(msg, with_metadata=True)
+        return {"ok": True, "channel": channel["id"], "ts": msg.ts, "text": msg.text,
+                "message": message}  # fmt: skip
+
+    def _chat_post_ephemeral(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = self._open_channel(args)
+        if args.get("user") not in channel["members"]:
+            raise SlackError("user_not_in_channel")
+        content = self._content(args, required=True)
+        ts = self._next_ts()
+        self.ephemerals.append({**content, "channel": channel["id"], "user": args["user"],
+                                "ts": ts, "thread_ts": args.get("thread_ts")})  # fmt: skip
+        return {"ok": True, "message_ts": ts}
+
+    def _chat_delete(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = self._channel(args)
+        msg = self._message(channel, args.get("ts"))
+        self.messages[channel["id"]].remove(msg)
+        return {"ok": True, "channel": channel["id"], "ts": msg.ts}
+
+    def _conversations_history(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = self._channel(args)
+        top = [m for m in self.messages[channel["id"]] if m.thread_ts in (None, m.ts)]
+        return {**self._page(top, args, newest_first=True), "pin_count": len(channel["pins"])}
+
+    def _conversations_replies(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = self._channel(args)
+        try:
+            parent = self._message(channel, args.get("ts"))
+        except SlackError:
+            raise SlackError("thread_not_found") from None
+        return self._page([parent, *self._replies(parent)], args, newest_first=False)
+
+    def _conversations_create(self, args: dict[str, Any]) -> dict[str, Any]:
+        name = str(args.get("name") or "")
+        if not name:
+            raise SlackError("invalid_name_required")
+        if len(name) > 80:
+            raise SlackError("invalid_name_maxlength")
+        if not CHANNEL_NAME.match(name):
+            raise SlackError("invalid_name_specials")
+        if not re.search(r"[a-z0-9]", name):
+            raise SlackError("invalid_name_punctuation")
+        if any(c["name"] == name for c in self.channels.values()):
+            raise SlackError("name_taken")
+        channel = self._new_channel(self._next_id("C"), name, members={BOT_USER_ID})
+        channel["is_private"] = _truthy(args.get("is_private"))
+        return {"ok": True, "channel": self._render_channel(channel)}
+
+    def _conversations_invite(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = self._open_channel(args)
+        users = [u.strip() for u in str(args.get("users") or "").split(",") if u.strip()]
+        if not users:
+            raise SlackError("no_user")
+        if BOT_USER_ID not in channel["members"]:
+            raise SlackError("not_in_channel")
+        errors = []
+        for user in users:
+            if user == BOT_USER_ID:
+                errors.append({"user": user, "ok": False, "error": "cant_invite_self"})
+            elif user not in self.users:
+                errors.append({"user": user, "ok": False, "error": "user_not_found"})
+            elif user in channel["members"]:
+                errors.append({"user": user, "ok": False, "error": "already_in_channel"})
+        if errors:
+            raise SlackError(str(errors[0]["error"]), errors=errors)
+        channel["members"].update(users)
+        return {"ok": True, "channel": self._render_channel(channel)}
+
+    def _set_text_field(self, args: dict[str, Any], key: str) -> dict[str, Any]:
+        channel = self._open_channel(args)
+        if BOT_USER_ID not in channel["members"]:
+            raise SlackError("not_in_channel")
+        value = str(args.get(key) or "")
+        if len(value) > 250:
+            raise SlackError("too_long")
+        channel[key] = value
+        return {"ok": True, "channel": self._render_channel(channel)}
+
+    def _conversations_archive(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = self._channel(args)
+        if channel["is_archived"]:
+            raise SlackError("already_archived")
+        if BOT_USER_ID not in channel["members"]:
+            raise SlackError("not_in_channel")
+        channel["is_archived"] = True
+        return {"ok": True}
+
+    def _conversations_info(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True, "channel": self._render_channel(self._channel(args))}
+
+    def _conversations_join(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = self._open_channel(args)
+        out: dict[str, Any] = {"ok": True}
+        if BOT_USER_ID in channel["members"]:
+            out["warning"] = "already_in_channel"
+        channel["members"].add(BOT_USER_ID)
+        return {**out, "channel": self._render_channel(channel)}
+
+    def _bookmarks_add(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = self._channel(args, "channel_id")
+        if not args.get("title"):
+            raise SlackError("invalid_arguments")
+        if args.get("type") != "link":
+            raise SlackError("invalid_bookmark_type")
+        link = str(args.get("link") or "")
+        if not link.startswith(("http://", "https://")):
+            raise SlackError("invalid_link")
+        bookmark = {
+            "id": self._next_id("Bk"), "channel_id": channel["id"], "title": args["title"],
+            "link": link, "emoji": args.get("emoji"), "icon_url": None, "type": "link",
+            "entity_id": None, "date_created": int(time.time()), "date_updated": 0,
+            "rank": "g", "last_updated_by_user_id": BOT_USER_ID,
+            "last_updated_by_team_id": TEAM_ID, "shortcut_id": None, "app_id": APP_ID,
+        }  # fmt: skip
+        channel["bookmarks"].append(bookmark)
+        return {"ok": True, "bookmark": bookmark}
+
+    def _pins_add(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = self._channel(args)
+        if not args.get("timestamp"):
+            raise SlackError("no_item_specified")
+        msg = self._message(channel, args["timestamp"])
+        if msg.ts in channel["pins"]:
+            raise SlackError("already_pinned")
+        channel["pins"].append(msg.ts)
+        return {"ok": True}
+
+    def _reactions_add(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = self._channel(args)
+        if not args.get("timestamp"):
+            raise SlackError("no_item_specified")
+        msg = self._message(channel, args["timestamp"])
+        name = str(args.get("name") or "")
+        if not name or ":" in name:
+            raise SlackError("invalid_name")
+        users = msg.reactions.setdefault(name, [])
+        if BOT_USER_ID in users:
+            raise SlackError("already_reacted")
+        users.append(BOT_USER_ID)
+        return {"ok": True}
+
+    def _store_view(self, view: Any, view_id: str) -> dict[str, Any]:
+        if not isinstance(view, dict) or view.get("type") not in ("modal", "home"):
+            raise SlackError("invalid_arguments")
+        if view.get("type") == "modal" and not view.get("title"):
+            missing = "[ERROR] missing required field: title [json-pointer:/view]"
+            raise SlackError("invalid_arguments", response_metadata={"messages": [missing]})
+        if (problem := _block_errors(view.get("blocks", []))) is not None:
+            raise SlackError(
+                "invalid_arguments", response_metadata=problem.get("response_metadata")
+            )
+        stored = {
+            **view, "id": view_id, "team_id": TEAM_ID, "app_id": APP_ID, "bot_id": BOT_ID,
+            "state": {"values": {}}, "hash": f"{time.time():.6f}.{secrets.token_hex(4)}",
+            "root_view_id": view_id, "previous_view_id": None,
+        }  # fmt: skip
+        self.views[view_id] = stored
+        return {"ok": True, "view": stored}
+
+    def _views_open(self, args: dict[str, Any]) -> dict[str, Any]:
+        trigger = str(args.get("trigger_id") or args.get("interactivity_pointer") or "")
+        if trigger not in self._triggers:
+            raise SlackError("invalid_arguments",
+                             response_metadata={"messages": ["invalid `trigger_id`"]})  # fmt: skip
+        issued = self._triggers[trigger]
+        if issued is None:
+            raise SlackError("exchanged_trigger_id")
+        if time.monotonic() - issued > TRIGGER_TTL:
+            raise SlackError("expired_trigger_id")
+        self._triggers[trigger] = None  # a trigger opens one view only
+        return self._store_view(args.get("view"), self._next_id("V"))
+
+    def _views_update(self, args: dict[str, Any]) -> dict[str, Any]:
+        view_id = args.get("view_id")
+        if not view_id and args.get("external_id"):
+            ext = args["external_id"]
+            view_id = next(
+                (v["id"] for v in self.views.values() if v.get("external_id") == ext), None
+            )
+        current = self.views.get(str(view_id))
+        if current is None:
+            raise SlackError("not_found")
+        if args.get("hash") and args["hash"] != current["hash"]:
+            raise SlackError("hash_conflict")
+        return self._store_view(args.get("view"), current["id"])
+
+    def _files_get_upload_url(self, args: dict[str, Any]) -> dict[str, Any]:
+        filename, length = args.get("filename"), str(args.get("length") or "")
+        if not filename or not length.isdigit():
+            raise SlackError("invalid_arguments")
+        file_id = self._next_id("F")
+        self.files[file_id] = {"id": file_id, "name": filename, "length": int(length),
+                               "content": None, "title": filename}  # fmt: skip
+        return {"ok": True, "upload_url": f"{self.base}/upload/{file_id}", "file_id": file_id}
+
+    def _files_complete_upload(self, args: dict[str, Any]) -> dict[str, Any]:
+        entries = args.get("files")
+        if not isinstance(entries, list) or not entries:
+            raise SlackError("invalid_arguments")
+        files = []
+        for entry in entries:
+            file = self.files.get(str(entry.get("id"))) if isinstance(entry, dict) else None
+            if file is None or file["content"] is None:
+                raise SlackError("file_not_found")
+            files.append({**file, "title": entry.get("title") or file["title"]})
+        target = args.get("channel_id") or str(args.get("channels") or "").split(",")[0]
+        if target and (target not in self.channels or self.channels[target]["is_archived"]):
+            raise SlackError("invalid_channel")
+        rendered = [
+            {"id": f["id"], "name": f["name"], "title": f["title"], "size": len(f["content"]),
+             "created": int(time.time()), "user": BOT_USER_ID, "shares": {}}
+            for f in files
+        ]  # fmt: skip
+        for f in files:
+            self.files[f["id"]]["title"] = f["title"]
+        if target:
+            thread_ts = args.get("thread_ts") or None
+            msg = Message(target, self._next_ts(), str(args.get("initial_comment") or ""),
+                          None, None, thread_ts, BOT_USER_ID, files=rendered)  # fmt: skip
+            self.messages[target].append(msg)
+            share = {"ts": msg.ts, **({"thread_ts": thread_ts} if thread_ts else {})}
+            for f in rendered:
+                f["shares"] = {"public": {target: [share]}}
+                f["channels"] = [target]
+        return {"ok": True, "files": rendered}
+
+    def _apps_connections_open(self, args: dict[str, Any]) -> dict[str, Any]:
+        ticket = uuid.uuid4().hex
+        self._tickets.add(ticket)
+        ws_base = self.base.replace("http://", "ws://", 1)
+        return {"ok": True, "url": f"{ws_base}/link/?ticket={ticket}&app_id={APP_ID}"}

@@ -1,0 +1,232 @@
+"""The outbox against the fake Slack: exactly once, in order, within limits, across restarts."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from bot.config import Settings
+from bot.domain.incident import NewIncident, Severity
+from bot.domain.timeline import EventKind
+from bot.slack.outbox import METADATA_EVENT_TYPE
+from bot.store.records import NewOutboxItem, OutboxState
+from bot.store.sqlite import SqliteStore
+from bot.web.keys import OUTBOX, STORE
+from tests.conftest import BOT_TOKEN, SIGNING_SECRET, BotFactory, RunningBot, stop_bot
+from tests.fakes.slack_api import FakeSlack
+
+
+@pytest.fixture
+async def strict_slack() -> AsyncIterator[FakeSlack]:
+    """A fake Slack that answers 429 to a second post in the same channel within 1 s."""
+    async with FakeSlack(bot_token=BOT_TOKEN, enforce_post_rate=True) as fake:
+        yield fake
+
+
+@pytest.fixture
+def settings_for(make_settings: Callable[..., Settings]) -> Callable[[FakeSlack], Settings]:
+    def make(fake: FakeSlack) -> Settings:
+        return make_settings(
+            SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_SIGNING_SECRET=SIGNING_SECRET, SLACK_API_URL=fake.url
+        )
+
+    return make
+
+
+async def drained(bot: RunningBot, timeout: float = 20) -> None:
+    store = bot.app[STORE]
+    async with asyncio.timeout(timeout):
+        while (await store.outbox_stats(0)).depth:
+            await asyncio.sleep(0.05)
+
+
+def texts(fake: FakeSlack, channel: str) -> list[str]:
+    return [m.text for m in fake.messages.get(channel, [])]
+
+
+async def test_every_message_arrives_once_in_order_despite_429_and_500(
+    start_bot: BotFactory, settings_for: Callable[[FakeSlack], Settings], strict_slack: FakeSlack
+) -> None:
+    strict_slack.fail_next("chat.postMessage", status=429, retry_after=1)
+    strict_slack.fail_next("chat.postMessage", status=500, times=2)
+    bot = await start_bot(settings_for(strict_slack))
+    outbox = bot.app[OUTBOX]
+    for i in range(3):
+        await outbox.post("C_ALERTS", f"alerts {i}")
+        await outbox.post("C_INCIDENTS", f"incidents {i}")
+    await drained(bot)
+
+    assert texts(strict_slack, "C_ALERTS") == ["alerts 0", "alerts 1", "alerts 2"]
+    assert texts(strict_slack, "C_INCIDENTS") == ["incidents 0", "incidents 1", "incidents 2"]
+    posts = strict_slack.calls_to("chat.postMessage")
+    failed = [c.status for c in posts if c.status != 200]
+    # Only the injected failures: the bot's own pacing never tripped the 1/s/channel limit.
+    assert sorted(failed) == [429, 500, 500]
+    for channel in ("C_ALERTS", "C_INCIDENTS"):
+        accepted = [c.at for c in posts if c.status == 200 and c.args["channel"] == channel]
+        gaps = [b - a for a, b in itertools.pairwise(accepted)]
+        assert all(gap >= 0.95 for gap in gaps), gaps
+    # A 500 may hide a message Slack did post, so the bot looked before posting again.
+    assert strict_slack.calls_to("conversations.history")
+
+
+async def test_posted_messages_carry_metadata_naming_their_outbox_row(
+    start_bot: BotFactory, settings_for: Callable[[FakeSlack], Settings], fake_slack: FakeSlack
+) -> None:
+    bot = await start_bot(settings_for(fake_slack))
+    row_id = await bot.app[OUTBOX].post("C_ALERTS", "hello")
+    row = await bot.app[OUTBOX].wait(row_id, timeout=10)
+    assert row.state == OutboxState.SENT
+    [message] = fake_slack.messages["C_ALERTS"]
+    assert message.metadata == {
+        "event_type": METADATA_EVENT_TYPE,
+        "event_payload": {"outbox_id": row_id},
+    }
+    assert row.result["ts"] == message.ts
+
+
+async def test_rows_queued_while_stopped_are_delivered_after_restart(
+    start_bot: BotFactory, settings_for: Callable[[FakeSlack], Settings], fake_slack: FakeSlack
+) -> None:
+    settings = settings_for(fake_slack)
+    store = SqliteStore(settings.database)
+    await store.open()
+    await store.enqueue(
+        [
+            NewOutboxItem("chat.postMessage", "C_ALERTS", {"channel": "C_ALERTS", "text": f"m{i}"})
+            for i in range(3)
+        ]
+    )
+    await store.close()
+    assert fake_slack.messages.get("C_ALERTS", []) == []
+
+    bot = await start_bot(settings)
+    await drained(bot)
+    assert texts(fake_slack, "C_ALERTS") == ["m0", "m1", "m2"]
+
+
+async def test_row_in_flight_at_a_crash_is_not_posted_twice(
+    start_bot: BotFactory, settings_for: Callable[[FakeSlack], Settings], fake_slack: FakeSlack
+) -> None:
+    """The bot died after Slack accepted the post but before it recorded that: on restart
+    it finds the message by its metadata instead of posting it again."""
+    settings = settings_for(fake_slack)
+    store = SqliteStore(settings.database)
+    await store.open()
+    landed, lost = await store.enqueue(
+        [
+            NewOutboxItem(
+                "chat.postMessage",
+                "C_ALERTS",
+                {"channel": "C_ALERTS", "text": "landed"},
+                message_key="parent",
+            ),
+            NewOutboxItem("chat.postMessage", "C_ALERTS", {"channel": "C_ALERTS", "text": "lost"}),
+        ]
+    )
+    await store.mark_in_flight(landed)
+    await store.mark_in_flight(lost)
+    await store.close()
+    # What the dead process managed to post before it died: only the first row.
+    from slack_sdk.web.async_client import AsyncWebClient
+
+    await AsyncWebClient(token=BOT_TOKEN, base_url=fake_slack.url).chat_postMessage(
+        channel="C_ALERTS",
+        text="landed",
+        metadata={"event_type": METADATA_EVENT_TYPE, "event_payload": {"outbox_id": landed}},
+    )
+
+    bot = await start_bot(settings)
+    await drained(bot)
+    assert texts(fake_slack, "C_ALERTS") == ["landed", "lost"]
+    # The recovered message is known by its ts, so later updates edit it.
+    ref = await bot.app[STORE].message_ref("parent")
+    assert ref is not None and ref.ts == fake_slack.messages["C_ALERTS"][0].ts
+
+
+async def test_queued_updates_of_one_message_send_only_the_newest_state(
+    start_bot: BotFactory, settings_for: Callable[[FakeSlack], Settings], fake_slack: FakeSlack
+) -> None:
+    settings = settings_for(fake_slack)
+    store = SqliteStore(settings.database)
+    await store.open()
+    await store.enqueue(
+        [
+            NewOutboxItem(
+                "chat.postMessage",
+                "C_ALERTS",
+                {"channel": "C_ALERTS", "text": "v0"},
+                message_key="group-1",
+            )
+        ]
+        + [
+            NewOutboxItem(
+                "chat.update",
+                "C_ALERTS",
+                {"channel": "C_ALERTS", "text": f"v{i}"},
+                message_key="group-1",
+            )
+            for i in range(1, 6)
+        ]
+    )
+    await store.close()
+
+    bot = await start_bot(settings)
+    await drained(bot)
+    updates = [c for c in fake_slack.calls_to("chat.update") if c.status == 200]
+    assert [c.args["text"] for c in updates] == ["v5"]
+    [message] = fake_slack.messages["C_ALERTS"]
+    assert message.text == "v5"
+    stats = await bot.app[STORE].outbox_stats(0)
+    assert stats.by_state == {"sent": 2, "superseded": 4}
+
+
+async def test_replies_go_into_the_thread_of_their_parent(
+    start_bot: BotFactory, settings_for: Callable[[FakeSlack], Settings], fake_slack: FakeSlack
+) -> None:
+    bot = await start_bot(settings_for(fake_slack))
+    outbox = bot.app[OUTBOX]
+    await outbox.post("C_ALERTS", "parent", message_key="group-7")
+    reply = await outbox.post("C_ALERTS", "reply", thread_key="group-7")
+    await outbox.wait(reply, timeout=10)
+    parent, child = fake_slack.messages["C_ALERTS"]
+    assert child.thread_ts == parent.ts
+
+
+async def test_a_message_slack_refuses_is_recorded_not_retried_forever(
+    start_bot: BotFactory, settings_for: Callable[[FakeSlack], Settings], fake_slack: FakeSlack
+) -> None:
+    bot = await start_bot(settings_for(fake_slack))
+    store = bot.app[STORE]
+    incident = await store.create_incident(
+        NewIncident("Export failing", Severity.P2, "U1", datetime.now(UTC))
+    )
+    row_id = await bot.app[OUTBOX].post("C_NOWHERE", "into the void", incident_id=incident.id)
+    row = await bot.app[OUTBOX].wait(row_id, timeout=10)
+    assert row.state == OutboxState.FAILED
+    assert "channel_not_found" in (row.last_error or "")
+    events = await store.timeline(incident.id)
+    assert events[-1].kind == EventKind.SLACK_UNDELIVERED
+    assert events[-1].data["reason"].endswith("channel_not_found")
+
+
+async def test_offline_mode_keeps_messages_in_the_timeline_as_undelivered(
+    start_bot: BotFactory, make_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
+    bot = await start_bot(make_settings())
+    store = bot.app[STORE]
+    incident = await store.create_incident(
+        NewIncident("Caselaw slow", Severity.P3, "cli", datetime.now(UTC))
+    )
+    row_id = await bot.app[OUTBOX].post("C_INCIDENTS", "would announce", incident_id=incident.id)
+    row = await bot.app[OUTBOX].wait(row_id, timeout=10)
+    assert row.state == OutboxState.UNDELIVERED
+    events = await store.timeline(incident.id)
+    assert events[-1].kind == EventKind.SLACK_UNDELIVERED
+    assert events[-1].text == "would announce"
+    await stop_bot(bot)
