@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8080
 
-.PHONY: install install-dev run test lint format bench clean
+.PHONY: install install-dev run test test-tools lint format clean
 
 install: $(VENV)/.installed
 
@@ -33,9 +33,14 @@ lint: install-dev
 
 # Tests start what they need (throwaway PostgreSQL, real Alertmanager, fake Slack) themselves;
 # scripts/test-tools.sh fetches promtool, amtool and alertmanager once into .cache/.
-test: install-dev lint
-	scripts/test-tools.sh >/dev/null
+test: install-dev lint test-tools
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# PostgreSQL's server binaries (for the throwaway cluster) and Prometheus' tools.
+test-tools:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; }
+	scripts/test-tools.sh >/dev/null
 
 format: install-dev
 	$(BIN)/ruff format bot tests

@@ -21,6 +21,7 @@ from bot.store.base import Store, StoreUnavailable
 from bot.store.factory import open_store
 
 EXIT_USAGE = 2
+MAX_ID = 2**63 - 1  # SQLite's largest INTEGER
 
 
 class CliError(Exception):
@@ -53,7 +54,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
     setup_logging(settings.log_level, secrets)
     if settings.sentry_dsn is not None:
         init_sentry(settings.sentry_dsn.get_secret_value(), secrets=secrets)
-    web.run_app(create_app(settings, config), host=args.host, port=args.port, print=None)
+
+    async def usable(store: Store) -> int:
+        return 0
+
+    # Fail here, on one line, rather than with a traceback from inside the server's startup.
+    asyncio.run(_with_store(settings, usable))
+    try:
+        web.run_app(create_app(settings, config), host=args.host, port=args.port, print=None)
+    except OSError as exc:
+        raise CliError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
     return 0
 
 
@@ -95,6 +105,9 @@ def _print_incident(incident: Incident) -> None:
 def cmd_incidents(args: argparse.Namespace) -> int:
     settings, config = _settings(args.config)
     actor = getattr(args, "actor", "cli")
+    incident_id = getattr(args, "id", None)
+    if incident_id is not None and not 1 <= incident_id <= MAX_ID:
+        raise CliError(f"no incident #{incident_id}")
 
     async def work(store: Store) -> int:
         lifecycle = Lifecycle(

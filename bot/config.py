@@ -16,7 +16,6 @@ from pydantic import (
     SecretStr,
     ValidationError,
     field_validator,
-    model_validator,
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -235,16 +234,25 @@ class PlatformConfig(BaseModel):
     def _operators(cls, operators: list[str]) -> list[str]:
         return [_check_principal(o) for o in operators]
 
-    @model_validator(mode="after")
-    def _unique_services(self) -> PlatformConfig:
-        names = [s.name for s in self.services]
+    # Field validators, not a model validator: the error then names the field at fault.
+    @field_validator("services")
+    @classmethod
+    def _unique_services(cls, services: list[Service]) -> list[Service]:
+        names = [s.name for s in services]
         duplicated = sorted({n for n in names if names.count(n) > 1})
         if duplicated:
             raise ValueError(f"service names must be unique; repeated: {', '.join(duplicated)}")
-        missing = {"P0", "P1", "P2", "P3"} - set(self.severities)
+        return services
+
+    @field_validator("severities")
+    @classmethod
+    def _all_severities(
+        cls, severities: dict[Literal["P0", "P1", "P2", "P3"], SeverityLevel]
+    ) -> dict[Literal["P0", "P1", "P2", "P3"], SeverityLevel]:
+        missing = {"P0", "P1", "P2", "P3"} - set(severities)
         if missing:
             raise ValueError(f"severities must define P0-P3; missing {', '.join(sorted(missing))}")
-        return self
+        return severities
 
     def service(self, name: str) -> Service | None:
         """Finds a service by its short name or its deployment name."""

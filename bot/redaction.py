@@ -15,6 +15,8 @@ SECRET_TEXT = [
     re.compile(r"xapp-[A-Za-z0-9-]+"),
     re.compile(r"(?P<keep>(?:password|passwd|pwd|token|secret|api_?key)\s*[=:]\s*)[^\s,;&]+", re.I),
     re.compile(r"(?P<keep>Bearer\s+)[A-Za-z0-9._~+/=-]+", re.I),
+    # Basic credentials only next to an Authorization header name: "basic" is a common word.
+    re.compile(r"(?P<keep>Authorization['\"]?\s*[:=]\s*['\"]?Basic\s+)[A-Za-z0-9+/=]+", re.I),
     re.compile(r"AKIA[0-9A-Z]{16}"),
 ]
 

@@ -27,6 +27,7 @@ CONTRACT_ENV = [
     "INCIDENT_BOT_CONFIG",
     "INCIDENT_BOT_API_TOKEN",
     "INCIDENT_BOT_OPERATORS",
+    "INCIDENT_BOT_LOG_LEVEL",
     "SLACK_BOT_TOKEN",
     "SLACK_SIGNING_SECRET",
     "SLACK_APP_TOKEN",
@@ -180,3 +181,12 @@ def slack_settings(make_settings: Callable[..., Settings], fake_slack: FakeSlack
         SLACK_ALERTS_CHANNEL="C_ALERTS",
         SLACK_INCIDENTS_CHANNEL="C_INCIDENTS",
     )
+
+
+def one_line_error(body: dict[str, Any]) -> str:
+    """The `error` of a refused request: one line, for a person to read."""
+    error = body["error"]
+    assert isinstance(error, str)
+    assert error.strip()
+    assert "\n" not in error
+    return error

@@ -36,6 +36,8 @@ TRANSIENT_ERRORS = {
     "service_unavailable",
     "request_timeout",
 }
+# History lookups that will keep failing however long we wait.
+UNREADABLE_HISTORY = {"not_in_channel", "channel_not_found", "missing_scope", "is_archived"}
 # Errors that mean a retried write had already taken effect.
 ALREADY_DONE = {"already_in_channel", "already_pinned", "already_reacted", "already_archived"}
 MAX_BACKOFF = 60.0
@@ -71,12 +73,13 @@ class OutboxSender:
         """Runs until cancelled."""
         try:
             while True:
+                # Cleared before looking, so a row queued while we look still wakes us.
+                self._outbox.wakeup.clear()
                 try:
                     delay = await self._dispatch()
                 except StoreUnavailable as exc:
                     log.warning("outbox paused: store unavailable", extra={"error": str(exc)})
                     delay = 1.0
-                self._outbox.wakeup.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._outbox.wakeup.wait(), timeout=delay)
         finally:
@@ -84,17 +87,6 @@ class OutboxSender:
                 task.cancel()
             if self._tasks:
                 await asyncio.gather(*self._tasks, return_exceptions=True)
-
-    async def drain(self, timeout: float) -> None:
-        """Sends until nothing is left (for the CLI and tests)."""
-        async with asyncio.timeout(timeout):
-            while True:
-                delay = await self._dispatch()
-                if not self._tasks and not await self._store.outbox_heads():
-                    return
-                self._outbox.wakeup.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._outbox.wakeup.wait(), timeout=min(delay, 0.5))
 
     async def _dispatch(self) -> float:
         """Starts a send for every channel whose head is due; returns seconds to the next one."""
@@ -135,7 +127,9 @@ class OutboxSender:
                 row, "Slack is not configured (offline mode)", OutboxState.UNDELIVERED
             )
             return
-        row = await self._store.coalesce_update(row)
+        row, superseded = await self._store.coalesce_update(row)
+        for stale_id in superseded:
+            await self._notify(stale_id)
         args = await self._resolve_args(row)
         if args is None:
             await self._give_up(row, "the message to update was never posted", OutboxState.FAILED)
@@ -218,7 +212,20 @@ class OutboxSender:
                 query["ts"] = thread_ts
             try:
                 page = await self._call(method, query)
-            except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
+            except SlackApiError as exc:
+                error = (
+                    str(exc.response.get("error", "")) if exc.response.status_code == 200 else ""
+                )
+                if error in UNREADABLE_HISTORY:
+                    # History we may never read: waiting would block the channel for good, so
+                    # post again and accept the small risk of a duplicate.
+                    log.warning(
+                        "cannot check history before re-posting",
+                        extra={"row": row.id, "error": error},
+                    )
+                    return None
+                raise _LookupFailed(str(exc)) from exc
+            except (aiohttp.ClientError, TimeoutError) as exc:
                 # Cannot tell whether it was posted; posting again risks a duplicate, so wait.
                 raise _LookupFailed(str(exc)) from exc
             messages: list[dict[str, Any]] = page.get("messages", [])
@@ -265,7 +272,10 @@ class OutboxSender:
         self._metrics.outbox_sent_latency.observe(
             max(0.0, self._now() - row.created_at.timestamp())
         )
-        done = await self._store.outbox_row(row.id)
+        await self._notify(row.id)
+
+    async def _notify(self, row_id: int) -> None:
+        done = await self._store.outbox_row(row_id)
         if done is not None:
             self._outbox.finished(done)
 
@@ -292,9 +302,7 @@ class OutboxSender:
                     },
                 ),
             )
-        done = await self._store.outbox_row(row.id)
-        if done is not None:
-            self._outbox.finished(done)
+        await self._notify(row.id)
 
 
 class _LookupFailed(Exception):

@@ -53,9 +53,9 @@ class Store(Protocol):
         """The oldest unfinished row of each channel: what may be sent next, in order."""
         ...
 
-    async def coalesce_update(self, head: OutboxRow) -> OutboxRow:
+    async def coalesce_update(self, head: OutboxRow) -> tuple[OutboxRow, list[int]]:
         """For an update at the head of its channel, the newest pending update of the same
-        message; the older ones are marked superseded."""
+        message, and the ids of the older ones, now marked superseded."""
         ...
 
     async def mark_in_flight(self, row_id: int) -> None: ...

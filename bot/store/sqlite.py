@@ -8,6 +8,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -117,6 +118,8 @@ def _last_id(table: Table) -> int:
 
 
 def _append_event(db: Database, incident_id: int, event: NewEvent) -> TimelineEvent:
+    # Hashed as stored (UTC), so verification recomputes the same digest.
+    event = replace(event, at=event.at.astimezone(UTC))
     last = db.execute(
         "SELECT seq, hash FROM timeline_events WHERE incident_id = ? ORDER BY seq DESC LIMIT 1",
         [incident_id],
@@ -172,7 +175,8 @@ class SqliteStore:
             self._opened = False
 
     async def ping(self) -> None:
-        await self._read(lambda db: db.execute("SELECT 1").fetchone())
+        """Through the writer, so "ready" means writes can commit, not only reads."""
+        await self._write(lambda db: db.execute("SELECT 1").fetchone())
 
     @property
     def write_batches(self) -> int:
@@ -226,7 +230,8 @@ class SqliteStore:
                 " starts_at, ends_at, generator_url, updated_at) VALUES (?,?,?,?,?,?,?,?,?)"
                 " ON CONFLICT(group_key, fingerprint) DO UPDATE SET status=excluded.status,"
                 " labels=excluded.labels, annotations=excluded.annotations,"
-                " ends_at=excluded.ends_at, updated_at=excluded.updated_at",
+                " starts_at=excluded.starts_at, ends_at=excluded.ends_at,"
+                " generator_url=excluded.generator_url, updated_at=excluded.updated_at",
                 [
                     group_key,
                     alert.get("fingerprint", ""),
@@ -389,25 +394,27 @@ class SqliteStore:
 
         return await self._read(read)
 
-    async def coalesce_update(self, head: OutboxRow) -> OutboxRow:
+    async def coalesce_update(self, head: OutboxRow) -> tuple[OutboxRow, list[int]]:
         if head.method != "chat.update" or head.message_key is None:
-            return head
+            return head, []
 
-        def write(db: Database) -> OutboxRow:
+        def write(db: Database) -> tuple[OutboxRow, list[int]]:
+            # The head may be in flight from an attempt that died; a newer state still wins.
             newer = self._rows(
                 db,
                 "SELECT * FROM outbox WHERE channel = ? AND message_key = ? AND method = ?"
-                " AND state = ? AND id >= ? ORDER BY id",
-                [head.channel, head.message_key, "chat.update", OutboxState.PENDING.value, head.id],
+                " AND state IN (?, ?) AND id >= ? ORDER BY id",
+                [head.channel, head.message_key, "chat.update", *UNFINISHED, head.id],
             )
             if len(newer) <= 1:
-                return head
+                return head, []
+            stale = [r["id"] for r in newer[:-1]]
             db.execute(
                 f"UPDATE outbox SET state = ?, updated_at = ? WHERE id IN"
-                f" ({','.join('?' * (len(newer) - 1))})",
-                [OutboxState.SUPERSEDED.value, _now(), *[r["id"] for r in newer[:-1]]],
+                f" ({','.join('?' * len(stale))})",
+                [OutboxState.SUPERSEDED.value, _now(), *stale],
             )
-            return _outbox(newer[-1])
+            return _outbox(newer[-1]), stale
 
         return await self._write(write)
 

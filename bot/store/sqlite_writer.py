@@ -100,6 +100,9 @@ class Writer:
                 # A savepoint per job: one caller's bad write must not undo its neighbours'.
                 with db.atomic():
                     outcomes.append((fut, fn(db), None))
+            except sqlite3.OperationalError as exc:
+                # Disk full, I/O error, lock lost: the caller should retry, not give up.
+                outcomes.append((fut, None, StoreUnavailable(f"database unavailable: {exc}")))
             except Exception as exc:
                 outcomes.append((fut, None, exc))
         try:

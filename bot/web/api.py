@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import hmac
 import json
-from typing import Any
+from typing import Annotated, Any
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from bot.domain.incident import Incident, Severity
 from bot.domain.timeline import TimelineEvent
@@ -16,6 +16,7 @@ from bot.store.base import StoreUnavailable
 from bot.web.keys import LIFECYCLE, SETTINGS, STORE
 
 MAX_PAGE = 500
+MAX_ID = 2**63 - 1  # SQLite's largest INTEGER; a bigger id cannot name an incident
 
 
 def incident_json(incident: Incident) -> dict[str, Any]:
@@ -82,11 +83,14 @@ async def require_token(request: web.Request, handler: Any) -> web.StreamRespons
 
 def _incident_id(request: web.Request) -> int:
     try:
-        return int(request.match_info["id"])
+        value = int(request.match_info["id"])
     except ValueError:
+        value = 0
+    if not 1 <= value <= MAX_ID:
         raise web.HTTPNotFound(
             text=json.dumps({"error": "no such incident"}), content_type="application/json"
-        ) from None
+        )
+    return value
 
 
 def _int_query(request: web.Request, name: str, default: int, high: int) -> int:
@@ -124,7 +128,8 @@ class DeclareBody(BaseModel):
 class UpdateBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    text: str = Field(min_length=1, max_length=3000)
+    # Stripped first: a blank update is a bad request, not a conflict with the incident.
+    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=3000)]
     actor: str = Field("api", min_length=1)
 
 
@@ -136,7 +141,10 @@ class ResolveBody(BaseModel):
 
 
 async def list_incidents(request: web.Request) -> web.Response:
-    open_only = request.query.get("status") == "open"
+    status = request.query.get("status")
+    if status not in (None, "open", "all"):
+        return _error(400, "status must be open or all")
+    open_only = status == "open"
     incidents = await request.app[STORE].list_incidents(
         open_only=open_only, limit=_int_query(request, "limit", 100, MAX_PAGE)
     )

@@ -1,0 +1,322 @@
+"""The installed `incident-bot` console script, run as a person runs it: a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import CONTRACT_ENV
+
+SCRIPT = Path(sys.executable).parent / "incident-bot"
+INTEGRATIONS = (
+    "slack",
+    "alertmanager_webhook",
+    "alertmanager_api",
+    "pagerduty",
+    "kubernetes",
+    "prometheus",
+    "platform_database",
+    "sentry",
+    "desktop_updates",
+    "api",
+    "operators",
+)
+# Loopback requests must not go through a proxy the CI environment may set.
+DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    clean = {k: v for k, v in os.environ.items() if k not in CONTRACT_ENV}
+    clean["INCIDENT_BOT_DATABASE"] = str(tmp_path / "cli.db")
+    return clean
+
+
+def run(
+    env: dict[str, str], *args: str, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(SCRIPT), *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def assert_clean_failure(result: subprocess.CompletedProcess[str], code: int = 2) -> str:
+    assert result.returncode == code, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("incident-bot: ")
+    return lines[0]
+
+
+# --- check-config ----------------------------------------------------------------------------
+
+
+def test_check_config_without_credentials_exits_0_and_names_every_integration_missing(
+    env: dict[str, str],
+) -> None:
+    result = run(env, "check-config")
+
+    assert result.returncode == 0, result.stderr
+    assert "platform config: ok (FACTSWAY, 8 services, namespace factsway-prod)" in result.stdout
+    states = {
+        line.split()[0]: line.split()[1] for line in result.stdout.splitlines()[1:] if line.strip()
+    }
+    for name in INTEGRATIONS:
+        assert states.get(name) == "missing", (name, result.stdout)
+    assert "Traceback" not in result.stderr
+
+
+def test_check_config_with_a_nonsense_slack_token_says_invalid_and_exits_1(
+    env: dict[str, str],
+) -> None:
+    result = run({**env, "SLACK_BOT_TOKEN": "nonsense"}, "check-config")
+
+    assert result.returncode == 1
+    slack = next(line for line in result.stdout.splitlines() if line.split()[:1] == ["slack"])
+    assert "invalid" in slack
+    assert "xoxb-" in slack
+    assert "nonsense" not in result.stdout + result.stderr
+
+
+def test_check_config_with_a_full_http_mode_slack_setup_says_configured(
+    env: dict[str, str],
+) -> None:
+    result = run(
+        {**env, "SLACK_BOT_TOKEN": "xoxb-1-2", "SLACK_SIGNING_SECRET": "s3cret"}, "check-config"
+    )
+
+    assert result.returncode == 0, result.stdout
+    slack = next(line for line in result.stdout.splitlines() if line.split()[:1] == ["slack"])
+    assert slack.split()[1] == "configured"
+
+
+def test_check_config_with_a_broken_config_file_exits_2_with_one_line_and_no_traceback(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("platform: ACME\nservices: [\n  {name: api\n", encoding="utf-8")
+
+    from_env = run({**env, "INCIDENT_BOT_CONFIG": str(broken)}, "check-config")
+    from_flag = run(env, "check-config", "--config", str(broken))
+
+    for result in (from_env, from_flag):
+        line = assert_clean_failure(result)
+        assert str(broken) in line
+        assert "YAML" in line
+
+
+def test_check_config_with_an_invalid_config_names_the_field(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "platform: ACME\nnamespace: acme\nservices:\n"
+        "  - {name: api, deployment: api, port: 80, owners: [bob]}\n",
+        encoding="utf-8",
+    )
+
+    line = assert_clean_failure(run(env, "--config", str(bad), "check-config"))
+
+    assert "services.0.owners" in line
+
+
+# --- incidents -------------------------------------------------------------------------------
+
+
+def test_incidents_declare_update_list_resolve_verify_and_detect_tampering(
+    env: dict[str, str],
+) -> None:
+    declared = run(env, "incidents", "declare", "Records", "API", "down", "--sev", "P1")
+    assert declared.returncode == 0, declared.stderr
+    assert declared.stdout.split() == ["#1", "P1", "investigating", "Records", "API", "down"]
+
+    updated = run(env, "incidents", "update", "1", "Rolled", "back", "records-service")
+    assert updated.returncode == 0, updated.stderr
+    assert updated.stdout.startswith("#1 ")
+
+    listed = run(env, "incidents", "list")
+    assert listed.returncode == 0
+    assert "#1 P1 investigating" in listed.stdout
+    assert "Records API down" in listed.stdout
+
+    resolved = run(env, "incidents", "resolve", "1", "fixed")
+    assert resolved.returncode == 0, resolved.stderr
+    assert "resolved" in resolved.stdout
+    assert run(env, "incidents", "list").stdout.strip() == ""
+    assert "#1 P1 resolved" in run(env, "incidents", "list", "--all").stdout
+
+    verified = run(env, "incidents", "verify", "1")
+    assert verified.returncode == 0, verified.stdout
+    assert "intact (3 events)" in verified.stdout
+
+    with sqlite3.connect(env["INCIDENT_BOT_DATABASE"]) as db:
+        db.execute("UPDATE timeline_events SET text = 'x' WHERE incident_id = 1 AND seq = 2")
+    db.close()
+
+    tampered = run(env, "incidents", "verify", "1")
+    assert tampered.returncode == 1
+    assert "event #2" in tampered.stdout
+    assert "event #1" not in tampered.stdout
+    assert "Traceback" not in tampered.stderr
+
+
+def test_the_cli_and_the_timeline_agree_on_what_was_written(env: dict[str, str]) -> None:
+    run(env, "incidents", "declare", "Export", "slow", "--sev", "2", "--service", "export")
+    run(env, "incidents", "update", "1", "Scaling", "export-service", "--actor", "U42")
+
+    with sqlite3.connect(env["INCIDENT_BOT_DATABASE"]) as db:
+        rows = db.execute(
+            "SELECT seq, kind, actor, text FROM timeline_events WHERE incident_id = 1 ORDER BY seq"
+        ).fetchall()
+        incident = db.execute("SELECT severity, services FROM incidents WHERE id = 1").fetchone()
+    db.close()
+
+    assert rows[0][:2] == (1, "declared")
+    assert rows[1] == (2, "status_update", "U42", "Scaling export-service")
+    assert incident[0] == "P2"
+    assert json.loads(incident[1]) == ["export"]
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (("incidents", "update", "99", "x"), "no incident #99"),
+        (("incidents", "resolve", "99", "x"), "no incident #99"),
+        (("incidents", "verify", "99"), "no incident #99"),
+        (("incidents", "declare", "Title", "--sev", "P7"), "--sev"),
+        (("incidents", "update", "99999999999999999999999", "x"), "no incident"),
+    ],
+)
+def test_incidents_command_on_a_wrong_target_exits_2_with_a_clear_message(
+    env: dict[str, str], args: tuple[str, ...], says: str
+) -> None:
+    line = assert_clean_failure(run(env, *args))
+
+    assert says in line
+
+
+def test_resolving_an_already_resolved_incident_exits_2_saying_so(env: dict[str, str]) -> None:
+    run(env, "incidents", "declare", "Caselaw", "down")
+    run(env, "incidents", "resolve", "1", "fixed")
+
+    line = assert_clean_failure(run(env, "incidents", "resolve", "1", "again"))
+
+    assert "already resolved" in line
+
+
+# --- serve: the `make run` path --------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def get(url: str) -> tuple[int, bytes]:
+    try:
+        with DIRECT.open(url, timeout=2) as resp:
+            return int(resp.status), resp.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def test_serve_with_no_credentials_becomes_ready_and_stops_cleanly_on_sigterm(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    del env["INCIDENT_BOT_DATABASE"]  # the default, ./data/incident-bot.db, as `make run` uses
+    workdir = tmp_path / "fresh-clone"
+    workdir.mkdir()
+    port = free_port()
+    started = time.monotonic()
+    proc = subprocess.Popen(
+        [str(SCRIPT), "serve", "--port", str(port)],
+        env=env,
+        cwd=workdir,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        ready: tuple[int, bytes] | None = None
+        while time.monotonic() - started < 15:
+            if proc.poll() is not None:
+                break
+            try:
+                ready = get(f"http://127.0.0.1:{port}/readyz")
+            except OSError:
+                ready = None
+            if ready is not None and ready[0] == 200:
+                break
+            time.sleep(0.05)
+        took = time.monotonic() - started
+        print(f"incident-bot serve answered /readyz 200 after {took:.2f}s")
+        assert proc.poll() is None, f"serve exited early: {proc.communicate(timeout=5)}"
+        assert ready is not None, "serve never answered /readyz within 15 s"
+        assert ready[0] == 200, ready
+        body = json.loads(ready[1])
+        assert body["status"] == "ready"
+        assert body["integrations"]["slack"]["state"] == "missing"
+        assert body["integrations"]["store"]["state"] == "ok"
+        assert (workdir / "data" / "incident-bot.db").is_file()
+        assert get(f"http://127.0.0.1:{port}/")[0] == 200
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            _, stderr = proc.communicate(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate(timeout=5)
+            pytest.fail("serve did not stop within 15 s of SIGTERM")
+
+    assert proc.returncode == 0, stderr
+    assert "Traceback" not in stderr
+    for line in stderr.splitlines():
+        json.loads(line)  # every log line is a JSON object
+
+
+def test_serve_on_a_port_already_in_use_exits_2_naming_the_port_without_a_traceback(
+    env: dict[str, str],
+) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+
+        line = assert_clean_failure(run(env, "serve", "--port", str(port)))
+
+    assert f"127.0.0.1:{port}" in line
+    assert "in use" in line
+
+
+def test_serve_with_an_unusable_database_path_exits_2_naming_it_without_a_traceback(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    not_a_dir = tmp_path / "plain-file"
+    not_a_dir.write_text("", encoding="utf-8")
+    database = str(not_a_dir / "bot.db")
+
+    line = assert_clean_failure(
+        run({**env, "INCIDENT_BOT_DATABASE": database}, "serve", "--port", str(free_port()))
+    )
+
+    assert database in line
