@@ -1,0 +1,187 @@
+"""The Slack outbox's rows, in SQLite."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlite_utils import Database
+
+from bot.store.records import (
+    NewOutboxItem,
+    OutboxRow,
+    OutboxState,
+    OutboxStats,
+    SlackMessageRef,
+)
+from bot.store.sqlite_base import SqliteBase, _last_id, _now
+
+UNFINISHED = (OutboxState.PENDING.value, OutboxState.IN_FLIGHT.value)
+
+
+def _outbox(row: Mapping[str, Any]) -> OutboxRow:
+    return OutboxRow(
+        id=row["id"],
+        method=row["method"],
+        channel=row["channel"],
+        args=json.loads(row["args"]),
+        message_key=row["message_key"],
+        thread_key=row["thread_key"],
+        incident_id=row["incident_id"],
+        state=OutboxState(row["state"]),
+        attempts=row["attempts"],
+        not_before=row["not_before"],
+        created_at=datetime.fromisoformat(row["created_at"]),
+        last_error=row["last_error"],
+        result=json.loads(row["result"] or "{}"),
+    )
+
+
+class OutboxStore(SqliteBase):
+    # outbox --------------------------------------------------------------------------------
+
+    async def enqueue(self, items: Sequence[NewOutboxItem]) -> list[int]:
+        created = _now()
+
+        def write(db: Database) -> list[int]:
+            ids = []
+            for item in items:
+                table = db.table("outbox")
+                table.insert(
+                    {
+                        "method": item.method,
+                        "channel": item.channel,
+                        "args": json.dumps(dict(item.args)),
+                        "message_key": item.message_key,
+                        "thread_key": item.thread_key,
+                        "incident_id": item.incident_id,
+                        "state": str(OutboxState.PENDING),
+                        "attempts": 0,
+                        "not_before": 0.0,
+                        "created_at": created,
+                        "updated_at": created,
+                    }
+                )
+                ids.append(_last_id(table))
+            return ids
+
+        return await self._write(write)
+
+    async def outbox_heads(self) -> list[OutboxRow]:
+        def read(db: Database) -> list[OutboxRow]:
+            rows = self._rows(
+                db,
+                "SELECT o.* FROM outbox o JOIN (SELECT min(id) AS id FROM outbox"
+                " WHERE state IN (?, ?) GROUP BY channel) h ON o.id = h.id ORDER BY o.id",
+                UNFINISHED,
+            )
+            return [_outbox(r) for r in rows]
+
+        return await self._read(read)
+
+    async def coalesce_update(self, head: OutboxRow) -> tuple[OutboxRow, list[int]]:
+        if head.method != "chat.update" or head.message_key is None:
+            return head, []
+
+        def write(db: Database) -> tuple[OutboxRow, list[int]]:
+            # The head may be in flight from an attempt that died; a newer state still wins.
+            newer = self._rows(
+                db,
+                "SELECT * FROM outbox WHERE channel = ? AND message_key = ? AND method = ?"
+                " AND state IN (?, ?) AND id >= ? ORDER BY id",
+                [head.channel, head.message_key, "chat.update", *UNFINISHED, head.id],
+            )
+            if len(newer) <= 1:
+                return head, []
+            stale = [r["id"] for r in newer[:-1]]
+            db.execute(
+                f"UPDATE outbox SET state = ?, updated_at = ? WHERE id IN"
+                f" ({','.join('?' * len(stale))})",
+                [OutboxState.SUPERSEDED.value, _now(), *stale],
+            )
+            return _outbox(newer[-1]), stale
+
+        return await self._write(write)
+
+    async def _set(self, row_id: int, **values: Any) -> None:
+        values["updated_at"] = _now()
+        await self._write(lambda db: db.table("outbox").update(row_id, values))
+
+    async def mark_in_flight(self, row_id: int) -> None:
+        await self._write(
+            lambda db: db.execute(
+                "UPDATE outbox SET state = ?, attempts = attempts + 1, updated_at = ? WHERE id = ?",
+                [OutboxState.IN_FLIGHT.value, _now(), row_id],
+            )
+        )
+
+    async def mark_sent(
+        self, row_id: int, result: Mapping[str, Any], message: SlackMessageRef | None
+    ) -> None:
+        def write(db: Database) -> None:
+            db.table("outbox").update(
+                row_id,
+                {
+                    "state": OutboxState.SENT.value,
+                    "result": json.dumps(dict(result)),
+                    "updated_at": _now(),
+                    "last_error": None,
+                },
+            )
+            key = db.execute(
+                "SELECT message_key, method FROM outbox WHERE id = ?", [row_id]
+            ).fetchone()
+            if message is not None and key and key[0] and key[1] == "chat.postMessage":
+                db.table("slack_messages").insert(
+                    {
+                        "message_key": key[0],
+                        "channel": message.channel,
+                        "ts": message.ts,
+                        "created_at": _now(),
+                    },
+                    replace=True,
+                )
+
+        await self._write(write)
+
+    async def reschedule(
+        self, row_id: int, not_before: float, error: str, *, maybe_sent: bool = False
+    ) -> None:
+        state = OutboxState.IN_FLIGHT if maybe_sent else OutboxState.PENDING
+        await self._set(row_id, state=state.value, not_before=not_before, last_error=error)
+
+    async def mark_unsent(self, row_id: int, state: OutboxState, reason: str) -> None:
+        await self._set(row_id, state=state.value, last_error=reason)
+
+    async def outbox_row(self, row_id: int) -> OutboxRow | None:
+        def read(db: Database) -> OutboxRow | None:
+            rows = self._rows(db, "SELECT * FROM outbox WHERE id = ?", [row_id])
+            return _outbox(rows[0]) if rows else None
+
+        return await self._read(read)
+
+    async def outbox_stats(self, now: float) -> OutboxStats:
+        def read(db: Database) -> OutboxStats:
+            by_state = {
+                r["state"]: r["n"]
+                for r in self._rows(db, "SELECT state, count(*) AS n FROM outbox GROUP BY state")
+            }
+            oldest = db.execute(
+                "SELECT min(created_at) FROM outbox WHERE state IN (?, ?)", UNFINISHED
+            ).fetchone()[0]
+            age = now - datetime.fromisoformat(oldest).timestamp() if oldest else 0.0
+            depth = sum(by_state.get(s, 0) for s in UNFINISHED)
+            return OutboxStats(depth=depth, oldest_age_seconds=max(0.0, age), by_state=by_state)
+
+        return await self._read(read)
+
+    async def message_ref(self, message_key: str) -> SlackMessageRef | None:
+        def read(db: Database) -> SlackMessageRef | None:
+            row = db.execute(
+                "SELECT channel, ts FROM slack_messages WHERE message_key = ?", [message_key]
+            ).fetchone()
+            return SlackMessageRef(row[0], row[1]) if row else None
+
+        return await self._read(read)
