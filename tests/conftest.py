@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import time
@@ -169,7 +170,14 @@ async def stop_bot(bot: RunningBot) -> None:
     """Stops a bot mid-test (as a restart would), leaving its database behind."""
     if not bot.session.closed:
         await bot.session.close()
-        await bot.runner.cleanup()
+        try:
+            async with asyncio.timeout(30):
+                await bot.runner.cleanup()
+        except TimeoutError:
+            # A shutdown that hangs is a bug worth a clear report, not a stuck CI run.
+            for task in asyncio.all_tasks():
+                task.print_stack()
+            raise
 
 
 @pytest.fixture
