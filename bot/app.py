@@ -9,11 +9,15 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from bot.alert_policy import AutoDeclarePolicy
 from bot.config import PlatformConfig, Settings
 from bot.domain.clock import Clock, SystemClock
+from bot.integrations.alertmanager import AlertmanagerAPI
 from bot.lifecycle import Lifecycle
 from bot.metrics import Metrics
 from bot.readiness import integration_states
+from bot.slack.alert_actions import AlertActionDeps, AlertActions
+from bot.slack.alert_threads import AlertThreads, Routing
 from bot.slack.bolt_app import build_bolt_app, socket_mode_handler
 from bot.slack.client import CountingWebClient
 from bot.slack.commands import CommandDeps
@@ -22,6 +26,7 @@ from bot.slack.outbox_sender import OutboxSender
 from bot.store.factory import open_store
 from bot.web import api, health, slack_events, status_page, webhooks
 from bot.web.keys import (
+    ALERT_THREADS,
     BOLT,
     CLOCK,
     CONFIG,
@@ -49,11 +54,21 @@ async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _slack_ctx(app: web.Application) -> AsyncIterator[None]:
-    settings, store, clock, metrics = app[SETTINGS], app[STORE], app[CLOCK], app[METRICS]
+    settings, config, store = app[SETTINGS], app[CONFIG], app[STORE]
+    clock, metrics = app[CLOCK], app[METRICS]
     outbox = Outbox(store)
-    incidents_channel = settings.slack_incidents_channel or app[CONFIG].channels.incidents
+    incidents_channel = settings.slack_incidents_channel or config.channels.incidents
     lifecycle = Lifecycle(store, outbox, clock, incidents_channel=incidents_channel)
-    app[OUTBOX], app[LIFECYCLE] = outbox, lifecycle
+    policy = AutoDeclarePolicy(config, store, lifecycle)
+    threads = AlertThreads(
+        store,
+        config,
+        Routing(config, settings.slack_alerts_channel or config.channels.alerts),
+        clock,
+        auto_declare=policy,
+        outbox_wakeup=outbox.wakeup,
+    )
+    app[OUTBOX], app[LIFECYCLE], app[ALERT_THREADS] = outbox, lifecycle, threads
     client = None
     if settings.slack_bot_token is not None and settings.slack_enabled:
         client = CountingWebClient(
@@ -61,20 +76,29 @@ async def _slack_ctx(app: web.Application) -> AsyncIterator[None]:
             base_url=settings.slack_api_url,
             metrics=metrics,
         )
-        app[BOLT] = build_bolt_app(settings, client, CommandDeps(store, lifecycle, app[CONFIG]))
+        alertmanager = (
+            AlertmanagerAPI(settings.alertmanager_url) if settings.alertmanager_url else None
+        )
+        actions = AlertActions(
+            AlertActionDeps(store, outbox, threads, lifecycle, policy, clock, alertmanager)
+        )
+        app[BOLT] = build_bolt_app(
+            settings, client, CommandDeps(store, lifecycle, config), actions.register
+        )
         app[SLACK_STATE].update(state="configured", detail="HTTP mode at /slack/events")
-    sender = asyncio.create_task(
-        OutboxSender(store, outbox, client, clock, metrics).run(), name="outbox-sender"
-    )
-    socket_task = None
+    tasks = [
+        asyncio.create_task(
+            OutboxSender(store, outbox, client, clock, metrics).run(), name="outbox-sender"
+        ),
+        asyncio.create_task(threads.run(), name="alert-threads"),
+    ]
     if client is not None and settings.socket_mode:
-        socket_task = asyncio.create_task(_run_socket_mode(app), name="slack-socket-mode")
+        tasks.append(asyncio.create_task(_run_socket_mode(app), name="slack-socket-mode"))
     yield
-    for task in (socket_task, sender):
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+    for task in reversed(tasks):
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 async def _run_socket_mode(app: web.Application) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
@@ -14,7 +15,12 @@ from bot.slack.commands import CommandDeps, register_commands
 log = logging.getLogger(__name__)
 
 
-def build_bolt_app(settings: Settings, client: CountingWebClient, deps: CommandDeps) -> AsyncApp:
+def build_bolt_app(
+    settings: Settings,
+    client: CountingWebClient,
+    deps: CommandDeps,
+    *registrars: Callable[[AsyncApp], None],
+) -> AsyncApp:
     secret = (
         settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
     )
@@ -26,6 +32,8 @@ def build_bolt_app(settings: Settings, client: CountingWebClient, deps: CommandD
         logger=logging.getLogger("slack_bolt"),
     )
     register_commands(app, deps)
+    for register in registrars:
+        register(app)
     return app
 
 

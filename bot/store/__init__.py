@@ -1,6 +1,6 @@
 """Durable state: one Store protocol and its implementations."""
 
 from bot.store.base import Store
-from bot.store.records import AlertGroupRecord, OutboxRow, OutboxState
+from bot.store.records import AlertGroupState, OutboxRow, OutboxState
 
-__all__ = ["AlertGroupRecord", "OutboxRow", "OutboxState", "Store"]
+__all__ = ["AlertGroupState", "OutboxRow", "OutboxState", "Store"]

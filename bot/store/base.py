@@ -9,6 +9,7 @@ from typing import Any, Protocol
 from bot.domain.incident import Incident, NewIncident
 from bot.domain.timeline import NewEvent, TimelineEvent
 from bot.store.records import (
+    AlertGroupState,
     NewOutboxItem,
     OutboxRow,
     OutboxState,
@@ -36,6 +37,26 @@ class Store(Protocol):
     async def list_alerts(
         self, *, status: str | None = None, limit: int = 100, offset: int = 0
     ) -> tuple[list[dict[str, Any]], int]: ...
+
+    # Alert groups as Slack threads.
+    async def dirty_alert_groups(self, limit: int = 100) -> list[AlertGroupState]: ...
+    async def alert_group(self, group_id: str) -> AlertGroupState | None: ...
+    async def alert_group_by_dedup(self, dedup_hash: str) -> AlertGroupState | None: ...
+    async def digest_members(self, digest_key: str) -> list[AlertGroupState]: ...
+    async def open_digest(self, channel: str, now: datetime) -> str | None: ...
+    async def channel_backlog(self, channel: str) -> int: ...
+    async def complete_alert_sync(
+        self,
+        group_key: str,
+        version: int,
+        *,
+        items: Sequence[NewOutboxItem],
+        posted_state: Mapping[str, str],
+        posted_view: str | None,
+        channel: str | None,
+        digest_key: str | None,
+    ) -> bool: ...
+    async def update_alert_group(self, group_key: str, **changes: Any) -> None: ...
 
     # Incidents and their timelines.
     async def create_incident(self, new: NewIncident) -> Incident: ...

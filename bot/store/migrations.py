@@ -116,7 +116,67 @@ def _v1_initial(db: Database) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[Database], None]] = [_v1_initial]
+def _v2_alert_threads(db: Database) -> None:
+    """Alert groups become Slack threads: what was last shown, and the links to act on."""
+    groups = db.table("alert_groups")
+    for name, kind in (
+        ("group_id", str),
+        ("dedup_hash", str),
+        ("posted_state", str),
+        ("posted_view", str),
+        ("acked_by", str),
+        ("digest_key", str),
+        ("group_labels", str),
+        ("common_labels", str),
+        ("common_annotations", str),
+        ("external_url", str),
+        ("pd_incident_id", str),
+    ):
+        groups.add_column(name, kind)
+    groups.add_column("version", int, not_null_default=0)
+    groups.add_column("synced_version", int, not_null_default=0)
+    groups.create_index(["group_id"], unique=True)
+    groups.create_index(["dedup_hash"])
+    groups.create_index(["digest_key"])
+    db.table("pd_incidents").create(
+        {
+            "id": str,
+            "number": int,
+            "title": str,
+            "status": str,
+            "urgency": str,
+            "service": str,
+            "html_url": str,
+            "incident_key": str,
+            "group_key": str,
+            "assignees": str,
+            "version": int,
+            "synced_version": int,
+            "posted_status": str,
+            "updated_at": str,
+        },
+        pk="id",
+        not_null={"version", "synced_version"},
+        defaults={"version": 0, "synced_version": 0},
+    )
+    db.table("pd_events").create(
+        {
+            "id": str,
+            "incident_id": str,
+            "event_type": str,
+            "agent": str,
+            "occurred_at": str,
+            "data": str,
+            "synced": int,
+        },
+        pk="id",
+        not_null={"synced"},
+        defaults={"synced": 0},
+    )
+    db.table("pd_events").create_index(["incident_id", "synced"])
+
+
+MIGRATIONS: list[Callable[[Database], None]] = [_v1_initial, _v2_alert_threads]
 
 
 def migrate(db: Database) -> int:

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from bot.domain.alerts import Alert
+
 
 class OutboxState(enum.StrEnum):
     PENDING = "pending"
@@ -62,13 +64,26 @@ class OutboxStats:
 
 
 @dataclass(frozen=True)
-class AlertGroupRecord:
+class AlertGroupState:
+    """An alert group as stored: its alerts now, and what its Slack thread last showed."""
+
     group_key: str
+    group_id: str
     receiver: str
     status: str
     channel: str | None
-    labels: Mapping[str, str]
-    payload: Mapping[str, Any]
+    group_labels: Mapping[str, str]
+    common_labels: Mapping[str, str]
+    common_annotations: Mapping[str, str]
+    external_url: str
     first_seen: datetime
     last_seen: datetime
-    incident_id: int | None = None
+    version: int
+    synced_version: int
+    posted_state: Mapping[str, str]  # fingerprint -> status, as the thread last showed
+    posted_view: str | None  # digest of the parent message last queued
+    acked_by: str | None
+    incident_id: int | None
+    digest_key: str | None
+    pd_incident_id: str | None
+    alerts: tuple[Alert, ...]

@@ -2,19 +2,77 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Mapping
-from datetime import datetime
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlite_utils import Database
 
-from bot.store.sqlite_base import SqliteBase, _iso
+from bot.domain.alerts import Alert
+from bot.store.records import AlertGroupState, NewOutboxItem
+from bot.store.sqlite_base import SqliteBase, _iso, _now
+from bot.store.sqlite_outbox import insert_outbox_items
+
+GROUP_FIELDS = {"acked_by", "incident_id", "pd_incident_id"}
+DIGEST_OPEN_FOR = timedelta(minutes=30)
+
+
+def group_id_of(group_key: str) -> str:
+    """A short stable id for buttons and message keys; group keys can be long."""
+    return hashlib.sha256(group_key.encode()).hexdigest()[:20]
+
+
+def dedup_hash_of(group_key: str) -> str:
+    """What Alertmanager sends PagerDuty as dedup_key: the SHA-256 of the group key."""
+    return hashlib.sha256(group_key.encode()).hexdigest()
+
+
+def _ts(value: str | None) -> datetime | None:
+    if not value or value.startswith("0001-01-01"):
+        return None
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def _alert(row: Mapping[str, Any]) -> Alert:
+    return Alert(
+        fingerprint=row["fingerprint"],
+        status=row["status"],
+        labels=json.loads(row["labels"] or "{}"),
+        annotations=json.loads(row["annotations"] or "{}"),
+        starts_at=_ts(row["starts_at"]),
+        ends_at=_ts(row["ends_at"]),
+        generator_url=row["generator_url"] or "",
+    )
+
+
+def _group(row: Mapping[str, Any], alerts: Sequence[Alert]) -> AlertGroupState:
+    return AlertGroupState(
+        group_key=row["group_key"],
+        group_id=row["group_id"],
+        receiver=row["receiver"] or "",
+        status=row["status"] or "",
+        channel=row["channel"],
+        group_labels=json.loads(row["group_labels"] or "{}"),
+        common_labels=json.loads(row["common_labels"] or "{}"),
+        common_annotations=json.loads(row["common_annotations"] or "{}"),
+        external_url=row["external_url"] or "",
+        first_seen=datetime.fromisoformat(row["first_seen"]),
+        last_seen=datetime.fromisoformat(row["last_seen"]),
+        version=row["version"],
+        synced_version=row["synced_version"],
+        posted_state=json.loads(row["posted_state"] or "{}"),
+        posted_view=row["posted_view"],
+        acked_by=row["acked_by"],
+        incident_id=row["incident_id"],
+        digest_key=row["digest_key"],
+        pd_incident_id=row["pd_incident_id"],
+        alerts=tuple(alerts),
+    )
 
 
 class AlertStore(SqliteBase):
-    # webhook deliveries and alerts ---------------------------------------------------------
-
     async def record_delivery(
         self, source: str, delivery_id: str, body: Mapping[str, Any], received_at: datetime
     ) -> bool:
@@ -28,6 +86,7 @@ class AlertStore(SqliteBase):
                 return False
             if source == "alertmanager":
                 self._upsert_alerts(db, body, received_at)
+                self._upsert_group(db, body, received_at)
             return True
 
         return await self._write(write)
@@ -36,13 +95,17 @@ class AlertStore(SqliteBase):
     def _upsert_alerts(db: Database, body: Mapping[str, Any], at: datetime) -> None:
         group_key = str(body.get("groupKey", ""))
         for alert in body.get("alerts", []):
+            # A late retry of an older notification must not turn a resolved alert back to
+            # firing; a real re-fire starts later than the instance that resolved.
             db.execute(
                 "INSERT INTO alerts (group_key, fingerprint, status, labels, annotations,"
                 " starts_at, ends_at, generator_url, updated_at) VALUES (?,?,?,?,?,?,?,?,?)"
                 " ON CONFLICT(group_key, fingerprint) DO UPDATE SET status=excluded.status,"
                 " labels=excluded.labels, annotations=excluded.annotations,"
                 " starts_at=excluded.starts_at, ends_at=excluded.ends_at,"
-                " generator_url=excluded.generator_url, updated_at=excluded.updated_at",
+                " generator_url=excluded.generator_url, updated_at=excluded.updated_at"
+                " WHERE NOT (alerts.status = 'resolved' AND excluded.status = 'firing'"
+                " AND excluded.starts_at <= alerts.starts_at)",
                 [
                     group_key,
                     alert.get("fingerprint", ""),
@@ -54,6 +117,41 @@ class AlertStore(SqliteBase):
                     alert.get("generatorURL"),
                     _iso(at),
                 ],
+            )
+
+    @staticmethod
+    def _upsert_group(db: Database, body: Mapping[str, Any], at: datetime) -> None:
+        group_key = str(body["groupKey"])
+        firing = db.execute(
+            "SELECT count(*) FROM alerts WHERE group_key = ? AND status = 'firing'", [group_key]
+        ).fetchone()[0]
+        values = {
+            "receiver": body.get("receiver", ""),
+            "status": "firing" if firing else "resolved",
+            "group_labels": json.dumps(body.get("groupLabels", {})),
+            "common_labels": json.dumps(body.get("commonLabels", {})),
+            "common_annotations": json.dumps(body.get("commonAnnotations", {})),
+            "external_url": body.get("externalURL", ""),
+            "labels": json.dumps(body.get("commonLabels", {})),
+            "last_seen": _iso(at),
+        }
+        cur = db.execute(
+            f"UPDATE alert_groups SET {', '.join(f'{k} = ?' for k in values)},"
+            " version = version + 1 WHERE group_key = ?",
+            [*values.values(), group_key],
+        )
+        if cur.rowcount == 0:
+            db.table("alert_groups").insert(
+                {
+                    **values,
+                    "group_key": group_key,
+                    "group_id": group_id_of(group_key),
+                    "dedup_hash": dedup_hash_of(group_key),
+                    "payload": "{}",
+                    "first_seen": _iso(at),
+                    "version": 1,
+                    "synced_version": 0,
+                }
             )
 
     async def list_alerts(
@@ -73,3 +171,118 @@ class AlertStore(SqliteBase):
             return rows, int(total)
 
         return await self._read(read)
+
+    # alert groups as Slack threads ---------------------------------------------------------
+
+    def _groups(self, db: Database, where: str, params: Sequence[Any]) -> list[AlertGroupState]:
+        rows = self._rows(db, f"SELECT * FROM alert_groups WHERE {where} ORDER BY rowid", params)
+        if not rows:
+            return []
+        keys = [r["group_key"] for r in rows]
+        alerts: dict[str, list[Alert]] = {k: [] for k in keys}
+        for chunk in range(0, len(keys), 500):
+            part = keys[chunk : chunk + 500]
+            for a in self._rows(
+                db,
+                f"SELECT * FROM alerts WHERE group_key IN ({','.join('?' * len(part))})"
+                " ORDER BY id",
+                part,
+            ):
+                alerts[a["group_key"]].append(_alert(a))
+        return [_group(r, alerts[r["group_key"]]) for r in rows]
+
+    async def dirty_alert_groups(self, limit: int = 100) -> list[AlertGroupState]:
+        """Groups whose thread does not yet show their latest state, oldest first."""
+        return await self._read(
+            lambda db: self._groups(db, "version > synced_version LIMIT ?", [limit])
+        )
+
+    async def alert_group(self, group_id: str) -> AlertGroupState | None:
+        found = await self._read(lambda db: self._groups(db, "group_id = ?", [group_id]))
+        return found[0] if found else None
+
+    async def alert_group_by_dedup(self, dedup_hash: str) -> AlertGroupState | None:
+        found = await self._read(lambda db: self._groups(db, "dedup_hash = ?", [dedup_hash]))
+        return found[0] if found else None
+
+    async def digest_members(self, digest_key: str) -> list[AlertGroupState]:
+        return await self._read(lambda db: self._groups(db, "digest_key = ?", [digest_key]))
+
+    async def open_digest(self, channel: str, now: datetime) -> str | None:
+        """The channel's digest still taking new groups (one touched in the last 30 min)."""
+
+        def read(db: Database) -> str | None:
+            row = db.execute(
+                "SELECT digest_key, last_seen FROM alert_groups WHERE channel = ?"
+                " AND digest_key IS NOT NULL ORDER BY last_seen DESC LIMIT 1",
+                [channel],
+            ).fetchone()
+            if row and datetime.fromisoformat(row[1]) > now - DIGEST_OPEN_FOR:
+                return str(row[0])
+            return None
+
+        return await self._read(read)
+
+    async def channel_backlog(self, channel: str) -> int:
+        """Posts still waiting for this channel: at 1 per second, the seconds of backlog."""
+
+        def read(db: Database) -> int:
+            return int(
+                db.execute(
+                    "SELECT count(*) FROM outbox WHERE channel = ? AND method = ?"
+                    " AND state IN ('pending', 'in_flight')",
+                    [channel, "chat.postMessage"],
+                ).fetchone()[0]
+            )
+
+        return await self._read(read)
+
+    async def complete_alert_sync(
+        self,
+        group_key: str,
+        version: int,
+        *,
+        items: Sequence[NewOutboxItem],
+        posted_state: Mapping[str, str],
+        posted_view: str | None,
+        channel: str | None,
+        digest_key: str | None,
+    ) -> bool:
+        """Queues the thread's messages and records what they show, in one transaction, so a
+        crash can neither lose nor repeat them. False if another sync got there first."""
+
+        def write(db: Database) -> bool:
+            cur = db.execute(
+                "UPDATE alert_groups SET synced_version = ?, posted_state = ?, posted_view = ?,"
+                " channel = ?, digest_key = ? WHERE group_key = ? AND synced_version < ?",
+                [
+                    version,
+                    json.dumps(dict(posted_state)),
+                    posted_view,
+                    channel,
+                    digest_key,
+                    group_key,
+                    version,
+                ],
+            )
+            if cur.rowcount == 0:
+                return False
+            insert_outbox_items(db, items, _now())
+            return True
+
+        return await self._write(write)
+
+    async def update_alert_group(self, group_key: str, **changes: Any) -> None:
+        """Records an acknowledgement or a link; the thread's parent is redrawn for it."""
+        unknown = set(changes) - GROUP_FIELDS
+        if unknown:
+            raise ValueError(f"cannot change {', '.join(sorted(unknown))}")
+
+        def write(db: Database) -> None:
+            db.execute(
+                f"UPDATE alert_groups SET {', '.join(f'{k} = ?' for k in changes)},"
+                " version = version + 1 WHERE group_key = ?",
+                [*changes.values(), group_key],
+            )
+
+        await self._write(write)

@@ -39,35 +39,37 @@ def _outbox(row: Mapping[str, Any]) -> OutboxRow:
     )
 
 
+def insert_outbox_items(db: Database, items: Sequence[NewOutboxItem], created: str) -> list[int]:
+    """Inside the caller's transaction, so a row and the state change it reports commit
+    together."""
+    table = db.table("outbox")
+    ids = []
+    for item in items:
+        table.insert(
+            {
+                "method": item.method,
+                "channel": item.channel,
+                "args": json.dumps(dict(item.args)),
+                "message_key": item.message_key,
+                "thread_key": item.thread_key,
+                "incident_id": item.incident_id,
+                "state": str(OutboxState.PENDING),
+                "attempts": 0,
+                "not_before": 0.0,
+                "created_at": created,
+                "updated_at": created,
+            }
+        )
+        ids.append(_last_id(table))
+    return ids
+
+
 class OutboxStore(SqliteBase):
     # outbox --------------------------------------------------------------------------------
 
     async def enqueue(self, items: Sequence[NewOutboxItem]) -> list[int]:
         created = _now()
-
-        def write(db: Database) -> list[int]:
-            ids = []
-            for item in items:
-                table = db.table("outbox")
-                table.insert(
-                    {
-                        "method": item.method,
-                        "channel": item.channel,
-                        "args": json.dumps(dict(item.args)),
-                        "message_key": item.message_key,
-                        "thread_key": item.thread_key,
-                        "incident_id": item.incident_id,
-                        "state": str(OutboxState.PENDING),
-                        "attempts": 0,
-                        "not_before": 0.0,
-                        "created_at": created,
-                        "updated_at": created,
-                    }
-                )
-                ids.append(_last_id(table))
-            return ids
-
-        return await self._write(write)
+        return await self._write(lambda db: insert_outbox_items(db, items, created))
 
     async def outbox_heads(self) -> list[OutboxRow]:
         def read(db: Database) -> list[OutboxRow]:

@@ -10,6 +10,7 @@ from bot.domain.clock import Clock
 from bot.lifecycle import Lifecycle
 from bot.metrics import Metrics
 from bot.readiness import IntegrationState
+from bot.slack.alert_threads import AlertThreads
 from bot.slack.outbox import Outbox
 from bot.store.base import Store
 
@@ -23,3 +24,4 @@ LIFECYCLE = web.AppKey("lifecycle", Lifecycle)
 BOLT = web.AppKey("bolt", AsyncApp)
 INTEGRATIONS = web.AppKey("integrations", list[IntegrationState])
 SLACK_STATE = web.AppKey("slack_state", dict[str, str])
+ALERT_THREADS = web.AppKey("alert_threads", AlertThreads)

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from bot.intake import Rejected, alertmanager, pagerduty
 from bot.store.base import StoreUnavailable
-from bot.web.keys import CLOCK, METRICS, SETTINGS, STORE
+from bot.web.keys import ALERT_THREADS, CLOCK, METRICS, SETTINGS, STORE
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +37,8 @@ async def _store(
             {"error": "storage unavailable, retry"}, status=503, headers={"Retry-After": "5"}
         )
     app[METRICS].webhooks.labels(source, "stored" if new else "duplicate").inc()
+    if new:
+        app[ALERT_THREADS].wakeup.set()
     return web.json_response({"status": "stored" if new else "duplicate", "id": delivery_id})
 
 

@@ -1,0 +1,47 @@
+"""Which alert groups declare an incident by themselves (the config's auto_declare rules)."""
+
+from __future__ import annotations
+
+from bot.config import PlatformConfig
+from bot.domain.alerts import GroupView
+from bot.domain.incident import Severity
+from bot.lifecycle import Lifecycle, Problem
+from bot.store.base import Store
+from bot.store.records import AlertGroupState
+
+DECLARED_BY = "alertmanager"
+
+
+class AutoDeclarePolicy:
+    def __init__(self, config: PlatformConfig, store: Store, lifecycle: Lifecycle) -> None:
+        self._config = config
+        self._store = store
+        self._lifecycle = lifecycle
+
+    def severity_for(self, view: GroupView) -> Severity | None:
+        namespaces = {n.strip() for n in view.namespace.split(",") if n.strip()}
+        for rule in self._config.auto_declare:
+            if rule.alert_severity.lower() != view.severity:
+                continue
+            if rule.namespaces and not namespaces & set(rule.namespaces):
+                continue
+            return Severity(rule.incident_severity)
+        return None
+
+    async def __call__(self, group: AlertGroupState, view: GroupView) -> int | None:
+        severity = self.severity_for(view)
+        if severity is None:
+            return None
+        # One outage fires many groups: join an open incident about the same thing.
+        for incident in await self._store.list_incidents(open_only=True):
+            if set(incident.services) & set(view.services) or incident.title == view.title:
+                return incident.id
+        title = f"{view.title}: {view.summary}" if view.summary else view.title
+        outcome = await self._lifecycle.declare(
+            title[:200],
+            severity,
+            DECLARED_BY,
+            services=view.services,
+            description=view.description,
+        )
+        return None if isinstance(outcome, Problem) else outcome.id

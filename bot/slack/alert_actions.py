@@ -1,0 +1,161 @@
+"""The buttons on an alert thread's parent: acknowledge, declare, silence, run a playbook."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+
+from bot.alert_policy import AutoDeclarePolicy
+from bot.domain.clock import Clock
+from bot.domain.incident import Severity
+from bot.domain.timeline import EventKind, NewEvent
+from bot.integrations.alertmanager import AlertmanagerAPI, AlertmanagerError
+from bot.lifecycle import Lifecycle, Problem
+from bot.slack.alert_threads import AlertThreads, parent_key
+from bot.slack.outbox import Outbox
+from bot.store.base import Store
+from bot.store.records import AlertGroupState
+
+log = logging.getLogger(__name__)
+SILENCE_FOR = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class AlertActionDeps:
+    store: Store
+    outbox: Outbox
+    threads: AlertThreads
+    lifecycle: Lifecycle
+    policy: AutoDeclarePolicy
+    clock: Clock
+    alertmanager: AlertmanagerAPI | None
+
+
+def _ephemeral(text: str) -> dict[str, Any]:
+    return {"response_type": "ephemeral", "replace_original": False, "text": text}
+
+
+class AlertActions:
+    def __init__(self, deps: AlertActionDeps) -> None:
+        self.d = deps
+
+    def register(self, app: AsyncApp) -> None:
+        for action_id, handler in (
+            ("alert_ack", self.acknowledge),
+            ("alert_declare", self.declare),
+            ("alert_silence", self.silence),
+            ("alert_playbook", self.playbook),
+        ):
+            app.action(action_id)(self._wrap(handler))
+
+    def _wrap(self, handler: Any) -> Any:
+        async def run(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+            await ack()
+            user = str(body.get("user", {}).get("id", ""))
+            value = str((body.get("actions") or [{}])[0].get("value", ""))
+            group = await self.d.store.alert_group(value)
+            if group is None:
+                await respond(**_ephemeral("This alert group is no longer known to the bot."))
+                return
+            await handler(group, user, respond)
+
+        return run
+
+    async def _reply(self, group: AlertGroupState, text: str) -> None:
+        if group.channel:
+            await self.d.outbox.post(
+                group.channel, text, thread_key=parent_key(group), incident_id=group.incident_id
+            )
+
+    async def _record(self, group: AlertGroupState, user: str, text: str) -> None:
+        if group.incident_id is not None:
+            await self.d.store.append_event(
+                group.incident_id,
+                NewEvent(
+                    EventKind.ACTION,
+                    user,
+                    text,
+                    self.d.clock.now(),
+                    {"alert_group": group.group_id},
+                ),
+            )
+
+    async def acknowledge(self, group: AlertGroupState, user: str, respond: AsyncRespond) -> None:
+        if group.acked_by:
+            await respond(**_ephemeral(f"Already acknowledged by {group.acked_by}."))
+            return
+        await self.d.store.update_alert_group(group.group_key, acked_by=f"<@{user}>")
+        view = self.d.threads.view(group)
+        await self._reply(group, f":eyes: <@{user}> acknowledged {view.title}.")
+        await self._record(group, user, f"acknowledged alert {view.title}")
+        self.d.threads.wakeup.set()
+
+    async def declare(self, group: AlertGroupState, user: str, respond: AsyncRespond) -> None:
+        if group.incident_id is not None:
+            await respond(**_ephemeral(f"Already part of incident #{group.incident_id}."))
+            return
+        view = self.d.threads.view(group)
+        severity = self.d.policy.severity_for(view) or Severity.P2
+        title = f"{view.title}: {view.summary}" if view.summary else view.title
+        outcome = await self.d.lifecycle.declare(
+            title[:200], severity, user, services=view.services, description=view.description
+        )
+        if isinstance(outcome, Problem):
+            await respond(**_ephemeral(f":warning: Could not declare: {outcome.message}"))
+            return
+        await self.d.store.update_alert_group(group.group_key, incident_id=outcome.id)
+        await self.d.store.append_event(
+            outcome.id,
+            NewEvent(
+                EventKind.ALERT,
+                user,
+                f"alert group linked: {view.title}",
+                self.d.clock.now(),
+                {"alert_group": group.group_id, "firing": view.firing},
+                key=True,
+            ),
+        )
+        await self._reply(
+            group,
+            f":rotating_light: <@{user}> declared {severity} incident"
+            f" #{outcome.id} from this alert.",
+        )
+        self.d.threads.wakeup.set()
+
+    async def silence(self, group: AlertGroupState, user: str, respond: AsyncRespond) -> None:
+        if self.d.alertmanager is None:
+            await respond(
+                **_ephemeral(
+                    "Silencing from Slack needs ALERTMANAGER_URL (the Alertmanager API) to be set."
+                )
+            )
+            return
+        now = self.d.clock.now()
+        matchers = dict(group.group_labels) or dict(group.common_labels)
+        try:
+            silence_id = await self.d.alertmanager.create_silence(
+                matchers,
+                starts_at=now,
+                ends_at=now + SILENCE_FOR,
+                created_by=f"slack:{user}",
+                comment=f"Silenced from Slack for 1h (alert group {group.group_id})",
+            )
+        except AlertmanagerError as exc:
+            await respond(**_ephemeral(f":warning: Could not create the silence: {exc}"))
+            return
+        await self._reply(
+            group, f":mute: <@{user}> silenced this group for 1 hour (silence `{silence_id}`)."
+        )
+        await self._record(group, user, f"silenced alert group for 1h ({silence_id})")
+
+    async def playbook(self, group: AlertGroupState, user: str, respond: AsyncRespond) -> None:
+        await respond(
+            **_ephemeral(
+                "No playbooks are loaded in this version of incident-bot yet, so there is nothing"
+                " to run for this alert."
+            )
+        )
