@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -120,6 +121,46 @@ class RunningBot:
             }
         )
         return await self.post_signed("/slack/events", body, secret=secret, timestamp=timestamp)
+
+    async def slack_action(
+        self,
+        action_id: str,
+        value: str,
+        *,
+        user_id: str = "U1",
+        channel_id: str = "C_ALERTS",
+        message_ts: str = "1.000001",
+        response_url: str = "http://127.0.0.1:9/response",
+    ) -> aiohttp.ClientResponse:
+        """A signed block_actions request: a person clicked a button on a message."""
+        payload = {
+            "type": "block_actions",
+            "user": {"id": user_id, "username": "alice", "name": "alice", "team_id": "T1"},
+            "api_app_id": "A1",
+            "token": "unused",
+            "container": {
+                "type": "message",
+                "message_ts": message_ts,
+                "channel_id": channel_id,
+                "is_ephemeral": False,
+            },
+            "trigger_id": "1.2.3",
+            "team": {"id": "T1", "domain": "acme"},
+            "channel": {"id": channel_id, "name": "alerts"},
+            "message": {"ts": message_ts, "text": "", "type": "message"},
+            "response_url": response_url,
+            "actions": [
+                {
+                    "action_id": action_id,
+                    "block_id": "b",
+                    "value": value,
+                    "type": "button",
+                    "action_ts": "1.2",
+                }
+            ],
+        }
+        body = urlencode({"payload": json.dumps(payload)})
+        return await self.post_signed("/slack/events", body)
 
     async def post_signed(
         self,

@@ -140,9 +140,9 @@ def change_reply(changes: Changes) -> tuple[str, list[Block]]:
 def digest(views: Sequence[GroupView]) -> tuple[str, list[Block]]:
     firing = [v for v in views if v.status == "firing"]
     text = (
-        f":rotating_light: Alert storm: {len(firing)} more alert group"
-        f"{'s' if len(firing) != 1 else ''} firing in this channel"
-        f" ({len(views) - len(firing)} resolved since)"
+        f":rotating_light: Alert storm: {len(views)} more alert group"
+        f"{'s' if len(views) != 1 else ''} in this channel"
+        f" ({len(firing)} firing, {len(views) - len(firing)} resolved)"
     )
     lines = [
         f"• {'[' + v.severity + '] ' if v.status == 'firing' else ':white_check_mark: '}"

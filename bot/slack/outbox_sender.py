@@ -144,8 +144,6 @@ class OutboxSender:
                 await self._finish(row, {"ts": found.ts, "channel": found.channel}, found)
                 return
         await self._store.mark_in_flight(row.id)
-        now = self._now()
-        self._pacing.sent(row.method, row.channel, now)
         try:
             response = await self._call(row.method, args)
         except SlackApiError as exc:
@@ -154,6 +152,10 @@ class OutboxSender:
         except (aiohttp.ClientError, TimeoutError) as exc:
             await self._retry(row, f"connection error: {type(exc).__name__}", maybe_sent=True)
             return
+        finally:
+            # Paced from the answer, not the request: Slack counts arrivals, and the next
+            # post must arrive a full interval after this one did.
+            self._pacing.sent(row.method, row.channel, self._now())
         data: Mapping[str, Any] = response.data if isinstance(response.data, dict) else {}
         ref = None
         if row.method == "chat.postMessage" and "ts" in data:

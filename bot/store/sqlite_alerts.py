@@ -174,8 +174,12 @@ class AlertStore(SqliteBase):
 
     # alert groups as Slack threads ---------------------------------------------------------
 
-    def _groups(self, db: Database, where: str, params: Sequence[Any]) -> list[AlertGroupState]:
-        rows = self._rows(db, f"SELECT * FROM alert_groups WHERE {where} ORDER BY rowid", params)
+    def _groups(
+        self, db: Database, where: str, params: Sequence[Any], limit: int = -1
+    ) -> list[AlertGroupState]:
+        rows = self._rows(
+            db, f"SELECT * FROM alert_groups WHERE {where} ORDER BY rowid LIMIT ?", [*params, limit]
+        )
         if not rows:
             return []
         keys = [r["group_key"] for r in rows]
@@ -193,9 +197,7 @@ class AlertStore(SqliteBase):
 
     async def dirty_alert_groups(self, limit: int = 100) -> list[AlertGroupState]:
         """Groups whose thread does not yet show their latest state, oldest first."""
-        return await self._read(
-            lambda db: self._groups(db, "version > synced_version LIMIT ?", [limit])
-        )
+        return await self._read(lambda db: self._groups(db, "version > synced_version", [], limit))
 
     async def alert_group(self, group_id: str) -> AlertGroupState | None:
         found = await self._read(lambda db: self._groups(db, "group_id = ?", [group_id]))

@@ -1,0 +1,256 @@
+"""Alert groups become Slack threads whose parent always shows the group's current state."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+
+from bot.config import PlatformConfig, Settings
+from bot.store.sqlite import SqliteStore
+from bot.web.keys import STORE
+from tests.alert_payloads import alert, notification
+from tests.conftest import BOT_TOKEN, SIGNING_SECRET, BotFactory, RunningBot, stop_bot
+from tests.fakes.slack_api import FakeSlack, Message
+
+TOKEN = "am-token"
+
+
+@pytest.fixture
+def settings_for(make_settings: Callable[..., Settings]) -> Callable[[FakeSlack], Settings]:
+    def make(fake: FakeSlack) -> Settings:
+        return make_settings(
+            SLACK_BOT_TOKEN=BOT_TOKEN,
+            SLACK_SIGNING_SECRET=SIGNING_SECRET,
+            SLACK_API_URL=fake.url,
+            SLACK_ALERTS_CHANNEL="C_ALERTS",
+            SLACK_INCIDENTS_CHANNEL="C_INCIDENTS",
+            ALERTMANAGER_TOKEN=TOKEN,
+        )
+
+    return make
+
+
+@pytest.fixture
+async def strict_slack() -> AsyncIterator[FakeSlack]:
+    async with FakeSlack(bot_token=BOT_TOKEN, enforce_post_rate=True) as fake:
+        yield fake
+
+
+async def deliver(bot: RunningBot, body: dict[str, Any]) -> str:
+    response = await bot.request(
+        "POST",
+        "/webhooks/alertmanager",
+        json=body,
+        headers={"Authorization": f"Bearer {TOKEN}"},
+    )
+    assert response.status == 200, await response.text()
+    status: str = (await response.json())["status"]
+    return status
+
+
+async def settled(bot: RunningBot, timeout: float = 30) -> None:
+    """Until every stored change has reached Slack."""
+    store = bot.app[STORE]
+    async with asyncio.timeout(timeout):
+        while await store.dirty_alert_groups(limit=1) or (await store.outbox_stats(0)).depth:
+            await asyncio.sleep(0.05)
+
+
+def parents(fake: FakeSlack, channel: str = "C_ALERTS") -> list[Message]:
+    return [m for m in fake.messages.get(channel, []) if m.thread_ts is None]
+
+
+def replies(fake: FakeSlack, parent: Message) -> list[Message]:
+    return [m for m in fake.messages.get(parent.channel, []) if m.thread_ts == parent.ts]
+
+
+def block_text(message: Message) -> str:
+    return repr(message.blocks)
+
+
+async def test_a_new_group_gets_one_parent_with_state_links_and_buttons(
+    start_bot: BotFactory, settings_for: Callable[[FakeSlack], Settings], fake_slack: FakeSlack
+) -> None:
+    bot = await start_bot(settings_for(fake_slack))
+    await deliver(bot, notification("g1", [alert("a1"), alert("a2", severity="critical")]))
+    await settled(bot)
+
+    [parent] = parents(fake_slack)
+    assert "Firing [critical]: HighErrorRate" in parent.text
+    shown = block_text(parent)
+    assert "2 firing, 0 resolved" in shown
+    assert "Error rate above 5%" in shown
+    assert "records" in shown and "factsway-prod" in shown
+    assert "https://runbooks.example/high-error-rate|Runbook" in shown
+    assert "https://grafana.example/d/services|Dashboard" in shown
+    assert "http://alertmanager.example:9093/#/silences/new?filter=" in shown
+    action_ids = [
+        e["action_id"] for b in parent.blocks or [] if b["type"] == "actions" for e in b["elements"]
+    ]
+    assert action_ids == ["alert_ack", "alert_declare", "alert_silence", "alert_playbook"]
+
+
+async def test_changes_are_replies_and_the_parent_tracks_them_until_resolved(
+    start_bot: BotFactory, settings_for: Callable[[FakeSlack], Settings], fake_slack: FakeSlack
+) -> None:
+    bot = await start_bot(settings_for(fake_slack))
+    await deliver(bot, notification("g1", [alert("a1")]))
+    await settled(bot)
+    await deliver(bot, notification("g1", [alert("a1"), alert("a2")]))
+    await settled(bot)
+    [parent] = parents(fake_slack)
+    assert "2 firing, 0 resolved" in block_text(parent)
+    [first] = replies(fake_slack, parent)
+    assert "1 alert firing" in first.text and "records-service-a2" in first.text
+
+    await deliver(
+        bot, notification("g1", [alert("a1", status="resolved"), alert("a2", status="resolved")])
+    )
+    await settled(bot)
+    [parent] = parents(fake_slack)
+    assert parent.text.startswith("Resolved after 12m: HighErrorRate")
+    assert "0 firing, 2 resolved" in block_text(parent)
+    assert "alert_ack" not in block_text(parent)  # nothing left to act on
+    assert "2 alerts resolved" in replies(fake_slack, parent)[-1].text
+
+
+async def test_the_same_delivery_three_times_yields_one_thread(
+    start_bot: BotFactory, settings_for: Callable[[FakeSlack], Settings], fake_slack: FakeSlack
+) -> None:
+    bot = await start_bot(settings_for(fake_slack))
+    body = notification("g1", [alert("a1")])
+    assert [await deliver(bot, body) for _ in range(3)] == ["stored", "duplicate", "duplicate"]
+    await settled(bot)
+    assert len(fake_slack.messages["C_ALERTS"]) == 1
+    assert fake_slack.calls_to("chat.update") == []
+
+
+async def test_the_thread_survives_a_restart(
+    start_bot: BotFactory, settings_for: Callable[[FakeSlack], Settings], fake_slack: FakeSlack
+) -> None:
+    settings = settings_for(fake_slack)
+    bot = await start_bot(settings)
+    await deliver(bot, notification("g1", [alert("a1")]))
+    await settled(bot)
+    await stop_bot(bot)
+
+    # Stored while the bot was down (it died after answering 200, before posting anything).
+    store = SqliteStore(settings.database)
+    await store.open()
+    from datetime import UTC, datetime
+
+    body = notification("g1", [alert("a1", status="resolved")])
+    await store.record_delivery("alertmanager", "late", body, datetime.now(UTC))
+    await store.close()
+
+    bot = await start_bot(settings)
+    await settled(bot)
+    [parent] = parents(fake_slack)
+    assert parent.text.startswith("Resolved")
+    assert [r.text for r in replies(fake_slack, parent)][-1].startswith(":white_check_mark:")
+
+
+async def test_routes_send_groups_to_the_configured_channel(
+    start_bot: BotFactory,
+    settings_for: Callable[[FakeSlack], Settings],
+    fake_slack: FakeSlack,
+    platform_config: PlatformConfig,
+) -> None:
+    config = platform_config.model_copy(deep=True)
+    from bot.config import ChannelRoute
+
+    config.channels.routes = [ChannelRoute(channel="C_INCIDENTS", labels={"group": "db"})]
+    bot = await start_bot(settings_for(fake_slack), config)
+    await deliver(
+        bot,
+        notification(
+            "db",
+            [alert("d1", alertname="DatabaseConnectionErrors")],
+            alertname="DatabaseConnectionErrors",
+        ),
+    )
+    await deliver(bot, notification("web", [alert("w1")]))
+    await settled(bot)
+    assert "DatabaseConnectionErrors" in parents(fake_slack, "C_INCIDENTS")[0].text
+    assert "HighErrorRate" in parents(fake_slack, "C_ALERTS")[0].text
+
+
+async def test_a_critical_production_alert_declares_an_incident_once(
+    start_bot: BotFactory, settings_for: Callable[[FakeSlack], Settings], fake_slack: FakeSlack
+) -> None:
+    bot = await start_bot(settings_for(fake_slack))
+    await deliver(bot, notification("g1", [alert("a1", severity="critical")]))
+    await deliver(
+        bot, notification("g2", [alert("b1", severity="critical")], alertname="ServiceDown")
+    )
+    await settled(bot)
+    incidents = await bot.app[STORE].list_incidents()
+    assert [(i.severity, i.services) for i in incidents] == [("P1", ("records",))]
+    for parent in parents(fake_slack):
+        assert f"Incident #{incidents[0].id}" in block_text(parent)
+    assert "incident #1 declared" in fake_slack.messages["C_INCIDENTS"][0].text
+
+
+async def test_storm_loses_nothing_duplicates_nothing_and_ends_true(
+    start_bot: BotFactory, settings_for: Callable[[FakeSlack], Settings], strict_slack: FakeSlack
+) -> None:
+    """2,000 alerts in 200 groups into one channel limited to one post per second."""
+    bot = await start_bot(settings_for(strict_slack))
+    groups = [f"g{n:03d}" for n in range(200)]
+    bodies = [
+        notification(
+            g, [alert(f"{g}-{i}", alertname=f"Alert{g}") for i in range(10)], alertname=f"Alert{g}"
+        )
+        for g in groups
+    ]
+    statuses = await asyncio.gather(*(deliver(bot, b) for b in bodies))
+    assert statuses == ["stored"] * 200
+    await settled(bot, timeout=120)
+    _, total = await bot.app[STORE].list_alerts(limit=1)
+    assert total == 2000
+
+    # Half the groups resolve; the channel must end showing exactly that.
+    resolved = groups[::2]
+    for g in resolved:
+        await deliver(
+            bot,
+            notification(
+                g,
+                [alert(f"{g}-{i}", status="resolved", alertname=f"Alert{g}") for i in range(10)],
+                alertname=f"Alert{g}",
+            ),
+        )
+    await settled(bot, timeout=120)
+
+    posts = [c for c in strict_slack.calls_to("chat.postMessage") if c.status == 200]
+    parent_msgs = parents(strict_slack)
+    texts = [m.text for m in parent_msgs]
+    assert len(texts) == len(set(texts)), "a parent was posted twice"
+    threads = [m for m in parent_msgs if "Alert storm" not in m.text]
+    [digest] = [m for m in parent_msgs if "Alert storm" in m.text]
+    shown = {m.text.split(": ", 1)[1].split(".")[0]: m for m in threads}
+    digest_text = block_text(digest)
+    in_digest = [g for g in groups if f"Alert{g}" not in shown]
+    for g in groups:
+        name = f"Alert{g}"
+        if name in shown:
+            assert shown[name].text.startswith("Resolved" if g in resolved else "Firing"), g
+            continue
+        line = next((li for li in digest_text.split("\\n") if f"Alert{g}:" in li), None)
+        if line is not None:  # the digest lists the first 40; the rest are counted
+            assert ("0 firing, 10 resolved" if g in resolved else "10 firing, 0 resolved") in line
+    digest_firing = len([g for g in in_digest if g not in resolved])
+    assert digest.text.endswith(
+        f"{len(in_digest)} more alert groups in this channel"
+        f" ({digest_firing} firing, {len(in_digest) - digest_firing} resolved)"
+    )
+    firing_alerts, firing_total = await bot.app[STORE].list_alerts(status="firing", limit=1000)
+    assert firing_total == 1000
+    assert {a["labels"]["group"] for a in firing_alerts} == set(groups) - set(resolved)
+    # Threads for the first groups, one digest for the rest: far fewer posts than groups.
+    assert len(threads) < 20 and len(posts) < 60
+    rejected = [c for c in strict_slack.calls_to("chat.postMessage") if c.status == 429]
+    assert rejected == []
