@@ -254,6 +254,12 @@ class FakeSlack:
     def add_channel(self, channel_id: str, name: str, *, members: set[str] | None = None) -> None:
         self._new_channel(channel_id, name, members=members or {BOT_USER_ID})
 
+    def issue_response_url(self) -> str:
+        """A response_url as Slack puts in an interaction payload, answered by this fake."""
+        response_id = self._next_id("R")
+        self._response_ids.add(response_id)
+        return f"{self.base}/response/{response_id}"
+
     def issue_trigger_id(self) -> str:
         """Mint a trigger_id views.open will accept once within Slack's 3 s window."""
         trigger = f"{secrets.randbelow(10**10)}.{secrets.randbelow(10**10)}.{uuid.uuid4().hex}"
