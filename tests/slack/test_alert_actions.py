@@ -40,8 +40,16 @@ def group_id(parent: Message) -> str:
 
 
 async def click(
-    bot: RunningBot, fake: FakeSlack, action: str, parent: Message, user: str = "U1"
+    bot: RunningBot,
+    fake: FakeSlack,
+    action: str,
+    parent: Message,
+    user: str = "U1",
+    *,
+    answer: bool = False,
 ) -> None:
+    """Clicks a button; with `answer`, waits for the ephemeral reply to the clicker."""
+    before = len(fake.responses)
     response = await bot.slack_action(
         action,
         group_id(parent),
