@@ -13,6 +13,7 @@ from bot.alert_policy import AutoDeclarePolicy
 from bot.config import PlatformConfig, Settings
 from bot.domain.clock import Clock, SystemClock
 from bot.integrations.alertmanager import AlertmanagerAPI
+from bot.integrations.pagerduty import PagerDutyAPI
 from bot.lifecycle import Lifecycle
 from bot.metrics import Metrics
 from bot.readiness import integration_states
@@ -23,6 +24,8 @@ from bot.slack.client import CountingWebClient
 from bot.slack.commands import CommandDeps
 from bot.slack.outbox import Outbox
 from bot.slack.outbox_sender import OutboxSender
+from bot.slack.pagerduty_actions import register_pagerduty_actions
+from bot.slack.pagerduty_threads import PagerDutyThreads
 from bot.store.factory import open_store
 from bot.web import api, health, slack_events, status_page, webhooks
 from bot.web.keys import (
@@ -34,6 +37,7 @@ from bot.web.keys import (
     LIFECYCLE,
     METRICS,
     OUTBOX,
+    PAGERDUTY_THREADS,
     SETTINGS,
     SLACK_STATE,
     STORE,
@@ -58,17 +62,20 @@ async def _slack_ctx(app: web.Application) -> AsyncIterator[None]:
     clock, metrics = app[CLOCK], app[METRICS]
     outbox = Outbox(store)
     incidents_channel = settings.slack_incidents_channel or config.channels.incidents
+    alerts_channel = settings.slack_alerts_channel or config.channels.alerts
     lifecycle = Lifecycle(store, outbox, clock, incidents_channel=incidents_channel)
     policy = AutoDeclarePolicy(config, store, lifecycle)
     threads = AlertThreads(
         store,
         config,
-        Routing(config, settings.slack_alerts_channel or config.channels.alerts),
+        Routing(config, alerts_channel),
         clock,
         auto_declare=policy,
         outbox_wakeup=outbox.wakeup,
     )
-    app[OUTBOX], app[LIFECYCLE], app[ALERT_THREADS] = outbox, lifecycle, threads
+    pd_threads = PagerDutyThreads(store, alerts_channel, outbox_wakeup=outbox.wakeup)
+    app[OUTBOX], app[LIFECYCLE] = outbox, lifecycle
+    app[ALERT_THREADS], app[PAGERDUTY_THREADS] = threads, pd_threads
     client = None
     if settings.slack_bot_token is not None and settings.slack_enabled:
         client = CountingWebClient(
@@ -79,11 +86,24 @@ async def _slack_ctx(app: web.Application) -> AsyncIterator[None]:
         alertmanager = (
             AlertmanagerAPI(settings.alertmanager_url) if settings.alertmanager_url else None
         )
+        pagerduty = (
+            PagerDutyAPI(
+                settings.pagerduty_api_token.get_secret_value(), settings.pagerduty_api_url
+            )
+            if settings.pagerduty_api_token is not None
+            else None
+        )
         actions = AlertActions(
-            AlertActionDeps(store, outbox, threads, lifecycle, policy, clock, alertmanager)
+            AlertActionDeps(
+                store, outbox, threads, lifecycle, policy, clock, alertmanager, pagerduty, client
+            )
         )
         app[BOLT] = build_bolt_app(
-            settings, client, CommandDeps(store, lifecycle, config), actions.register
+            settings,
+            client,
+            CommandDeps(store, lifecycle, config),
+            actions.register,
+            lambda bolt: register_pagerduty_actions(bolt, pagerduty),
         )
         app[SLACK_STATE].update(state="configured", detail="HTTP mode at /slack/events")
     tasks = [
@@ -91,6 +111,7 @@ async def _slack_ctx(app: web.Application) -> AsyncIterator[None]:
             OutboxSender(store, outbox, client, clock, metrics).run(), name="outbox-sender"
         ),
         asyncio.create_task(threads.run(), name="alert-threads"),
+        asyncio.create_task(pd_threads.run(), name="pagerduty-threads"),
     ]
     if client is not None and settings.socket_mode:
         tasks.append(asyncio.create_task(_run_socket_mode(app), name="slack-socket-mode"))

@@ -8,15 +8,18 @@ from datetime import timedelta
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.alert_policy import AutoDeclarePolicy
 from bot.domain.clock import Clock
 from bot.domain.incident import Severity
 from bot.domain.timeline import EventKind, NewEvent
 from bot.integrations.alertmanager import AlertmanagerAPI, AlertmanagerError
+from bot.integrations.pagerduty import PagerDutyAPI
 from bot.lifecycle import Lifecycle, Problem
 from bot.slack.alert_threads import AlertThreads, parent_key
 from bot.slack.outbox import Outbox
+from bot.slack.pagerduty_actions import act_on_pagerduty
 from bot.store.base import Store
 from bot.store.records import AlertGroupState
 
@@ -33,6 +36,8 @@ class AlertActionDeps:
     policy: AutoDeclarePolicy
     clock: Clock
     alertmanager: AlertmanagerAPI | None
+    pagerduty: PagerDutyAPI | None
+    client: AsyncWebClient
 
 
 def _ephemeral(text: str) -> dict[str, Any]:
@@ -93,6 +98,11 @@ class AlertActions:
         await self._reply(group, f":eyes: <@{user}> acknowledged {view.title}.")
         await self._record(group, user, f"acknowledged alert {view.title}")
         self.d.threads.wakeup.set()
+        if group.pd_incident_id is not None:
+            text = await act_on_pagerduty(
+                self.d.pagerduty, self.d.client, user, group.pd_incident_id, "acknowledged"
+            )
+            await respond(**_ephemeral(text))
 
     async def declare(self, group: AlertGroupState, user: str, respond: AsyncRespond) -> None:
         if group.incident_id is not None:

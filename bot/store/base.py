@@ -14,6 +14,7 @@ from bot.store.records import (
     OutboxRow,
     OutboxState,
     OutboxStats,
+    PagerDutyIncident,
     SlackMessageRef,
 )
 
@@ -57,6 +58,19 @@ class Store(Protocol):
         digest_key: str | None,
     ) -> bool: ...
     async def update_alert_group(self, group_key: str, **changes: Any) -> None: ...
+
+    # PagerDuty incidents as Slack threads.
+    async def dirty_pagerduty_incidents(self, limit: int = 100) -> list[PagerDutyIncident]: ...
+    async def pagerduty_incident(self, incident_id: str) -> PagerDutyIncident | None: ...
+    async def complete_pagerduty_sync(
+        self,
+        incident: PagerDutyIncident,
+        *,
+        items: Sequence[NewOutboxItem],
+        channel: str | None,
+        thread_key: str | None,
+        link_group: str | None,
+    ) -> bool: ...
 
     # Incidents and their timelines.
     async def create_incident(self, new: NewIncident) -> Incident: ...

@@ -150,6 +150,8 @@ def _v2_alert_threads(db: Database) -> None:
             "incident_key": str,
             "group_key": str,
             "assignees": str,
+            "channel": str,
+            "thread_key": str,
             "version": int,
             "synced_version": int,
             "posted_status": str,

@@ -87,3 +87,34 @@ class AlertGroupState:
     digest_key: str | None
     pd_incident_id: str | None
     alerts: tuple[Alert, ...]
+
+
+@dataclass(frozen=True)
+class PagerDutyEvent:
+    id: str
+    incident_id: str
+    event_type: str  # e.g. "incident.acknowledged"
+    agent: str
+    occurred_at: datetime
+    data: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class PagerDutyIncident:
+    """A PagerDuty incident as its webhooks described it, and its Slack thread's progress."""
+
+    id: str
+    number: int | None
+    title: str
+    status: str
+    urgency: str
+    service: str
+    html_url: str
+    incident_key: str | None
+    assignees: tuple[str, ...]
+    version: int
+    synced_version: int
+    posted_status: str | None
+    channel: str | None
+    thread_key: str | None
+    pending_events: tuple[PagerDutyEvent, ...] = ()

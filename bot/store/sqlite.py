@@ -5,7 +5,8 @@ from __future__ import annotations
 from bot.store.sqlite_alerts import AlertStore
 from bot.store.sqlite_incidents import IncidentStore
 from bot.store.sqlite_outbox import OutboxStore
+from bot.store.sqlite_pagerduty import PagerDutyStore
 
 
-class SqliteStore(AlertStore, IncidentStore, OutboxStore):
+class SqliteStore(AlertStore, IncidentStore, OutboxStore, PagerDutyStore):
     """Implements Store on a single SQLite file."""

@@ -14,6 +14,7 @@ from bot.domain.alerts import Alert
 from bot.store.records import AlertGroupState, NewOutboxItem
 from bot.store.sqlite_base import SqliteBase, _iso, _now
 from bot.store.sqlite_outbox import insert_outbox_items
+from bot.store.sqlite_pagerduty import store_pagerduty_event
 
 GROUP_FIELDS = {"acked_by", "incident_id", "pd_incident_id"}
 DIGEST_OPEN_FOR = timedelta(minutes=30)
@@ -87,6 +88,8 @@ class AlertStore(SqliteBase):
             if source == "alertmanager":
                 self._upsert_alerts(db, body, received_at)
                 self._upsert_group(db, body, received_at)
+            elif source == "pagerduty" and isinstance(body.get("event"), dict):
+                store_pagerduty_event(db, body["event"])
             return True
 
         return await self._write(write)

@@ -12,6 +12,7 @@ from bot.metrics import Metrics
 from bot.readiness import IntegrationState
 from bot.slack.alert_threads import AlertThreads
 from bot.slack.outbox import Outbox
+from bot.slack.pagerduty_threads import PagerDutyThreads
 from bot.store.base import Store
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -25,3 +26,4 @@ BOLT = web.AppKey("bolt", AsyncApp)
 INTEGRATIONS = web.AppKey("integrations", list[IntegrationState])
 SLACK_STATE = web.AppKey("slack_state", dict[str, str])
 ALERT_THREADS = web.AppKey("alert_threads", AlertThreads)
+PAGERDUTY_THREADS = web.AppKey("pagerduty_threads", PagerDutyThreads)

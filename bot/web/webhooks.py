@@ -9,7 +9,7 @@ from aiohttp import web
 
 from bot.intake import Rejected, alertmanager, pagerduty
 from bot.store.base import StoreUnavailable
-from bot.web.keys import ALERT_THREADS, CLOCK, METRICS, SETTINGS, STORE
+from bot.web.keys import ALERT_THREADS, CLOCK, METRICS, PAGERDUTY_THREADS, SETTINGS, STORE
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,8 @@ async def _store(
         )
     app[METRICS].webhooks.labels(source, "stored" if new else "duplicate").inc()
     if new:
-        app[ALERT_THREADS].wakeup.set()
+        threads = app[ALERT_THREADS] if source == "alertmanager" else app[PAGERDUTY_THREADS]
+        threads.wakeup.set()
     return web.json_response({"status": "stored" if new else "duplicate", "id": delivery_id})
 
 

@@ -1,0 +1,93 @@
+"""One Slack thread per PagerDuty incident, or the alert group's thread when the incident came
+from an alert the channel already shows (Alertmanager's dedup key is the group key's hash)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from bot.slack import pagerduty_messages as messages
+from bot.slack.alert_threads import parent_key
+from bot.store.base import Store, StoreUnavailable
+from bot.store.records import NewOutboxItem, PagerDutyIncident
+
+log = logging.getLogger(__name__)
+IDLE_POLL_SECONDS = 5.0
+
+
+class PagerDutyThreads:
+    def __init__(
+        self, store: Store, channel: str | None, *, outbox_wakeup: asyncio.Event | None = None
+    ) -> None:
+        self._store = store
+        self._channel = channel
+        self._outbox_wakeup = outbox_wakeup
+        self.wakeup = asyncio.Event()
+
+    async def run(self) -> None:
+        while True:
+            self.wakeup.clear()
+            try:
+                await self.sync_pending()
+            except StoreUnavailable as exc:
+                log.warning("pagerduty threads paused", extra={"error": str(exc)})
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wakeup.wait(), IDLE_POLL_SECONDS)
+
+    async def sync_pending(self) -> int:
+        done = 0
+        while incidents := await self._store.dirty_pagerduty_incidents(limit=100):
+            synced = [await self.sync(incident) for incident in incidents]
+            done += sum(synced)
+            if not any(synced):
+                break  # all waiting for their alert thread; the next pass will see it
+            if self._outbox_wakeup is not None:
+                self._outbox_wakeup.set()
+        return done
+
+    async def sync(self, incident: PagerDutyIncident) -> bool:
+        """False when the incident waits for its alert group's thread to be posted first."""
+        channel, thread_key, link = incident.channel, incident.thread_key, None
+        items: list[NewOutboxItem] = []
+        new_parent = False
+        if thread_key is None and incident.incident_key:
+            group = await self._store.alert_group_by_dedup(incident.incident_key)
+            if group is not None and group.channel and group.posted_view is not None:
+                channel, thread_key, link = group.channel, parent_key(group), group.group_key
+            elif group is not None and group.digest_key is None and group.synced_version == 0:
+                # PagerDuty's webhook beat the alert's own: wait for its thread to exist.
+                return False
+        if thread_key is None and self._channel is not None:
+            channel, thread_key, new_parent = self._channel, f"pd:{incident.id}", True
+        if channel is None or thread_key is None:
+            await self._store.complete_pagerduty_sync(
+                incident, items=[], channel=None, thread_key=None, link_group=None
+            )
+            return True
+        own = thread_key == f"pd:{incident.id}"
+        args = {
+            "channel": channel,
+            "text": messages.parent_text(incident),
+            "blocks": messages.parent_blocks(incident),
+        }
+        if new_parent:
+            items.append(NewOutboxItem("chat.postMessage", channel, args, message_key=thread_key))
+        elif own:
+            items.append(NewOutboxItem("chat.update", channel, args, message_key=thread_key))
+        for event in incident.pending_events:
+            if new_parent and event.event_type == "incident.triggered":
+                continue  # the new parent says as much
+            text = messages.event_text(incident, event)
+            items.append(
+                NewOutboxItem(
+                    "chat.postMessage",
+                    channel,
+                    {"channel": channel, "text": text},
+                    thread_key=thread_key,
+                )
+            )
+        await self._store.complete_pagerduty_sync(
+            incident, items=items, channel=channel, thread_key=thread_key, link_group=link
+        )
+        return True
