@@ -44,4 +44,7 @@ class AutoDeclarePolicy:
             services=view.services,
             description=view.description,
         )
-        return None if isinstance(outcome, Problem) else outcome.id
+        if isinstance(outcome, Problem):
+            return None
+        self._lifecycle.open_later(outcome)
+        return outcome.id

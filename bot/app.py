@@ -13,19 +13,24 @@ from bot.alert_policy import AutoDeclarePolicy
 from bot.config import PlatformConfig, Settings
 from bot.domain.clock import Clock, SystemClock
 from bot.integrations.alertmanager import AlertmanagerAPI
-from bot.integrations.pagerduty import PagerDutyAPI
+from bot.integrations.pagerduty import PagerDutyAPI, PagerDutyEvents
 from bot.lifecycle import Lifecycle
 from bot.metrics import Metrics
+from bot.paging import Pager
 from bot.readiness import integration_states
+from bot.reminder_scheduler import ReminderScheduler
 from bot.slack.alert_actions import AlertActionDeps, AlertActions
 from bot.slack.alert_threads import AlertThreads, Routing
 from bot.slack.bolt_app import build_bolt_app, socket_mode_handler
+from bot.slack.channel_events import register_channel_events
 from bot.slack.client import CountingWebClient
-from bot.slack.commands import CommandDeps
+from bot.slack.commands import register_commands
+from bot.slack.incident_commands import CommandDeps
 from bot.slack.outbox import Outbox
 from bot.slack.outbox_sender import OutboxSender
 from bot.slack.pagerduty_actions import register_pagerduty_actions
 from bot.slack.pagerduty_threads import PagerDutyThreads
+from bot.slack.war_room import WarRoom
 from bot.store.factory import open_store
 from bot.web import api, health, slack_events, status_page, webhooks
 from bot.web.keys import (
@@ -38,6 +43,7 @@ from bot.web.keys import (
     METRICS,
     OUTBOX,
     PAGERDUTY_THREADS,
+    REMINDERS,
     SETTINGS,
     SLACK_STATE,
     STORE,
@@ -58,12 +64,41 @@ async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _slack_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Builds the Slack side and the workers that feed it, and stops them in reverse."""
     settings, config, store = app[SETTINGS], app[CONFIG], app[STORE]
     clock, metrics = app[CLOCK], app[METRICS]
     outbox = Outbox(store)
     incidents_channel = settings.slack_incidents_channel or config.channels.incidents
     alerts_channel = settings.slack_alerts_channel or config.channels.alerts
-    lifecycle = Lifecycle(store, outbox, clock, incidents_channel=incidents_channel)
+    client = None
+    if settings.slack_bot_token is not None and settings.slack_enabled:
+        client = CountingWebClient(
+            token=settings.slack_bot_token.get_secret_value(),
+            base_url=settings.slack_api_url,
+            metrics=metrics,
+        )
+    pagerduty = (
+        PagerDutyAPI(settings.pagerduty_api_token.get_secret_value(), settings.pagerduty_api_url)
+        if settings.pagerduty_api_token is not None
+        else None
+    )
+    events = (
+        PagerDutyEvents(
+            settings.pagerduty_routing_key.get_secret_value(), settings.pagerduty_events_url
+        )
+        if settings.pagerduty_routing_key is not None
+        else None
+    )
+    war_room = WarRoom(store, outbox, client, config, pagerduty=pagerduty) if client else None
+    lifecycle = Lifecycle(
+        store,
+        outbox,
+        clock,
+        incidents_channel=incidents_channel,
+        config=config,
+        war_room=war_room,
+        pager=Pager(config, store, clock, events),
+    )
     policy = AutoDeclarePolicy(config, store, lifecycle)
     threads = AlertThreads(
         store,
@@ -74,34 +109,24 @@ async def _slack_ctx(app: web.Application) -> AsyncIterator[None]:
         outbox_wakeup=outbox.wakeup,
     )
     pd_threads = PagerDutyThreads(store, alerts_channel, outbox_wakeup=outbox.wakeup)
-    app[OUTBOX], app[LIFECYCLE] = outbox, lifecycle
+    reminders = ReminderScheduler(store, outbox, config, clock, incidents_channel=incidents_channel)
+    app[OUTBOX], app[LIFECYCLE], app[REMINDERS] = outbox, lifecycle, reminders
     app[ALERT_THREADS], app[PAGERDUTY_THREADS] = threads, pd_threads
-    client = None
-    if settings.slack_bot_token is not None and settings.slack_enabled:
-        client = CountingWebClient(
-            token=settings.slack_bot_token.get_secret_value(),
-            base_url=settings.slack_api_url,
-            metrics=metrics,
-        )
+    if client is not None:
         alertmanager = (
             AlertmanagerAPI(settings.alertmanager_url) if settings.alertmanager_url else None
-        )
-        pagerduty = (
-            PagerDutyAPI(
-                settings.pagerduty_api_token.get_secret_value(), settings.pagerduty_api_url
-            )
-            if settings.pagerduty_api_token is not None
-            else None
         )
         actions = AlertActions(
             AlertActionDeps(
                 store, outbox, threads, lifecycle, policy, clock, alertmanager, pagerduty, client
             )
         )
+        deps = CommandDeps(store, lifecycle, config, clock)
         app[BOLT] = build_bolt_app(
             settings,
             client,
-            CommandDeps(store, lifecycle, config),
+            lambda bolt: register_commands(bolt, deps, pagerduty),
+            lambda bolt: register_channel_events(bolt, store),
             actions.register,
             lambda bolt: register_pagerduty_actions(bolt, pagerduty),
         )
@@ -112,6 +137,7 @@ async def _slack_ctx(app: web.Application) -> AsyncIterator[None]:
         ),
         asyncio.create_task(threads.run(), name="alert-threads"),
         asyncio.create_task(pd_threads.run(), name="pagerduty-threads"),
+        asyncio.create_task(reminders.run(), name="reminders"),
     ]
     if client is not None and settings.socket_mode:
         tasks.append(asyncio.create_task(_run_socket_mode(app), name="slack-socket-mode"))

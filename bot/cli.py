@@ -115,6 +115,7 @@ def cmd_incidents(args: argparse.Namespace) -> int:
             Outbox(store),
             SystemClock(),
             incidents_channel=settings.slack_incidents_channel or config.channels.incidents,
+            config=config,
         )
         outcome: Incident | Problem
         if args.action == "list":
@@ -128,6 +129,8 @@ def cmd_incidents(args: argparse.Namespace) -> int:
             outcome = await lifecycle.declare(
                 " ".join(args.title), severity, actor, services=tuple(args.service or ())
             )
+            if not isinstance(outcome, Problem):
+                await lifecycle.open(outcome)
         elif args.action == "update":
             outcome = await lifecycle.update(args.id, " ".join(args.text), actor)
         elif args.action == "resolve":

@@ -99,6 +99,7 @@ class Service(BaseModel):
     health_path: str = "/health"
     owners: list[Principal] = []
     description: str = ""
+    escalation_policy: str | None = None  # PagerDuty escalation policy ID, for /oncall
 
     @field_validator("owners")
     @classmethod
@@ -227,6 +228,7 @@ class PlatformConfig(BaseModel):
     business_hours: BusinessHours = BusinessHours()
     auto_declare: list[AutoDeclare] = []
     operators: list[Principal] = []
+    escalation_policies: list[str] = []  # PagerDuty escalation policy IDs of the platform
     playbooks_dir: Path = Path("playbooks")
 
     @field_validator("operators")

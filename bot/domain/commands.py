@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import shlex
+import re
 from dataclasses import dataclass, field
 
 INCIDENT_SUBCOMMANDS = (
@@ -50,13 +50,6 @@ class UsageProblem:
     message: str
 
 
-def split_words(text: str) -> list[str] | UsageProblem:
-    try:
-        return shlex.split(text)
-    except ValueError as exc:
-        return UsageProblem(f"could not read that: {exc}")
-
-
 def parse_incident(text: str) -> Parsed | UsageProblem:
     """`declare Title words --sev P1` -> Parsed("declare", ["Title", "words"], {"sev": "P1"})."""
     stripped = text.strip()
@@ -66,9 +59,8 @@ def parse_incident(text: str) -> Parsed | UsageProblem:
     sub = head.lower()
     if sub not in INCIDENT_SUBCOMMANDS:
         return UsageProblem(f"unknown subcommand `{head}`")
-    words = split_words(rest)
-    if isinstance(words, UsageProblem):
-        return words
+    # Plain whitespace, not shell quoting: "can't" in a title is not a syntax error.
+    words = rest.split()
     args: list[str] = []
     options: dict[str, str] = {}
     i = 0
@@ -86,3 +78,25 @@ def parse_incident(text: str) -> Parsed | UsageProblem:
             args.append(word)
         i += 1
     return Parsed(sub, args, options, rest.strip())
+
+
+MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
+INCIDENT_REF = re.compile(r"^#?(\d+)$")
+
+
+def parse_user(token: str) -> str | None:
+    """A Slack user mention as slash commands escape it (`<@U123|alice>`), or a bare ID."""
+    match = MENTION.match(token.strip())
+    if match:
+        return match.group(1)
+    bare = token.strip().lstrip("@")
+    return bare if re.fullmatch(r"[UW][A-Z0-9]{2,}", bare) else None
+
+
+def split_incident_ref(args: list[str]) -> tuple[int | None, list[str]]:
+    """`#12 rest…` names incident 12 explicitly; otherwise the channel's incident is meant."""
+    if args and args[0].startswith("#"):
+        match = INCIDENT_REF.match(args[0])
+        if match:
+            return int(match.group(1)), args[1:]
+    return None, args

@@ -117,6 +117,7 @@ class AlertActions:
         if isinstance(outcome, Problem):
             await respond(**_ephemeral(f":warning: Could not declare: {outcome.message}"))
             return
+        self.d.lifecycle.open_later(outcome)
         await self.d.store.update_alert_group(group.group_key, incident_id=outcome.id)
         await self.d.store.append_event(
             outcome.id,

@@ -10,7 +10,6 @@ from slack_bolt.async_app import AsyncApp
 
 from bot.config import Settings
 from bot.slack.client import CountingWebClient
-from bot.slack.commands import CommandDeps, register_commands
 
 log = logging.getLogger(__name__)
 
@@ -18,7 +17,6 @@ log = logging.getLogger(__name__)
 def build_bolt_app(
     settings: Settings,
     client: CountingWebClient,
-    deps: CommandDeps,
     *registrars: Callable[[AsyncApp], None],
 ) -> AsyncApp:
     secret = (
@@ -31,7 +29,6 @@ def build_bolt_app(
         request_verification_enabled=not settings.socket_mode,
         logger=logging.getLogger("slack_bolt"),
     )
-    register_commands(app, deps)
     for register in registrars:
         register(app)
     return app

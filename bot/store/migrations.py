@@ -178,7 +178,17 @@ def _v2_alert_threads(db: Database) -> None:
     db.table("pd_events").create_index(["incident_id", "synced"])
 
 
-MIGRATIONS: list[Callable[[Database], None]] = [_v1_initial, _v2_alert_threads]
+def _v3_slack_events(db: Database) -> None:
+    """Slack retries events; each is recorded once, by its event id."""
+    db.table("seen_events").create({"key": str, "at": str}, pk="key")
+    db.table("incidents").create_index(["channel_id"])
+
+
+MIGRATIONS: list[Callable[[Database], None]] = [
+    _v1_initial,
+    _v2_alert_threads,
+    _v3_slack_events,
+]
 
 
 def migrate(db: Database) -> int:

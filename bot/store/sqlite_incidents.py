@@ -183,3 +183,39 @@ class IncidentStore(SqliteBase):
             return [_event(r) for r in rows]
 
         return await self._read(read)
+
+    async def incident_by_channel(self, channel_id: str) -> Incident | None:
+        def read(db: Database) -> Incident | None:
+            rows = self._rows(db, "SELECT * FROM incidents WHERE channel_id = ?", [channel_id])
+            return _incident(rows[0]) if rows else None
+
+        return await self._read(read)
+
+    async def append_event_once(
+        self, incident_id: int, event: NewEvent, dedup_key: str
+    ) -> TimelineEvent | None:
+        """Appends unless an event with this key was recorded before (Slack's retries)."""
+
+        def write(db: Database) -> TimelineEvent | None:
+            cur = db.execute(
+                "INSERT OR IGNORE INTO seen_events (key, at) VALUES (?, ?)", [dedup_key, _now()]
+            )
+            if cur.rowcount == 0:
+                return None
+            return _append_event(db, incident_id, event)
+
+        return await self._write(write)
+
+    async def find_event(self, incident_id: int, data_key: str, value: str) -> TimelineEvent | None:
+        """The latest event whose data has `data_key` equal to `value` (e.g. a message's ts)."""
+
+        def read(db: Database) -> TimelineEvent | None:
+            rows = self._rows(
+                db,
+                "SELECT * FROM timeline_events WHERE incident_id = ?"
+                " AND json_extract(data, '$.' || ?) = ? ORDER BY seq DESC LIMIT 1",
+                [incident_id, data_key, value],
+            )
+            return _event(rows[0]) if rows else None
+
+        return await self._read(read)

@@ -199,6 +199,7 @@ async def declare(request: web.Request) -> web.Response:
     )
     if isinstance(outcome, Problem):
         return _error(400, outcome.message)
+    request.app[LIFECYCLE].open_later(outcome)
     return _result(outcome, status=201)
 
 

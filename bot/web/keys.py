@@ -10,6 +10,7 @@ from bot.domain.clock import Clock
 from bot.lifecycle import Lifecycle
 from bot.metrics import Metrics
 from bot.readiness import IntegrationState
+from bot.reminder_scheduler import ReminderScheduler
 from bot.slack.alert_threads import AlertThreads
 from bot.slack.outbox import Outbox
 from bot.slack.pagerduty_threads import PagerDutyThreads
@@ -27,3 +28,4 @@ INTEGRATIONS = web.AppKey("integrations", list[IntegrationState])
 SLACK_STATE = web.AppKey("slack_state", dict[str, str])
 ALERT_THREADS = web.AppKey("alert_threads", AlertThreads)
 PAGERDUTY_THREADS = web.AppKey("pagerduty_threads", PagerDutyThreads)
+REMINDERS = web.AppKey("reminders", ReminderScheduler)

@@ -99,7 +99,7 @@ async def test_declare_from_the_thread_opens_a_linked_incident(
     assert f"Incident #{incident.id}" in block_text(parent)
     assert f"declared P2 incident #{incident.id}" in replies(fake_slack, parent)[-1].text
     kinds = [e.kind for e in await bot.app[STORE].timeline(incident.id)]
-    assert kinds == ["declared", "alert"]
+    assert kinds[0] == "declared" and "alert" in kinds
     await click(bot, fake_slack, "alert_declare", parent, answer=True)
     assert fake_slack.responses[-1]["text"] == f"Already part of incident #{incident.id}."
 

@@ -1,0 +1,92 @@
+"""Posts the reminders incidents are owed (updates due, customer notice, monitoring check-in).
+
+What is owed is derived from the store on every tick, so a restart neither loses nor repeats one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import timedelta
+
+from bot.config import PlatformConfig
+from bot.domain.clock import Clock
+from bot.domain.incident import Severity
+from bot.domain.reminders import MONITOR_AFTER, ReminderPolicy, due
+from bot.domain.timeline import EventKind, NewEvent
+from bot.lifecycle import announcement_key
+from bot.slack.outbox import Outbox
+from bot.store.base import Store, StoreUnavailable
+
+log = logging.getLogger(__name__)
+TICK_SECONDS = 30.0
+
+
+def policy_from(config: PlatformConfig) -> ReminderPolicy:
+    every, notice = {}, {}
+    for name, level in config.severities.items():
+        if level.update_reminder_minutes:
+            every[Severity(name)] = timedelta(minutes=level.update_reminder_minutes)
+        if level.customer_notice_minutes:
+            notice[Severity(name)] = timedelta(minutes=level.customer_notice_minutes)
+    return ReminderPolicy(every, notice)
+
+
+class ReminderScheduler:
+    def __init__(
+        self,
+        store: Store,
+        outbox: Outbox,
+        config: PlatformConfig,
+        clock: Clock,
+        *,
+        incidents_channel: str | None,
+    ) -> None:
+        self._store = store
+        self._outbox = outbox
+        self._policy = policy_from(config)
+        self._clock = clock
+        self._incidents_channel = incidents_channel
+
+    async def run(self) -> None:
+        while True:
+            with contextlib.suppress(StoreUnavailable):
+                await self.tick()
+            await asyncio.sleep(TICK_SECONDS)
+
+    async def tick(self) -> int:
+        """Sends what is due now; returns how many reminders went out."""
+        now = self._clock.now()
+        sent = 0
+        for incident in await self._store.list_incidents(limit=500):
+            recently = incident.resolved_at is not None and (
+                now - incident.resolved_at <= MONITOR_AFTER * 2
+            )
+            if not (incident.is_open or recently):
+                continue
+            events = await self._store.timeline(incident.id)
+            for reminder in due(incident, events, self._policy, now):
+                await self._store.append_event(
+                    incident.id,
+                    NewEvent(
+                        EventKind.REMINDER,
+                        "incident-bot",
+                        reminder.text,
+                        now,
+                        {"reminder": reminder.kind},
+                    ),
+                )
+                if incident.channel_id:
+                    await self._outbox.post(
+                        incident.channel_id, reminder.text, incident_id=incident.id
+                    )
+                elif self._incidents_channel:
+                    await self._outbox.post(
+                        self._incidents_channel,
+                        reminder.text,
+                        thread_key=announcement_key(incident.id),
+                        incident_id=incident.id,
+                    )
+                sent += 1
+        return sent
