@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from bot.config import PlatformConfig
 from bot.domain.alerts import GroupView
+from bot.domain.clock import Clock
 from bot.domain.incident import Severity
 from bot.lifecycle import Lifecycle, Problem
 from bot.store.base import Store
 from bot.store.records import AlertGroupState
 
 DECLARED_BY = "alertmanager"
+STORM_WINDOW = timedelta(minutes=30)
 
 
 class AutoDeclarePolicy:
-    def __init__(self, config: PlatformConfig, store: Store, lifecycle: Lifecycle) -> None:
+    def __init__(
+        self, config: PlatformConfig, store: Store, lifecycle: Lifecycle, clock: Clock
+    ) -> None:
+        self._clock = clock
         self._config = config
         self._store = store
         self._lifecycle = lifecycle
@@ -32,9 +39,16 @@ class AutoDeclarePolicy:
         severity = self.severity_for(view)
         if severity is None:
             return None
-        # One outage fires many groups: join an open incident about the same thing.
+        # One outage fires many groups: join an open incident about the same thing, or one
+        # this policy declared in the last half hour (a storm is usually one outage).
+        recent = self._clock.now() - STORM_WINDOW
         for incident in await self._store.list_incidents(open_only=True):
-            if set(incident.services) & set(view.services) or incident.title == view.title:
+            if incident.declared_by == DECLARED_BY and incident.declared_at >= recent:
+                return incident.id
+            same_alert = incident.title == view.title or incident.title.startswith(
+                f"{view.title}: "
+            )
+            if set(incident.services) & set(view.services) or same_alert:
                 return incident.id
         title = f"{view.title}: {view.summary}" if view.summary else view.title
         outcome = await self._lifecycle.declare(

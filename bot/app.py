@@ -99,7 +99,7 @@ async def _slack_ctx(app: web.Application) -> AsyncIterator[None]:
         war_room=war_room,
         pager=Pager(config, store, clock, events),
     )
-    policy = AutoDeclarePolicy(config, store, lifecycle)
+    policy = AutoDeclarePolicy(config, store, lifecycle, clock)
     threads = AlertThreads(
         store,
         config,
@@ -108,7 +108,7 @@ async def _slack_ctx(app: web.Application) -> AsyncIterator[None]:
         auto_declare=policy,
         outbox_wakeup=outbox.wakeup,
     )
-    pd_threads = PagerDutyThreads(store, alerts_channel, outbox_wakeup=outbox.wakeup)
+    pd_threads = PagerDutyThreads(store, alerts_channel, clock, outbox_wakeup=outbox.wakeup)
     reminders = ReminderScheduler(store, outbox, config, clock, incidents_channel=incidents_channel)
     app[OUTBOX], app[LIFECYCLE], app[REMINDERS] = outbox, lifecycle, reminders
     app[ALERT_THREADS], app[PAGERDUTY_THREADS] = threads, pd_threads

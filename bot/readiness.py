@@ -93,7 +93,10 @@ def integration_states(
         parts = [
             name for name, value in zip(("webhook", "api", "events"), pd, strict=True) if value
         ]
-        problem = _url(settings.pagerduty_api_url) or _url(settings.pagerduty_events_url)
+        # The pagerduty package refuses plain http.
+        problem = _url(settings.pagerduty_api_url, ("https",)) or _url(
+            settings.pagerduty_events_url, ("https",)
+        )
         add(
             "pagerduty",
             "invalid" if problem else "configured",

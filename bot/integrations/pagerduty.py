@@ -8,10 +8,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal, TypeVar
 
-import httpx
 import pagerduty
 
-TIMEOUT_SECONDS = 10.0
+TIMEOUT_SECONDS = 10
 Status = Literal["acknowledged", "resolved"]
 T = TypeVar("T")
 
@@ -28,14 +27,26 @@ class OnCall:
     escalation_policy: str
 
 
+def _bounded(client: pagerduty.ApiClient) -> None:
+    """The package's defaults (60 s reads, 10 attempts) are longer than a person will wait."""
+    client.timeout = TIMEOUT_SECONDS
+    client.max_network_attempts = 2
+    client.max_http_attempts = 3
+
+
 async def _in_thread(call: Callable[[], T]) -> T:
     try:
         return await asyncio.to_thread(call)
     except pagerduty.HttpError as exc:
         code = exc.response.status_code if exc.response is not None else "?"
         raise PagerDutyError(f"PagerDuty answered {code}: {str(exc)[:160]}") from exc
-    except (pagerduty.Error, httpx.HTTPError) as exc:
-        raise PagerDutyError(f"PagerDuty call failed: {str(exc)[:160]}") from exc
+    except pagerduty.UrlError as exc:
+        raise PagerDutyError(f"PagerDuty URL refused: {exc}") from exc
+    except Exception as exc:
+        # The package wraps its HTTP library's errors inconsistently across versions.
+        raise PagerDutyError(
+            f"PagerDuty call failed ({type(exc).__name__}): {str(exc)[:160]}"
+        ) from exc
 
 
 class PagerDutyAPI:
@@ -46,9 +57,8 @@ class PagerDutyAPI:
         self._url = api_url.rstrip("/")
 
     def _client(self, from_email: str | None = None) -> pagerduty.RestApiV2Client:
-        client = pagerduty.RestApiV2Client(
-            self._token, default_from=from_email, timeout=TIMEOUT_SECONDS
-        )
+        client = pagerduty.RestApiV2Client(self._token, default_from=from_email)
+        _bounded(client)
         client.url = self._url
         return client
 
@@ -96,7 +106,8 @@ class PagerDutyEvents:
         self._base = events_url.rstrip("/").removesuffix("/v2/enqueue")
 
     def _client(self) -> pagerduty.EventsApiV2Client:
-        client = pagerduty.EventsApiV2Client(self._key, timeout=TIMEOUT_SECONDS)
+        client = pagerduty.EventsApiV2Client(self._key)
+        _bounded(client)
         client.url = self._base
         return client
 

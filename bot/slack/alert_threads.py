@@ -113,6 +113,9 @@ class AlertThreads:
                     await self.sync_pending()
                 except StoreUnavailable as exc:
                     log.warning("alert threads paused", extra={"error": str(exc)})
+                except Exception:
+                    # A bug must not stop every thread for good: log it, retry on the next pass.
+                    log.exception("alert thread sync failed")
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.wakeup.wait(), IDLE_POLL_SECONDS)
         finally:
@@ -134,17 +137,13 @@ class AlertThreads:
         channel = group.channel or self._routing.channel_for(group)
         view = self.view(group)
         posted_state = {a.fingerprint: a.status for a in group.alerts}
+        # Checked on every change, not only the first: a warning can turn critical.
+        if group.incident_id is None and await self._maybe_declare(group, view):
+            return  # the link bumped the group's version; the next pass posts it linked
         if channel is None:
             # Nowhere to post: stored and listed in /api/alerts, nothing more.
             await self._complete(group, [], posted_state, None, None, None)
             return
-        if (
-            group.incident_id is None
-            and group.posted_view is None
-            and group.digest_key is None
-            and await self._maybe_declare(group, view)
-        ):
-            return  # the link bumped the group's version; the next pass posts it linked
         incident = f"Incident #{group.incident_id}" if group.incident_id else None
         blocks = alert_messages.parent_blocks(
             view, group.group_id, acked_by=group.acked_by, incident=incident

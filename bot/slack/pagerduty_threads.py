@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from datetime import timedelta
 
+from bot.domain.clock import Clock
 from bot.slack import pagerduty_messages as messages
 from bot.slack.alert_threads import parent_key
 from bot.store.base import Store, StoreUnavailable
@@ -14,12 +16,19 @@ from bot.store.records import NewOutboxItem, PagerDutyIncident
 
 log = logging.getLogger(__name__)
 IDLE_POLL_SECONDS = 5.0
+ALERT_GRACE = timedelta(seconds=30)
 
 
 class PagerDutyThreads:
     def __init__(
-        self, store: Store, channel: str | None, *, outbox_wakeup: asyncio.Event | None = None
+        self,
+        store: Store,
+        channel: str | None,
+        clock: Clock,
+        *,
+        outbox_wakeup: asyncio.Event | None = None,
     ) -> None:
+        self._clock = clock
         self._store = store
         self._channel = channel
         self._outbox_wakeup = outbox_wakeup
@@ -32,12 +41,14 @@ class PagerDutyThreads:
                 await self.sync_pending()
             except StoreUnavailable as exc:
                 log.warning("pagerduty threads paused", extra={"error": str(exc)})
+            except Exception:
+                log.exception("pagerduty thread sync failed")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wakeup.wait(), IDLE_POLL_SECONDS)
 
     async def sync_pending(self) -> int:
         done = 0
-        while incidents := await self._store.dirty_pagerduty_incidents(limit=100):
+        while incidents := await self._store.dirty_pagerduty_incidents(limit=1000):
             synced = [await self.sync(incident) for incident in incidents]
             done += sum(synced)
             if not any(synced):
@@ -45,6 +56,10 @@ class PagerDutyThreads:
             if self._outbox_wakeup is not None:
                 self._outbox_wakeup.set()
         return done
+
+    def _young(self, incident: PagerDutyIncident) -> bool:
+        first = min((e.occurred_at for e in incident.pending_events), default=None)
+        return first is not None and self._clock.now() - first < ALERT_GRACE
 
     async def sync(self, incident: PagerDutyIncident) -> bool:
         """False when the incident waits for its alert group's thread to be posted first."""
@@ -56,7 +71,10 @@ class PagerDutyThreads:
             if group is not None and group.channel and group.posted_view is not None:
                 channel, thread_key, link = group.channel, parent_key(group), group.group_key
             elif group is not None and group.digest_key is None and group.synced_version == 0:
-                # PagerDuty's webhook beat the alert's own: wait for its thread to exist.
+                # PagerDuty's webhook beat the alert's own thread: wait for it to exist.
+                return False
+            elif group is None and self._young(incident):
+                # Alertmanager's delivery to the bot may still be on its way (or retrying).
                 return False
         if thread_key is None and self._channel is not None:
             channel, thread_key, new_parent = self._channel, f"pd:{incident.id}", True

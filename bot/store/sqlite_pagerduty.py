@@ -65,6 +65,8 @@ def store_pagerduty_event(db: Database, event: Mapping[str, Any]) -> None:
                 "title": incident.get("summary", ""),
                 "status": "",
                 **values,
+                # Known only from a reference: any full event, however old, may fill it in.
+                "updated_at": values["updated_at"] if full else None,
                 "version": 1,
                 "synced_version": 0,
             }
