@@ -103,6 +103,8 @@ class RunningBot:
         channel_id: str = "C_ALERTS",
         secret: str = SIGNING_SECRET,
         timestamp: int | None = None,
+        response_url: str = "http://127.0.0.1:9/response",
+        trigger_id: str = "1.2.3",
     ) -> aiohttp.ClientResponse:
         body = urlencode(
             {
@@ -116,11 +118,47 @@ class RunningBot:
                 "command": command,
                 "text": text,
                 "api_app_id": "A1",
-                "response_url": "http://127.0.0.1:9/response",
-                "trigger_id": "1.2.3",
+                "response_url": response_url,
+                "trigger_id": trigger_id,
             }
         )
         return await self.post_signed("/slack/events", body, secret=secret, timestamp=timestamp)
+
+    async def slack_event(self, event: dict[str, Any], event_id: str) -> aiohttp.ClientResponse:
+        """A signed Events API callback, as Slack delivers (and retries) it."""
+        body = json.dumps(
+            {
+                "token": "unused",
+                "team_id": "T1",
+                "api_app_id": "A1",
+                "type": "event_callback",
+                "event_id": event_id,
+                "event_time": int(time.time()),
+                "event": event,
+            }
+        )
+        return await self.post_signed("/slack/events", body, content_type="application/json")
+
+    async def slack_view_submission(
+        self, callback_id: str, values: dict[str, Any], *, user_id: str = "U1"
+    ) -> aiohttp.ClientResponse:
+        payload = {
+            "type": "view_submission",
+            "team": {"id": "T1", "domain": "acme"},
+            "user": {"id": user_id, "username": "alice", "name": "alice", "team_id": "T1"},
+            "api_app_id": "A1",
+            "token": "unused",
+            "trigger_id": "1.2.3",
+            "view": {
+                "id": "V1",
+                "type": "modal",
+                "callback_id": callback_id,
+                "private_metadata": "",
+                "state": {"values": values},
+                "hash": "h",
+            },
+        }
+        return await self.post_signed("/slack/events", urlencode({"payload": json.dumps(payload)}))
 
     async def slack_action(
         self,

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -67,7 +68,8 @@ class OutboxSender:
         self._limit = asyncio.Semaphore(MAX_CONCURRENT_SENDS)
 
     def _now(self) -> float:
-        return self._clock.now().timestamp()
+        # Slack's limits and retry delays run on real time, whatever clock the incidents use.
+        return time.time()
 
     async def run(self) -> None:
         """Runs until cancelled."""

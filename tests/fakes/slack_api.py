@@ -491,10 +491,19 @@ class FakeSlack:
         self.messages.setdefault(cid, [])
         return channel
 
+    def dm_channel(self, user_id: str) -> str:
+        """The bot's direct-message channel with a user, opened on first use as on Slack."""
+        channel_id = f"D{user_id}"
+        if channel_id not in self.channels:
+            self._new_channel(channel_id, f"dm-{user_id.lower()}", members={BOT_USER_ID, user_id})
+        return channel_id
+
     def _channel(self, args: dict[str, Any], key: str = "channel") -> dict[str, Any]:
         ref = str(args.get(key) or "")
         if ref in self.channels:
             return self.channels[ref]
+        if ref in self.users:  # posting to a user ID posts into the DM with that user
+            return self.channels[self.dm_channel(ref)]
         for channel in self.channels.values():  # Slack also accepts "#name" / "name"
             if ref and channel["name"] == ref.lstrip("#"):
                 return channel

@@ -251,8 +251,10 @@ async def test_storm_loses_nothing_duplicates_nothing_and_ends_true(
     assert firing_total == 1000
     assert {a["labels"]["group"] for a in firing_alerts} == set(groups) - set(resolved)
     updates = [c for c in strict_slack.calls_to("chat.update") if c.status == 200]
-    print(f"storm: {len(posts)} posts, {len(updates)} updates, {len(threads)} threads,"
-          f" {len(in_digest)} groups in the digest")
+    print(
+        f"storm: {len(posts)} posts, {len(updates)} updates, {len(threads)} threads,"
+        f" {len(in_digest)} groups in the digest"
+    )
     # Threads for the first groups, one digest for the rest: far fewer posts than groups.
     assert len(threads) < 20 and len(posts) < 60
     rejected = [c for c in strict_slack.calls_to("chat.postMessage") if c.status == 429]
