@@ -8,6 +8,7 @@ from bot.config import PlatformConfig
 from bot.domain.alerts import GroupView
 from bot.domain.clock import Clock
 from bot.domain.incident import Severity
+from bot.domain.timeline import EventKind, NewEvent
 from bot.lifecycle import Lifecycle, Problem
 from bot.store.base import Store
 from bot.store.records import AlertGroupState
@@ -39,8 +40,36 @@ class AutoDeclarePolicy:
         severity = self.severity_for(view)
         if severity is None:
             return None
-        # One outage fires many groups: join an open incident about the same thing, or one
-        # this policy declared in the last half hour (a storm is usually one outage).
+        incident_id = await self._open_incident_for(view)
+        if incident_id is None:
+            title = f"{view.title}: {view.summary}" if view.summary else view.title
+            outcome = await self._lifecycle.declare(
+                title[:200],
+                severity,
+                DECLARED_BY,
+                services=view.services,
+                description=view.description,
+            )
+            if isinstance(outcome, Problem):
+                return None
+            self._lifecycle.open_later(outcome)
+            incident_id = outcome.id
+        await self._store.append_event(
+            incident_id,
+            NewEvent(
+                EventKind.ALERT,
+                DECLARED_BY,
+                f"alert group linked: {view.title}",
+                self._clock.now(),
+                {"alert_group": group.group_id, "severity": view.severity, "firing": view.firing},
+                key=True,
+            ),
+        )
+        return incident_id
+
+    async def _open_incident_for(self, view: GroupView) -> int | None:
+        """One outage fires many groups: an open incident about the same thing, or one this
+        policy declared in the last half hour (a storm is usually one outage)."""
         recent = self._clock.now() - STORM_WINDOW
         for incident in await self._store.list_incidents(open_only=True):
             if incident.declared_by == DECLARED_BY and incident.declared_at >= recent:
@@ -50,15 +79,4 @@ class AutoDeclarePolicy:
             )
             if set(incident.services) & set(view.services) or same_alert:
                 return incident.id
-        title = f"{view.title}: {view.summary}" if view.summary else view.title
-        outcome = await self._lifecycle.declare(
-            title[:200],
-            severity,
-            DECLARED_BY,
-            services=view.services,
-            description=view.description,
-        )
-        if isinstance(outcome, Problem):
-            return None
-        self._lifecycle.open_later(outcome)
-        return outcome.id
+        return None

@@ -184,7 +184,12 @@ async def test_a_critical_production_alert_declares_an_incident_once(
     bot = await start_bot(settings_for(fake_slack))
     await deliver(bot, notification("g1", [alert("a1", severity="critical")]))
     await deliver(
-        bot, notification("g2", [alert("b1", severity="critical")], alertname="ServiceDown")
+        bot,
+        notification(
+            "g2",
+            [alert("b1", severity="critical", alertname="ServiceDown")],
+            alertname="ServiceDown",
+        ),
     )
     await settled(bot)
     incidents = await bot.app[STORE].list_incidents()
@@ -192,6 +197,11 @@ async def test_a_critical_production_alert_declares_an_incident_once(
     for parent in parents(fake_slack):
         assert f"Incident #{incidents[0].id}" in block_text(parent)
     assert "incident #1 declared" in fake_slack.messages["C_INCIDENTS"][0].text
+    linked = [e for e in await bot.app[STORE].timeline(incidents[0].id) if e.kind == "alert"]
+    assert [e.text for e in linked] == [
+        "alert group linked: HighErrorRate",
+        "alert group linked: ServiceDown",
+    ]
 
 
 async def test_storm_loses_nothing_duplicates_nothing_and_ends_true(
