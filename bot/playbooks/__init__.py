@@ -1,0 +1,1 @@
+"""Playbooks: the runbook's debug procedures as YAML, run step by step from chat."""

@@ -1,0 +1,74 @@
+"""Runs a playbook's steps side by side, each bounded by its timeout and failing alone."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from bot.playbooks.model import Playbook, StepContext, StepKind, StepUnavailable
+from bot.redaction import scrub_text
+
+log = logging.getLogger(__name__)
+Outcome = Literal["ok", "problem", "failed", "timeout", "unavailable"]
+
+
+@dataclass(frozen=True)
+class StepResult:
+    title: str
+    kind: str
+    outcome: Outcome
+    summary: str
+    details: str
+    seconds: float
+
+
+async def run_playbook(
+    playbook: Playbook,
+    ctx: StepContext,
+    kinds: Mapping[str, StepKind[Any]],
+    *,
+    quick_only: bool = False,
+    secrets: Iterable[str] = (),
+) -> list[StepResult]:
+    known = tuple(secrets)
+    chosen = [
+        (spec, params)
+        for spec, params in zip(playbook.spec.steps, playbook.params, strict=True)
+        if spec.quick or not quick_only
+    ]
+
+    async def one(spec: Any, params: BaseModel) -> StepResult:
+        kind = kinds[spec.kind]
+        title = spec.title or kind.description
+        started = time.monotonic()
+        outcome: Outcome
+        details = ""
+        try:
+            output = await asyncio.wait_for(kind.run(ctx, params), spec.timeout)
+        except StepUnavailable as exc:
+            outcome, summary = "unavailable", f"Skipped: {exc}"
+        except TimeoutError:
+            outcome, summary = "timeout", f"Gave up after {spec.timeout:g} s (the step's timeout)"
+        except Exception as exc:
+            log.warning("playbook step failed", extra={"step": spec.kind, "error": str(exc)})
+            outcome, summary = "failed", f"Failed: {type(exc).__name__}: {exc}"
+        else:
+            outcome = "ok" if output.healthy else "problem"
+            summary, details = output.summary, output.details
+        return StepResult(
+            title=title,
+            kind=spec.kind,
+            outcome=outcome,
+            # Output reaches Slack: whatever a log line or an error carried, no secret goes.
+            summary=scrub_text(summary, known),
+            details=scrub_text(details, known),
+            seconds=time.monotonic() - started,
+        )
+
+    return list(await asyncio.gather(*(one(spec, params) for spec, params in chosen)))

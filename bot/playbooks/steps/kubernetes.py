@@ -1,0 +1,215 @@
+"""Kubernetes steps: pods, logs, events, the deployment, resource use and recent rollouts."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from bot.domain.incident import format_duration
+from bot.domain.rollout import history, images, recent_rollout, revision_number
+from bot.integrations.kubernetes import Kubernetes
+from bot.playbooks.model import StepContext, StepOutput
+
+MAX_LISTED = 15
+
+
+class NoParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LogsParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    tail: int = Field(100, ge=1, le=5000)
+    container: str | None = None
+    previous: bool = False
+    pods: int = Field(3, ge=1, le=10)
+
+
+class EventsParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    limit: int = Field(20, ge=1, le=200)
+
+
+class RolloutsParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    hours: float = Field(2, gt=0, le=72)
+
+
+def _kube(ctx: StepContext) -> Kubernetes:
+    kube: Kubernetes = ctx.need("kubernetes", "KUBECONFIG or in-cluster service account")
+    return kube
+
+
+def _ts(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+
+
+async def _target(ctx: StepContext) -> tuple[Kubernetes, dict[str, Any], str]:
+    """The service's deployment and the label selector of its pods."""
+    service = ctx.need_service()
+    kube = _kube(ctx)
+    deployment = await kube.deployment(ctx.namespace, service.deployment)
+    labels = (deployment.get("spec", {}).get("selector") or {}).get("matchLabels") or {}
+    return kube, deployment, ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
+
+
+def _pod_line(pod: dict[str, Any], now: datetime) -> tuple[str, bool]:
+    status = pod.get("status") or {}
+    containers = status.get("containerStatuses") or []
+    ready = sum(1 for c in containers if c.get("ready"))
+    restarts = sum(int(c.get("restartCount") or 0) for c in containers)
+    reasons = [
+        ((c.get("lastState") or {}).get("terminated") or {}).get("reason")
+        or ((c.get("state") or {}).get("waiting") or {}).get("reason")
+        for c in containers
+    ]
+    reason = next((r for r in reasons if r), "")
+    started = _ts(status.get("startTime"))
+    age = format_duration((now - started).total_seconds()) if started else "?"
+    healthy = bool(containers) and ready == len(containers) and status.get("phase") == "Running"
+    line = (
+        f"{':white_check_mark:' if healthy else ':x:'} `{pod['metadata']['name']}`"
+        f" {status.get('phase', '?')} {ready}/{len(containers)} ready, {restarts} restarts,"
+        f" age {age}, node {pod.get('spec', {}).get('nodeName') or '?'}"
+        + (f", last: {reason}" if reason else "")
+    )
+    return line, healthy and restarts == 0
+
+
+async def pods(ctx: StepContext, params: NoParams) -> StepOutput:
+    kube, _, selector = await _target(ctx)
+    found = await kube.pods(ctx.namespace, selector)
+    if not found:
+        return StepOutput(f"No pods match `{selector}` in `{ctx.namespace}`.", healthy=False)
+    now = ctx.clock.now()
+    lines = [_pod_line(p, now) for p in found]
+    shown = [text for text, _ in lines[:MAX_LISTED]]
+    if len(lines) > MAX_LISTED:
+        shown.append(f"…and {len(lines) - MAX_LISTED} more")
+    return StepOutput("\n".join(shown), healthy=all(ok for _, ok in lines))
+
+
+async def logs(ctx: StepContext, params: LogsParams) -> StepOutput:
+    kube, _, selector = await _target(ctx)
+    found = await kube.pods(ctx.namespace, selector)
+    if not found:
+        return StepOutput(f"No pods match `{selector}`.", healthy=False)
+    parts, summary = [], []
+    for pod in found[: params.pods]:
+        name = pod["metadata"]["name"]
+        text = await kube.pod_logs(
+            ctx.namespace,
+            name,
+            tail=params.tail,
+            container=params.container,
+            previous=params.previous,
+        )
+        lines = text.splitlines()
+        errors = [ln for ln in lines if any(w in ln.lower() for w in ("error", "fatal", "panic"))]
+        summary.append(
+            f"`{name}`: {len(lines)} lines, {len(errors)} with errors"
+            + (f"; last: `{errors[-1][:200]}`" if errors else "")
+        )
+        parts.append(f"==> {name}{' (previous)' if params.previous else ''} <==\n{text}")
+    return StepOutput("\n".join(summary), details="\n\n".join(parts))
+
+
+async def events(ctx: StepContext, params: EventsParams) -> StepOutput:
+    kube, deployment, selector = await _target(ctx)
+    names = [deployment["metadata"]["name"]]
+    names += [rs["metadata"]["name"] for rs in await kube.replicasets(ctx.namespace, deployment)]
+    names += [p["metadata"]["name"] for p in await kube.pods(ctx.namespace, selector)]
+    found = await kube.events(ctx.namespace, names)
+    found.sort(key=lambda e: e.get("lastTimestamp") or e.get("eventTime") or "", reverse=True)
+    if not found:
+        return StepOutput("No events for the deployment, its ReplicaSets or pods.")
+    warnings = [e for e in found if e.get("type") == "Warning"]
+    lines = [
+        f"{':warning:' if e.get('type') == 'Warning' else ':information_source:'}"
+        f" {e.get('reason', '')} {e.get('involvedObject', {}).get('name', '')}:"
+        f" {e.get('message', '')}" + (f" (x{e['count']})" if (e.get("count") or 1) > 1 else "")
+        for e in (warnings + [e for e in found if e not in warnings])[: params.limit]
+    ]
+    return StepOutput("\n".join(lines), healthy=not warnings)
+
+
+async def deployment(ctx: StepContext, params: NoParams) -> StepOutput:
+    _, dep, _ = await _target(ctx)
+    spec, status = dep.get("spec") or {}, dep.get("status") or {}
+    conditions = ", ".join(
+        f"{c.get('type')}={c.get('status')}" + (f" ({c.get('reason')})" if c.get("reason") else "")
+        for c in status.get("conditions") or []
+    )
+    wanted = spec.get("replicas", 0)
+    ready = status.get("readyReplicas") or 0
+    lines = [
+        f"Replicas: {wanted} wanted, {status.get('updatedReplicas') or 0} updated,"
+        f" {ready} ready, {status.get('availableReplicas') or 0} available",
+        f"Revision {revision_number(dep)}; images: "
+        + ", ".join(f"`{i}`" for i in images(spec.get("template") or {})),
+        f"Conditions: {conditions or 'none'}",
+    ]
+    if spec.get("paused"):
+        lines.append(":pause_button: The deployment is paused.")
+    return StepOutput("\n".join(lines), healthy=ready >= wanted and not spec.get("paused"))
+
+
+async def top(ctx: StepContext, params: NoParams) -> StepOutput:
+    kube, _, selector = await _target(ctx)
+    metrics = await kube.pod_metrics(ctx.namespace)
+    if metrics is None:
+        return StepOutput(
+            "The cluster has no metrics-server (metrics.k8s.io is not served), so"
+            " there is no CPU or memory use to show."
+        )
+    wanted = {p["metadata"]["name"] for p in await kube.pods(ctx.namespace, selector)}
+    lines = [
+        f"`{m['metadata']['name']}`: "
+        + ", ".join(
+            f"{c.get('name')} cpu {c['usage'].get('cpu')} memory {c['usage'].get('memory')}"
+            for c in m.get("containers") or []
+        )
+        for m in metrics
+        if m["metadata"]["name"] in wanted
+    ]
+    return StepOutput("\n".join(lines) or "No metrics for these pods yet.")
+
+
+async def recent_rollouts(ctx: StepContext, params: RolloutsParams) -> StepOutput:
+    kube = _kube(ctx)
+    services = [ctx.service] if ctx.service is not None else list(ctx.config.services)
+    window = timedelta(hours=params.hours)
+    lines = []
+    for service in services:
+        namespace = ctx.config.namespace_of(service)
+        dep = await kube.deployment(namespace, service.deployment)
+        rollout = recent_rollout(await kube.replicasets(namespace, dep), ctx.clock.now(), window)
+        if rollout is None:
+            continue
+        new = rollout.revision
+        when = f"{new.created:%H:%M} UTC" if new.created else "recently"
+        before = ", ".join(rollout.previous.images) if rollout.previous else "nothing"
+        lines.append(
+            f":rocket: *{service.name}* revision {new.number} at {when}:"
+            f" {before} → {', '.join(new.images)}"
+            + (f" ({new.change_cause})" if new.change_cause else "")
+        )
+    if not lines:
+        return StepOutput(f"No rollouts in the last {params.hours:g} hours.")
+    return StepOutput("\n".join(lines), healthy=False)
+
+
+async def rollout_history(kube: Kubernetes, namespace: str, name: str) -> str:
+    dep = await kube.deployment(namespace, name)
+    current = revision_number(dep)
+    lines = [
+        f"{'*' if r.number == current else ' '} revision {r.number}: {', '.join(r.images)}"
+        + (f" ({r.change_cause})" if r.change_cause else "")
+        for r in history(await kube.replicasets(namespace, dep))
+    ]
+    return "\n".join(lines) or "no revisions"
