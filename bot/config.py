@@ -57,6 +57,11 @@ class Settings(BaseSettings):
     prometheus_url: str | None = Field(None, alias="PROMETHEUS_URL")
     platform_database_url: SecretStr | None = Field(None, alias="PLATFORM_DATABASE_URL")
     sentry_dsn: SecretStr | None = Field(None, alias="SENTRY_DSN")
+    # Reading Sentry (new issues for playbooks) is separate from reporting to it.
+    sentry_api_url: str = Field("https://sentry.io", alias="SENTRY_API_URL")
+    sentry_api_token: SecretStr | None = Field(None, alias="SENTRY_API_TOKEN")
+    sentry_org: str | None = Field(None, alias="SENTRY_ORG")
+    sentry_projects: str = Field("", alias="SENTRY_PROJECTS")
 
     aws_endpoint_url: str | None = Field(None, alias="AWS_ENDPOINT_URL")
     updates_bucket: str | None = Field(None, alias="UPDATES_BUCKET")
@@ -229,6 +234,8 @@ class PlatformConfig(BaseModel):
     auto_declare: list[AutoDeclare] = []
     operators: list[Principal] = []
     escalation_policies: list[str] = []  # PagerDuty escalation policy IDs of the platform
+    # Where http.health finds a service; {deployment} {namespace} {port} {path} {name}.
+    health_url_template: str = "http://{deployment}.{namespace}.svc.cluster.local:{port}{path}"
     playbooks_dir: Path = Path("playbooks")
 
     @field_validator("operators")

@@ -171,6 +171,7 @@ def secret_values(settings: Settings) -> list[str]:
         "slack_signing_secret",
         "slack_app_token",
         "alertmanager_token",
+        "sentry_api_token",
         "pagerduty_webhook_secret",
         "pagerduty_api_token",
         "pagerduty_routing_key",
