@@ -105,6 +105,8 @@ class Service(BaseModel):
     owners: list[Principal] = []
     description: str = ""
     escalation_policy: str | None = None  # PagerDuty escalation policy ID, for /oncall
+    min_replicas: int = Field(1, ge=0)
+    max_replicas: int = Field(20, ge=1)
 
     @field_validator("owners")
     @classmethod
@@ -234,6 +236,8 @@ class PlatformConfig(BaseModel):
     auto_declare: list[AutoDeclare] = []
     operators: list[Principal] = []
     escalation_policies: list[str] = []  # PagerDuty escalation policy IDs of the platform
+    # A rollback during a P0 needs a second operator's approval.
+    two_person_p0_rollbacks: bool = True
     # Where http.health finds a service; {deployment} {namespace} {port} {path} {name}.
     health_url_template: str = "http://{deployment}.{namespace}.svc.cluster.local:{port}{path}"
     playbooks_dir: Path = Path("playbooks")

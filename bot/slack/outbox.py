@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from bot.store.base import Store
@@ -32,7 +32,7 @@ class Outbox:
         channel: str,
         text: str,
         *,
-        blocks: list[Mapping[str, Any]] | None = None,
+        blocks: Sequence[Mapping[str, Any]] | None = None,
         message_key: str | None = None,
         thread_key: str | None = None,
         incident_id: int | None = None,
@@ -52,7 +52,7 @@ class Outbox:
         message_key: str,
         text: str,
         *,
-        blocks: list[Mapping[str, Any]] | None = None,
+        blocks: Sequence[Mapping[str, Any]] | None = None,
         incident_id: int | None = None,
     ) -> int:
         args: dict[str, Any] = {"channel": channel, "text": text}

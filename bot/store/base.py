@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
+from bot.domain.actions import ActionPlan, ActionState, PendingAction
 from bot.domain.incident import Incident, NewIncident
 from bot.domain.timeline import NewEvent, TimelineEvent
 from bot.store.records import (
@@ -71,6 +72,21 @@ class Store(Protocol):
         thread_key: str | None,
         link_group: str | None,
     ) -> bool: ...
+
+    # Dangerous actions waiting for confirmation.
+    async def create_action(
+        self, plan: ActionPlan, requested_by: str, channel: str, incident_id: int | None
+    ) -> PendingAction: ...
+    async def get_action(self, action_id: int) -> PendingAction | None: ...
+    async def transition_action(
+        self,
+        action_id: int,
+        expected: Iterable[ActionState],
+        to: ActionState,
+        *,
+        approvals: Iterable[str] | None = None,
+        result: str | None = None,
+    ) -> PendingAction | None: ...
 
     # Incidents and their timelines.
     async def create_incident(self, new: NewIncident) -> Incident: ...

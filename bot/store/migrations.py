@@ -184,10 +184,36 @@ def _v3_slack_events(db: Database) -> None:
     db.table("incidents").create_index(["channel_id"])
 
 
+def _v4_pending_actions(db: Database) -> None:
+    """Dangerous actions wait here for confirmation; state changes are compare-and-set."""
+    db.table("pending_actions").create(
+        {
+            "id": int,
+            "kind": str,
+            "service": str,
+            "params": str,
+            "plan": str,
+            "before": str,
+            "after": str,
+            "requested_by": str,
+            "channel": str,
+            "incident_id": int,
+            "state": str,
+            "approvals": str,
+            "result": str,
+            "created_at": str,
+            "updated_at": str,
+        },
+        pk="id",
+        not_null={"kind", "state", "requested_by", "created_at"},
+    )
+
+
 MIGRATIONS: list[Callable[[Database], None]] = [
     _v1_initial,
     _v2_alert_threads,
     _v3_slack_events,
+    _v4_pending_actions,
 ]
 
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from bot.store.sqlite_actions import ActionStore
 from bot.store.sqlite_alerts import AlertStore
 from bot.store.sqlite_incidents import IncidentStore
 from bot.store.sqlite_outbox import OutboxStore
 from bot.store.sqlite_pagerduty import PagerDutyStore
 
 
-class SqliteStore(AlertStore, IncidentStore, OutboxStore, PagerDutyStore):
+class SqliteStore(ActionStore, AlertStore, IncidentStore, OutboxStore, PagerDutyStore):
     """Implements Store on a single SQLite file."""

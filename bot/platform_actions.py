@@ -1,0 +1,264 @@
+"""Plans and carries out the dangerous actions: rollback, scale, restart, desktop rollback.
+
+Planning reads the platform and says what would change; carrying out does a server-side dry
+run first, then the change, then follows the rollout as `kubectl rollout status` would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from bot.config import PlatformConfig, Service
+from bot.domain.actions import ActionKind, ActionPlan
+from bot.domain.clock import Clock
+from bot.domain.rollout import (
+    RollbackRefused,
+    RollbackSkipped,
+    images,
+    plan_rollback,
+    revision_number,
+    rollout_status,
+)
+from bot.integrations.aws import DesktopRollbackPlan, DesktopUpdates, DesktopUpdatesError
+from bot.integrations.kubernetes import Kubernetes, KubernetesError
+from bot.playbooks.steps.kubernetes import rollout_history
+
+RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
+Progress = Callable[[str], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Refused:
+    message: str
+
+
+class PlatformActions:
+    def __init__(
+        self,
+        config: PlatformConfig,
+        clock: Clock,
+        *,
+        kube: Kubernetes | None,
+        desktop: DesktopUpdates | None,
+        rollout_timeout: float = 600.0,
+        poll_seconds: float = 1.0,
+    ) -> None:
+        self._config = config
+        self._clock = clock
+        self._kube = kube
+        self._desktop = desktop
+        self._rollout_timeout = rollout_timeout
+        self._poll = poll_seconds
+
+    def _service(self, name: str) -> Service | Refused:
+        service = self._config.service(name)
+        if service is None:
+            known = ", ".join(s.name for s in self._config.services)
+            return Refused(f"unknown service `{name}`; known services: {known}")
+        return service
+
+    def _need_kube(self) -> Kubernetes | Refused:
+        if self._kube is None:
+            return Refused("Kubernetes is not configured (KUBECONFIG or in-cluster)")
+        return self._kube
+
+    async def history(self, name: str) -> str | Refused:
+        service, kube = self._service(name), self._need_kube()
+        if isinstance(service, Refused):
+            return service
+        if isinstance(kube, Refused):
+            return kube
+        try:
+            return await rollout_history(
+                kube, self._config.namespace_of(service), service.deployment
+            )
+        except KubernetesError as exc:
+            return Refused(str(exc))
+
+    async def plan_rollback(self, name: str, to_revision: int = 0) -> ActionPlan | Refused:
+        service, kube = self._service(name), self._need_kube()
+        if isinstance(service, Refused):
+            return service
+        if isinstance(kube, Refused):
+            return kube
+        namespace = self._config.namespace_of(service)
+        try:
+            deployment = await kube.deployment(namespace, service.deployment)
+            replicasets = await kube.replicasets(namespace, deployment)
+        except KubernetesError as exc:
+            return Refused(str(exc))
+        plan = plan_rollback(deployment, replicasets, to_revision)
+        if isinstance(plan, RollbackRefused | RollbackSkipped):
+            return Refused(plan.message)
+        return ActionPlan(
+            ActionKind.ROLLBACK,
+            service.name,
+            {"to_revision": to_revision},
+            before=f"revision {revision_number(deployment)}: {', '.join(plan.images_before)}",
+            after=f"revision {plan.to_revision}: {', '.join(plan.images_after)}",
+            detail={
+                "namespace": namespace,
+                "deployment": service.deployment,
+                "ops": plan.ops,
+                "from_revision": revision_number(deployment),
+            },
+        )
+
+    async def plan_scale(self, name: str, replicas: int) -> ActionPlan | Refused:
+        service, kube = self._service(name), self._need_kube()
+        if isinstance(service, Refused):
+            return service
+        if isinstance(kube, Refused):
+            return kube
+        if not service.min_replicas <= replicas <= service.max_replicas:
+            return Refused(
+                f"{service.name} may run {service.min_replicas} to"
+                f" {service.max_replicas} replicas (config); {replicas} is outside"
+            )
+        namespace = self._config.namespace_of(service)
+        try:
+            deployment = await kube.deployment(namespace, service.deployment)
+        except KubernetesError as exc:
+            return Refused(str(exc))
+        current = (deployment.get("spec") or {}).get("replicas", 0)
+        if current == replicas:
+            return Refused(f"{service.name} already runs {replicas} replicas")
+        return ActionPlan(
+            ActionKind.SCALE,
+            service.name,
+            {"replicas": replicas},
+            before=f"{current} replicas",
+            after=f"{replicas} replicas",
+            detail={"namespace": namespace, "deployment": service.deployment},
+        )
+
+    async def plan_restart(self, name: str) -> ActionPlan | Refused:
+        service, kube = self._service(name), self._need_kube()
+        if isinstance(service, Refused):
+            return service
+        if isinstance(kube, Refused):
+            return kube
+        namespace = self._config.namespace_of(service)
+        try:
+            deployment = await kube.deployment(namespace, service.deployment)
+        except KubernetesError as exc:
+            return Refused(str(exc))
+        if (deployment.get("spec") or {}).get("paused"):
+            return Refused("the deployment is paused; resume it before restarting")
+        ready = (deployment.get("status") or {}).get("readyReplicas") or 0
+        pods = (deployment.get("spec") or {}).get("replicas", 0)
+        return ActionPlan(
+            ActionKind.RESTART,
+            service.name,
+            {},
+            before=f"{ready}/{pods} pods ready",
+            after=f"every pod replaced, one batch at a time ({pods} pods)",
+            detail={"namespace": namespace, "deployment": service.deployment},
+        )
+
+    async def plan_desktop(self, version: str) -> ActionPlan | Refused:
+        if self._desktop is None:
+            return Refused(
+                "desktop updates are not configured (UPDATES_BUCKET, UPDATES_DISTRIBUTION_ID)"
+            )
+        try:
+            plan = await self._desktop.plan(version)
+        except DesktopUpdatesError as exc:
+            return Refused(str(exc))
+        now = ", ".join(f"{k}: {v}" for k, v in sorted(plan.current.items())) or "nothing"
+        return ActionPlan(
+            ActionKind.DESKTOP_ROLLBACK,
+            "desktop",
+            {"version": plan.version},
+            before=now,
+            after=f"every latest*.yml announces {plan.version}",
+            detail={
+                "files": [list(f) for f in plan.files],
+                "current": dict(plan.current),
+                "version": plan.version,
+            },
+        )
+
+    async def execute(self, plan: ActionPlan, progress: Progress) -> tuple[bool, str]:
+        """Carries out a confirmed plan; returns (succeeded, what happened)."""
+        if plan.kind == ActionKind.DESKTOP_ROLLBACK:
+            return await self._desktop_rollback(plan, progress)
+        kube = self._need_kube()
+        if isinstance(kube, Refused):
+            return False, kube.message
+        d = plan.detail
+        namespace, name = str(d["namespace"]), str(d["deployment"])
+
+        async def change(dry_run: bool) -> Any:
+            if plan.kind == ActionKind.ROLLBACK:
+                return await kube.patch_deployment(namespace, name, list(d["ops"]), dry_run=dry_run)
+            if plan.kind == ActionKind.SCALE:
+                return await kube.scale(
+                    namespace, name, int(plan.params["replicas"]), dry_run=dry_run
+                )
+            stamp = self._clock.now().isoformat()
+            patch = {"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: stamp}}}}}
+            return await kube.merge_patch_deployment(namespace, name, patch, dry_run=dry_run)
+
+        try:
+            if plan.kind == ActionKind.ROLLBACK:
+                current = await kube.deployment(namespace, name)
+                if revision_number(current) != d.get("from_revision"):
+                    return False, (
+                        "the deployment changed since this was planned (now revision"
+                        f" {revision_number(current)}); plan it again"
+                    )
+            await change(dry_run=True)
+            await progress("Server-side dry run passed; applying…")
+            await change(dry_run=False)
+        except KubernetesError as exc:
+            return False, str(exc)
+        return await self._follow(kube, namespace, name, progress)
+
+    async def _follow(
+        self, kube: Kubernetes, namespace: str, name: str, progress: Progress
+    ) -> tuple[bool, str]:
+        last = ""
+        try:
+            async with asyncio.timeout(self._rollout_timeout):
+                while True:
+                    deployment = await kube.deployment(namespace, name)
+                    status = rollout_status(deployment)
+                    if status.message != last:
+                        last = status.message
+                        await progress(status.message)
+                    if status.done:
+                        shown = ", ".join(
+                            images((deployment.get("spec") or {}).get("template") or {})
+                        )
+                        return not status.failed, f"{status.message}; now running {shown}"
+                    await asyncio.sleep(self._poll)
+        except TimeoutError:
+            return False, f"still not rolled out after {self._rollout_timeout:g} s: {last}"
+        except KubernetesError as exc:
+            return False, f"lost track of the rollout: {exc}"
+
+    async def _desktop_rollback(self, plan: ActionPlan, progress: Progress) -> tuple[bool, str]:
+        if self._desktop is None:
+            return False, "desktop updates are not configured"
+        files = [(str(a), str(b)) for a, b in plan.detail["files"]]
+        target = DesktopRollbackPlan(
+            str(plan.detail["version"]), files, dict(plan.detail["current"])
+        )
+        await progress(f"Copying {len(files)} files and invalidating the CDN…")
+        try:
+            result = await self._desktop.rollback(target)
+        except DesktopUpdatesError as exc:
+            return False, str(exc)
+        return True, (
+            f"copied {', '.join(result.copied)}; CloudFront invalidation"
+            f" {result.invalidation_id} {result.status}"
+        )
+
+
+def parse_replicas(text: str) -> int | None:
+    return int(text) if re.fullmatch(r"\d{1,4}", text) else None
