@@ -17,8 +17,10 @@ from bot.integrations.pagerduty import PagerDutyAPI, PagerDutyEvents
 from bot.lifecycle import Lifecycle
 from bot.metrics import Metrics
 from bot.paging import Pager
+from bot.platform import build_platform
 from bot.readiness import integration_states
 from bot.reminder_scheduler import ReminderScheduler
+from bot.slack.action_commands import ActionCommands, ActionDeps
 from bot.slack.alert_actions import AlertActionDeps, AlertActions
 from bot.slack.alert_threads import AlertThreads, Routing
 from bot.slack.bolt_app import build_bolt_app, socket_mode_handler
@@ -30,6 +32,7 @@ from bot.slack.outbox import Outbox
 from bot.slack.outbox_sender import OutboxSender
 from bot.slack.pagerduty_actions import register_pagerduty_actions
 from bot.slack.pagerduty_threads import PagerDutyThreads
+from bot.slack.playbook_runs import PlaybookEnricher
 from bot.slack.war_room import WarRoom
 from bot.store.factory import open_store
 from bot.web import api, health, slack_events, status_page, webhooks
@@ -43,6 +46,7 @@ from bot.web.keys import (
     METRICS,
     OUTBOX,
     PAGERDUTY_THREADS,
+    PLATFORM,
     REMINDERS,
     SETTINGS,
     SLACK_STATE,
@@ -63,10 +67,17 @@ async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
     await store.close()
 
 
+async def _platform_ctx(app: web.Application) -> AsyncIterator[None]:
+    platform = await build_platform(app[SETTINGS], app[CONFIG], app[CLOCK])
+    app[PLATFORM] = platform
+    yield
+    await platform.close()
+
+
 async def _slack_ctx(app: web.Application) -> AsyncIterator[None]:
     """Builds the Slack side and the workers that feed it, and stops them in reverse."""
     settings, config, store = app[SETTINGS], app[CONFIG], app[STORE]
-    clock, metrics = app[CLOCK], app[METRICS]
+    clock, metrics, platform = app[CLOCK], app[METRICS], app[PLATFORM]
     outbox = Outbox(store)
     incidents_channel = settings.slack_incidents_channel or config.channels.incidents
     alerts_channel = settings.slack_alerts_channel or config.channels.alerts
@@ -100,11 +111,17 @@ async def _slack_ctx(app: web.Application) -> AsyncIterator[None]:
         pager=Pager(config, store, clock, events),
     )
     policy = AutoDeclarePolicy(config, store, lifecycle, clock)
+    enricher = (
+        PlaybookEnricher(platform.playbooks, config, clock, platform.kube)
+        if platform.playbooks is not None
+        else None
+    )
     threads = AlertThreads(
         store,
         config,
         Routing(config, alerts_channel),
         clock,
+        enricher=enricher,
         auto_declare=policy,
         outbox_wakeup=outbox.wakeup,
     )
@@ -118,16 +135,38 @@ async def _slack_ctx(app: web.Application) -> AsyncIterator[None]:
         )
         actions = AlertActions(
             AlertActionDeps(
-                store, outbox, threads, lifecycle, policy, clock, alertmanager, pagerduty, client
+                store,
+                outbox,
+                threads,
+                lifecycle,
+                policy,
+                clock,
+                alertmanager,
+                pagerduty,
+                client,
+                platform.playbooks,
             )
         )
-        deps = CommandDeps(store, lifecycle, config, clock)
+        deps = CommandDeps(store, lifecycle, config, clock, outbox, platform.playbooks)
+        assert platform.actions is not None
+        dangerous = ActionCommands(
+            ActionDeps(
+                store,
+                outbox,
+                platform.actions,
+                clock,
+                tuple(dict.fromkeys([*config.operators, *settings.operator_list])),
+                config.two_person_p0_rollbacks,
+                client,
+            )
+        )
         app[BOLT] = build_bolt_app(
             settings,
             client,
             lambda bolt: register_commands(bolt, deps, pagerduty),
             lambda bolt: register_channel_events(bolt, store),
             actions.register,
+            dangerous.register,
             lambda bolt: register_pagerduty_actions(bolt, pagerduty),
         )
         app[SLACK_STATE].update(state="configured", detail="HTTP mode at /slack/events")
@@ -183,6 +222,7 @@ def create_app(
         "detail": "no SLACK_BOT_TOKEN: messages kept in timelines",
     }
     app.cleanup_ctx.append(_store_ctx)
+    app.cleanup_ctx.append(_platform_ctx)
     app.cleanup_ctx.append(_slack_ctx)
 
     app.router.add_get("/healthz", health.healthz)

@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 # No stubs are installed for these; `unused-ignore` keeps this quiet if some are added later.
 import aioboto3  # type: ignore[import-untyped, unused-ignore]
@@ -50,6 +51,7 @@ MAX_RETRIES = 2
 # latest*.yml files are a few hundred bytes; anything this big is not one.
 MAX_YAML_BYTES = 1 << 20
 MAX_REASON = 300
+SHOWN_VERSIONS = 15
 
 VERSION = re.compile(r"^v?(\d{1,9}(?:\.\d{1,9}){0,5})$")
 UPDATE_FILE = re.compile(r"^latest[^/]*\.yml$")
@@ -98,6 +100,15 @@ def normalize_version(version: str) -> str:
 
 def _version_order(version: str) -> tuple[int, ...]:
     return tuple(int(part) for part in version.split("."))
+
+
+def _shortlist(versions: list[str]) -> str:
+    # Newest first; a person picking a rollback target wants the recent ones, not hundreds.
+    if not versions:
+        return "none"
+    shown = ", ".join(versions[:SHOWN_VERSIONS])
+    more = len(versions) - SHOWN_VERSIONS
+    return f"{shown} and {more} older" if more > 0 else shown
 
 
 def _one_line(text: str) -> str:
@@ -174,6 +185,13 @@ class DesktopUpdates:
             raise ValueError("bucket and distribution_id are required")
         self.bucket = bucket
         self.distribution_id = distribution_id
+        if endpoint_url:
+            parsed = urlsplit(endpoint_url)
+            if parsed.scheme not in ("http", "https") or not parsed.hostname:
+                # botocore would only say so with a bare ValueError on the first call; a bad
+                # setting should fail where the settings are read. Not echoed: it may hold a
+                # password.
+                raise ValueError("AWS_ENDPOINT_URL must be an http:// or https:// URL")
         self._endpoint_url = endpoint_url or None
         self._session: Any = aioboto3.Session(region_name=region)
         # The session has resolved AWS_DEFAULT_REGION/profile by now; CloudFront is global and
@@ -196,12 +214,7 @@ class DesktopUpdates:
         kwargs: dict[str, Any] = {"region_name": self._region, "config": self._config()}
         if self._endpoint_url:
             kwargs["endpoint_url"] = self._endpoint_url
-        try:
-            client_context = self._session.client(service, **kwargs)
-        except ValueError as exc:
-            # botocore refuses a malformed endpoint URL with a bare ValueError.
-            raise DesktopUpdatesError(_one_line(f"AWS client setup failed: {exc}")) from exc
-        async with client_context as client:
+        async with self._session.client(service, **kwargs) as client:
             yield client
 
     async def _list(
@@ -260,7 +273,7 @@ class DesktopUpdates:
                     raise DesktopUpdatesError(
                         f"No update files (latest*.yml) for {version} in "
                         f"s3://{self.bucket}/{prefix}. Available versions: "
-                        f"{', '.join(available) if available else 'none'}."
+                        f"{_shortlist(available)}."
                     )
                 for file in sources:
                     announced = await self._read_version(s3, file)

@@ -17,9 +17,11 @@ from bot.domain.timeline import EventKind, NewEvent
 from bot.integrations.alertmanager import AlertmanagerAPI, AlertmanagerError
 from bot.integrations.pagerduty import PagerDutyAPI
 from bot.lifecycle import Lifecycle, Problem
+from bot.playbooks.service import NotRun, Playbooks
 from bot.slack.alert_threads import AlertThreads, parent_key
 from bot.slack.outbox import Outbox
 from bot.slack.pagerduty_actions import act_on_pagerduty
+from bot.slack.playbook_runs import post_run
 from bot.store.base import Store
 from bot.store.records import AlertGroupState
 
@@ -38,6 +40,7 @@ class AlertActionDeps:
     alertmanager: AlertmanagerAPI | None
     pagerduty: PagerDutyAPI | None
     client: AsyncWebClient
+    playbooks: Playbooks | None = None
 
 
 def _ephemeral(text: str) -> dict[str, Any]:
@@ -164,9 +167,34 @@ class AlertActions:
         await self._record(group, user, f"silenced alert group for 1h ({silence_id})")
 
     async def playbook(self, group: AlertGroupState, user: str, respond: AsyncRespond) -> None:
+        books = self.d.playbooks
+        view = self.d.threads.view(group)
+        matching = books.for_alert(view) if books is not None else []
+        if books is None or not matching or not group.channel:
+            names = ", ".join(books.names()) if books is not None else ""
+            await respond(
+                **_ephemeral(
+                    "No playbook's triggers match this alert. Run one by hand in a channel:"
+                    f" `/incident run PLAYBOOK SERVICE` ({names or 'none loaded'})."
+                )
+            )
+            return
+        service = view.services[0] if view.services else None
         await respond(
             **_ephemeral(
-                "No playbooks are loaded in this version of incident-bot yet, so there is nothing"
-                " to run for this alert."
+                f"Running {', '.join(b.name for b in matching)}; results go into this thread."
             )
         )
+        for book in matching:
+            run = await books.run(book.name, service)
+            if isinstance(run, NotRun):
+                await self._reply(group, f":warning: {run.message}")
+                continue
+            await post_run(
+                self.d.outbox,
+                group.channel,
+                run,
+                thread_key=parent_key(group),
+                incident_id=group.incident_id,
+            )
+        await self._record(group, user, f"ran playbooks {', '.join(b.name for b in matching)}")

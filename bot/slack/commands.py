@@ -17,13 +17,8 @@ from bot.slack.incident_commands import CommandDeps, Invocation, answer
 from bot.store.base import StoreUnavailable
 
 log = logging.getLogger(__name__)
-ACTION_USAGE = {
-    "/rollback": "`/rollback SERVICE [--to-revision N]`: roll a deployment back",
-    "/scale": "`/scale SERVICE REPLICAS`: set a deployment's replica count",
-    "/restart": "`/restart SERVICE`: rolling restart of a deployment",
-}
 # Answered at once; anything slower is done after the ack and sent through response_url.
-QUICK = {"help", "list", "run", "postmortem"}
+QUICK = {"help", "list", "postmortem"}
 
 
 def _ephemeral(text: str) -> dict[str, Any]:
@@ -96,9 +91,6 @@ def register_commands(
         text = await _oncall(deps, pagerduty, str(command.get("text", "")).strip())
         await respond(**_ephemeral(text), replace_original=True)
 
-    for name, usage in ACTION_USAGE.items():
-        app.command(name)(_unavailable(name, usage))
-
 
 async def _open_modal(client: AsyncWebClient, command: dict[str, Any], deps: CommandDeps) -> None:
     try:
@@ -134,10 +126,3 @@ async def _oncall(deps: CommandDeps, pagerduty: PagerDutyAPI | None, service: st
         for o in oncalls
     ]
     return "*On call now*\n" + "\n".join(lines)
-
-
-def _unavailable(name: str, usage: str) -> Any:
-    async def handler(ack: AsyncAck) -> None:
-        await ack(**_ephemeral(f"`{name}` is not available in this version yet.\nUsage: {usage}"))
-
-    return handler

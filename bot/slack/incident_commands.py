@@ -11,6 +11,9 @@ from bot.domain.commands import INCIDENT_USAGE, Parsed, parse_user, split_incide
 from bot.domain.incident import Incident, Severity, Status, format_duration
 from bot.domain.timeline import EventKind, NewEvent
 from bot.lifecycle import Lifecycle, Problem, mention
+from bot.playbooks.service import NotRun, Playbooks
+from bot.slack.outbox import Outbox
+from bot.slack.playbook_runs import post_run
 from bot.store.base import Store, StoreUnavailable
 
 
@@ -20,6 +23,8 @@ class CommandDeps:
     lifecycle: Lifecycle
     config: PlatformConfig
     clock: Clock
+    outbox: Outbox | None = None
+    playbooks: Playbooks | None = None
 
 
 @dataclass(frozen=True)
@@ -40,8 +45,10 @@ async def answer(inv: Invocation) -> str:
         return INCIDENT_USAGE
     if sub == "list":
         return await list_open(inv.deps.store)
-    if sub in ("run", "postmortem"):
+    if sub == "postmortem":
         return f"`/incident {sub}` is not available in this version of incident-bot yet."
+    if sub == "run":
+        return await run(inv)
     if sub == "declare":
         return await declare(inv)
     ref, args = split_incident_ref(inv.parsed.args)
@@ -72,6 +79,40 @@ async def answer(inv: Invocation) -> str:
         ),
     )
     return await HANDLERS[sub](inv, incident)
+
+
+async def run(inv: Invocation) -> str:
+    books, outbox = inv.deps.playbooks, inv.deps.outbox
+    if books is None or outbox is None or not books.names():
+        return "No playbooks are loaded (see `incident-bot playbooks validate`)."
+    if not inv.parsed.args:
+        listed = "\n".join(
+            f"• `{name}`: {books.catalogue.playbooks[name].spec.description}"
+            for name in books.names()
+        )
+        return f"Usage: `/incident run PLAYBOOK [SERVICE]`\n{listed}"
+    name = inv.parsed.args[0]
+    service = inv.parsed.args[1] if len(inv.parsed.args) > 1 else None
+    outcome = await books.run(name, service)
+    if isinstance(outcome, NotRun):
+        return f":warning: {outcome.message}"
+    incident = await inv.deps.store.incident_by_channel(inv.channel)
+    incident_id = incident.id if incident else None
+    await post_run(outbox, inv.channel, outcome, incident_id=incident_id)
+    if incident_id is not None:
+        attention = sum(r.outcome != "ok" for r in outcome.results)
+        await inv.deps.store.append_event(
+            incident_id,
+            NewEvent(
+                EventKind.ACTION,
+                inv.user,
+                f"ran playbook {name}{' for ' + service if service else ''}:"
+                f" {len(outcome.results)} steps, {attention} need attention",
+                inv.deps.clock.now(),
+                {"playbook": name, "service": service},
+            ),
+        )
+    return f"Playbook `{name}` ran; the results are posted in this channel."
 
 
 async def list_open(store: Store) -> str:

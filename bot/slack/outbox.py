@@ -70,6 +70,23 @@ class Outbox:
         [row_id] = await self.write(NewOutboxItem(method, channel, args, None, None, incident_id))
         return row_id
 
+    async def upload(
+        self,
+        channel: str,
+        filename: str,
+        content: str,
+        *,
+        title: str,
+        thread_key: str | None = None,
+        incident_id: int | None = None,
+    ) -> int:
+        """A text file (long logs), shared in the channel or a thread (Slack's external upload)."""
+        args = {"channel": channel, "filename": filename, "content": content, "title": title}
+        [row_id] = await self.write(
+            NewOutboxItem("files.upload_v2", channel, args, None, thread_key, incident_id)
+        )
+        return row_id
+
     async def wait(self, row_id: int, timeout: float) -> OutboxRow:
         """Waits for a row to be finished (sent, undelivered or failed) and returns it."""
         loop = asyncio.get_running_loop()

@@ -181,6 +181,10 @@ class OutboxSender:
             if ref is None:
                 return None
             args["channel"], args["ts"] = ref.channel, ref.ts
+        if row.method == "files.upload_v2" and row.thread_key:
+            parent = await self._store.message_ref(row.thread_key)
+            if parent is not None:
+                args["thread_ts"] = parent.ts
         if row.method == "chat.postMessage":
             if row.thread_key:
                 parent = await self._store.message_ref(row.thread_key)

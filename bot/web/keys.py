@@ -9,6 +9,7 @@ from bot.config import PlatformConfig, Settings
 from bot.domain.clock import Clock
 from bot.lifecycle import Lifecycle
 from bot.metrics import Metrics
+from bot.platform import Platform
 from bot.readiness import IntegrationState
 from bot.reminder_scheduler import ReminderScheduler
 from bot.slack.alert_threads import AlertThreads
@@ -29,3 +30,4 @@ SLACK_STATE = web.AppKey("slack_state", dict[str, str])
 ALERT_THREADS = web.AppKey("alert_threads", AlertThreads)
 PAGERDUTY_THREADS = web.AppKey("pagerduty_threads", PagerDutyThreads)
 REMINDERS = web.AppKey("reminders", ReminderScheduler)
+PLATFORM = web.AppKey("platform", Platform)

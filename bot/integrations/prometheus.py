@@ -1,0 +1,145 @@
+"""Instant PromQL queries through prometheus-api-client, plus the runbook's preset queries.
+
+prometheus-api-client is synchronous (requests), so each query runs in a worker thread with
+its own client: a requests.Session is not meant to be shared between threads, and a query
+per playbook step does not need connection reuse. A thread cannot be cancelled, so every
+request carries a client timeout and Prometheus' own ``timeout`` parameter.
+
+The presets select a service by ``job``: the service's deployment name (e.g.
+``records-service``) is the Prometheus ``job`` label its targets are scraped under.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from prometheus_api_client.exceptions import PrometheusApiClientException
+from prometheus_api_client.prometheus_connect import PrometheusConnect
+from urllib3.util.retry import Retry
+
+from bot.redaction import scrub_text
+
+# Templates for str.format(job=...); PromQL's own braces are doubled.
+PRESETS: dict[str, str] = {
+    # One ratio for the whole service: summing before dividing. The runbook divided the
+    # per-series rates, which gives one ratio per status/instance series and no total.
+    "error_rate": (
+        'sum(rate(http_requests_total{{job="{job}",status=~"5.."}}[5m]))'
+        ' / sum(rate(http_requests_total{{job="{job}"}}[5m]))'
+    ),
+    "p95_latency": (
+        "histogram_quantile(0.95,"
+        ' sum by (le) (rate(http_request_duration_seconds_bucket{{job="{job}"}}[5m])))'
+    ),
+    "request_rate": 'sum(rate(http_requests_total{{job="{job}"}}[5m]))',
+}
+
+Sample = tuple[dict[str, str], float]
+
+
+class PrometheusError(Exception):
+    """Prometheus could not answer the query; the message is one line."""
+
+
+def preset_query(name: str, job: str) -> str:
+    """The preset's PromQL for one job; the job is escaped as a PromQL string."""
+    escaped = job.replace("\\", "\\\\").replace('"', '\\"')
+    return PRESETS[name].format(job=escaped)
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def _api_error(exc: PrometheusApiClientException) -> str:
+    """Prometheus' own error text (bad_data, timeout…) out of the client's exception."""
+    text = str(exc)
+    # The client formats it as: HTTP Status Code 400 (b'{"status":"error",...}')
+    start, end = text.find("{"), text.rfind("}")
+    if start >= 0 and end > start:
+        try:
+            body = json.loads(text[start : end + 1].encode().decode("unicode_escape"))
+        except (ValueError, UnicodeDecodeError):
+            body = None
+        if isinstance(body, dict) and body.get("error"):
+            status = text.split("(", 1)[0].strip()
+            return f"{status}: {body.get('errorType', 'error')}: {body['error']}"
+    return text
+
+
+def _samples(result: Any) -> list[Sample]:
+    """The result's (labels, value) pairs, for both vector and scalar results."""
+    if not isinstance(result, list):
+        raise TypeError(f"unexpected result {type(result).__name__}")
+    # A scalar (or string) result is [timestamp, "value"] rather than a list of series.
+    if len(result) == 2 and not isinstance(result[0], dict):
+        return [({}, float(result[1]))]
+    samples: list[Sample] = []
+    for series in result:
+        labels = {str(k): str(v) for k, v in (series.get("metric") or {}).items()}
+        if "value" not in series:  # a range vector: the query should be instant
+            raise TypeError("range vector result; expected an instant vector")
+        samples.append((labels, float(series["value"][1])))
+    return samples
+
+
+class PrometheusQueries:
+    """Asks one Prometheus server for instant values."""
+
+    def __init__(self, url: str, *, timeout: int = 10) -> None:
+        self._url = url.rstrip("/")
+        self._timeout = timeout
+        parts = urlsplit(self._url)
+        # For messages: host and port only, never a user:password@ from the URL.
+        self._where = parts.hostname or self._url
+        if parts.port:
+            self._where += f":{parts.port}"
+        self._secrets = tuple(s for s in (parts.password,) if s)
+
+    def __repr__(self) -> str:
+        return f"<PrometheusQueries {self._where}>"
+
+    def _query(self, query: str) -> Any:
+        client = PrometheusConnect(
+            url=self._url,
+            # The client's default retries 5xx three times with back-off (seconds of
+            # waiting inside a step's budget); one retry of a refused connection is enough,
+            # and a slow query is never run twice.
+            retry=Retry(total=1, connect=1, read=0, status=0, redirect=1),
+            timeout=self._timeout,
+        )
+        try:
+            return client.custom_query(query, params={"timeout": f"{self._timeout}s"})
+        finally:
+            client.close()
+
+    async def instant(self, query: str) -> list[Sample]:
+        try:
+            result = await asyncio.to_thread(self._query, query)
+            samples = _samples(result)
+        except PrometheusApiClientException as exc:
+            raise self._error(_api_error(exc)) from None
+        except requests.Timeout:
+            raise self._error(f"no answer within {self._timeout} s") from None
+        except requests.RequestException as exc:
+            raise self._error(f"{type(exc).__name__}: {exc}") from None
+        except (ValueError, KeyError, TypeError, IndexError) as exc:
+            # A 200 that is not Prometheus' JSON: the URL points at something else.
+            raise self._error(f"unexpected answer: {type(exc).__name__}: {exc}") from None
+        return samples
+
+    def _error(self, text: str) -> PrometheusError:
+        return PrometheusError(
+            scrub_text(_one_line(f"Prometheus at {self._where}: {text}"), self._secrets)
+        )
+
+
+def is_number(value: float) -> bool:
+    """False for NaN and infinities: what 0/0 (no traffic) or an empty histogram give."""
+    return not (math.isnan(value) or math.isinf(value))

@@ -1,0 +1,106 @@
+"""Running playbooks from Slack: `/incident run`, the alert thread's button, and the
+automatic enrichment of new alert threads (recent rollout first, with a rollback offer)."""
+
+from __future__ import annotations
+
+import logging
+
+from bot.config import PlatformConfig
+from bot.domain.alerts import GroupView
+from bot.domain.clock import Clock
+from bot.domain.rollout import recent_rollout
+from bot.integrations.kubernetes import Kubernetes, KubernetesError
+from bot.playbooks.service import NotRun, Playbooks, Run
+from bot.slack import playbook_messages
+from bot.slack.blocks import Block, actions, button, section
+from bot.slack.outbox import Outbox
+
+log = logging.getLogger(__name__)
+
+
+async def post_run(
+    outbox: Outbox,
+    channel: str,
+    run: Run,
+    *,
+    thread_key: str | None = None,
+    incident_id: int | None = None,
+) -> None:
+    text, blocks = playbook_messages.run_message(run)
+    await outbox.post(channel, text, blocks=blocks, thread_key=thread_key, incident_id=incident_id)
+    for filename, title, content in playbook_messages.attachments(run):
+        await outbox.upload(
+            channel, filename, content, title=title, thread_key=thread_key, incident_id=incident_id
+        )
+
+
+class PlaybookEnricher:
+    """Implements the alert threads' AlertEnricher seam."""
+
+    def __init__(
+        self, playbooks: Playbooks, config: PlatformConfig, clock: Clock, kube: Kubernetes | None
+    ) -> None:
+        self._playbooks = playbooks
+        self._config = config
+        self._clock = clock
+        self._kube = kube
+
+    async def enrich(self, view: GroupView) -> list[tuple[str, list[Block]]]:
+        replies = await self.rollout_offers(view.services)
+        service = view.services[0] if view.services else None
+        for book in self._playbooks.for_alert(view):
+            if book.spec.needs_service and service is None:
+                continue
+            run = await self._playbooks.run(book.name, service, quick_only=True)
+            if isinstance(run, NotRun):
+                continue
+            replies.append(playbook_messages.run_message(run))
+        return replies
+
+    async def rollout_offers(self, services: tuple[str, ...]) -> list[tuple[str, list[Block]]]:
+        """The runbook's first mitigation: if it rolled out recently, offer to roll back."""
+        if self._kube is None:
+            return []
+        offers = []
+        for name in services:
+            svc = self._config.service(name)
+            if svc is None:
+                continue
+            namespace = self._config.namespace_of(svc)
+            try:
+                dep = await self._kube.deployment(namespace, svc.deployment)
+                rollout = recent_rollout(
+                    await self._kube.replicasets(namespace, dep), self._clock.now()
+                )
+            except KubernetesError as exc:
+                log.warning("rollout check failed", extra={"service": name, "error": str(exc)})
+                continue
+            if rollout is None or rollout.previous is None:
+                continue
+            new, old = rollout.revision, rollout.previous
+            when = f"{new.created:%H:%M} UTC" if new.created else "recently"
+            text = (
+                f":rocket: *{name}* rolled out {when}: revision {old.number}"
+                f" ({', '.join(old.images)}) → revision {new.number}"
+                f" ({', '.join(new.images)})"
+                + (f". Change-cause: {new.change_cause}" if new.change_cause else "")
+                + ". If this started it, roll back (the runbook's first mitigation)."
+            )
+            offers.append(
+                (
+                    text,
+                    [
+                        section(text),
+                        actions(
+                            f"rollback-offer:{name}",
+                            button(
+                                f"Roll back to revision {old.number}",
+                                "rollback_offer",
+                                name,
+                                style="danger",
+                            ),
+                        ),
+                    ],
+                )
+            )
+        return offers
