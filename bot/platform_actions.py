@@ -175,7 +175,7 @@ class PlatformActions:
             "desktop",
             {"version": plan.version},
             before=now,
-            after=f"every latest*.yml announces {plan.version}",
+            after=f"{', '.join(dest for _, dest in plan.files)} announce {plan.version}",
             detail={
                 "files": [list(f) for f in plan.files],
                 "current": dict(plan.current),
