@@ -158,6 +158,52 @@ async def _verify(store: Store, incident_id: int) -> int:
     return 1
 
 
+def cmd_playbooks(args: argparse.Namespace) -> int:
+    from bot.playbooks.loader import load_directory
+    from bot.playbooks.registry import STEP_KINDS
+
+    settings, config = _settings(args.config)
+    catalogue = load_directory(config.playbooks_dir, STEP_KINDS)
+    if args.action == "validate":
+        for error in catalogue.errors:
+            print(error)
+        print(f"{len(catalogue.playbooks)} playbooks valid, {len(catalogue.errors)} errors")
+        return 1 if catalogue.errors else 0
+    if args.action == "list":
+        for name, book in sorted(catalogue.playbooks.items()):
+            steps = ", ".join(step.kind for step in book.spec.steps)
+            print(f"{name}: {book.spec.description} [{steps}]")
+        return 0
+    if not args.name:
+        raise CliError("playbooks run needs a playbook name")
+    return asyncio.run(_run_playbook(settings, config, args.name, args.service, args.quick))
+
+
+async def _run_playbook(
+    settings: Settings, config: PlatformConfig, name: str, service: str | None, quick: bool
+) -> int:
+    from bot.platform import build_platform
+    from bot.playbooks.service import NotRun
+
+    platform = await build_platform(settings, config, SystemClock())
+    try:
+        assert platform.playbooks is not None
+        outcome = await platform.playbooks.run(name, service, quick_only=quick)
+    finally:
+        await platform.close()
+    if isinstance(outcome, NotRun):
+        raise CliError(outcome.message)
+    attention = 0
+    for result in outcome.results:
+        attention += result.outcome != "ok"
+        print(f"[{result.outcome}] {result.title} ({result.seconds:.1f} s)")
+        for line in result.summary.splitlines():
+            print(f"    {line}")
+        if result.details:
+            print("    " + result.details.replace("\n", "\n    "))
+    return 1 if attention else 0
+
+
 def cmd_not_yet(args: argparse.Namespace) -> int:
     raise CliError(f"`{args.command}` is not available in this version of incident-bot yet")
 
@@ -201,7 +247,9 @@ def build_parser() -> argparse.ArgumentParser:
     playbooks = sub.add_parser("playbooks", help="validate, list or run playbooks")
     playbooks.add_argument("action", choices=["validate", "list", "run"])
     playbooks.add_argument("name", nargs="?")
-    playbooks.set_defaults(func=cmd_not_yet)
+    playbooks.add_argument("--service", help="the service to run it for")
+    playbooks.add_argument("--quick", action="store_true", help="only the quick steps")
+    playbooks.set_defaults(func=cmd_playbooks)
 
     postmortem = sub.add_parser("postmortem", help="write an incident's post-mortem draft")
     postmortem.add_argument("id", type=int)
