@@ -13,6 +13,7 @@ Errors become :class:`PlatformDatabaseError` with one line that never carries th
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -20,10 +21,12 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import asyncpg  # type: ignore[import-untyped]
 
-from bot.redaction import scrub_text
+from bot.redaction import REDACTED, scrub_text
 
 T = TypeVar("T")
 QUERY_TEXT_LIMIT = 300
+# Read this much of a query's text: enough to find (and hide) a secret near the cut.
+QUERY_TEXT_READ = 2000
 TOP_ACTIVE = 5
 APPLICATION_NAME = "incident-bot"
 
@@ -58,6 +61,15 @@ def _where(dsn: str) -> str:
     return f"{host}:{port}/{database}"
 
 
+# pg_stat_statements keeps utility statements verbatim (PostgreSQL 15 does not replace their
+# constants), so `CREATE ROLE app PASSWORD '…'` shows up with the password, as does a running
+# ALTER ROLE in pg_stat_activity. A literal cut off by the text limit has no closing quote.
+SQL_PASSWORD = re.compile(
+    r"(?P<keep>\bpassword\s+)(?:E?'(?:[^']|'')*(?:'|$)|\$(?P<tag>\w*)\$.*?(?:\$(?P=tag)\$|$))",
+    re.I | re.S,
+)
+
+
 def _version_tuple(version: str) -> tuple[int, ...]:
     try:
         return tuple(int(part) for part in version.split("."))
@@ -83,6 +95,13 @@ class PlatformDatabase:
 
     def __repr__(self) -> str:
         return f"<PlatformDatabase {self._where}>"
+
+    def _query_text(self, text: str | None) -> str:
+        """A statement's text without passwords (SQL or connection-string), then shortened."""
+        found = SQL_PASSWORD.sub(lambda m: m.group("keep") + REDACTED, text or "")
+        found = scrub_text(found, self._secrets)
+        # One line: statements from code come indented over many lines.
+        return " ".join(found.split())[:QUERY_TEXT_LIMIT]
 
     def _error(self, action: str, exc: BaseException) -> PlatformDatabaseError:
         lines = str(exc).strip().splitlines()
@@ -193,12 +212,15 @@ class PlatformDatabase:
                  WHERE backend_type = 'client backend'
                    AND state IS NOT NULL AND state <> 'idle'
                    AND pid <> pg_backend_pid()
+                   -- Not this bot's other checks, run side by side with this one.
+                   AND application_name <> $3
                    AND query_start IS NOT NULL
                  ORDER BY query_start
                  LIMIT $2
                 """,
-                QUERY_TEXT_LIMIT,
+                QUERY_TEXT_READ,
                 TOP_ACTIVE,
+                APPLICATION_NAME,
             )
             waiting = await conn.fetchval(
                 """
@@ -218,7 +240,7 @@ class PlatformDatabase:
                         "seconds": round(r["seconds"], 1),
                         "wait_event_type": r["wait_event_type"],
                         "wait_event": r["wait_event"],
-                        "query": r["query"],
+                        "query": self._query_text(r["query"]),
                         "blocked_by": list(r["blocked_by"] or []),
                     }
                     for r in longest
@@ -260,7 +282,7 @@ class PlatformDatabase:
                      ORDER BY s.{total} DESC
                      LIMIT $2
                     """,
-                    QUERY_TEXT_LIMIT,
+                    QUERY_TEXT_READ,
                     limit,
                 )
             except (
@@ -276,7 +298,7 @@ class PlatformDatabase:
                     "total_ms": round(r["total_ms"], 2),
                     "mean_ms": round(r["mean_ms"], 2),
                     "rows": r["rows"],
-                    "query": r["query"],
+                    "query": self._query_text(r["query"]),
                 }
                 for r in rows
             ]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import re
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -61,16 +62,25 @@ def _api_error(exc: PrometheusApiClientException) -> str:
     """Prometheus' own error text (bad_data, timeout…) out of the client's exception."""
     text = str(exc)
     # The client formats it as: HTTP Status Code 400 (b'{"status":"error",...}')
-    start, end = text.find("{"), text.rfind("}")
-    if start >= 0 and end > start:
-        try:
-            body = json.loads(text[start : end + 1].encode().decode("unicode_escape"))
-        except (ValueError, UnicodeDecodeError):
-            body = None
-        if isinstance(body, dict) and body.get("error"):
-            status = text.split("(", 1)[0].strip()
-            return f"{status}: {body.get('errorType', 'error')}: {body['error']}"
-    return text
+    found = re.match(r"HTTP Status Code (\d+) \((.*)\)$", text, re.S)
+    if found is None:
+        return text
+    status, raw = found.groups()
+    start, end = raw.find("{"), raw.rfind("}")
+    try:
+        body = json.loads(raw[start : end + 1].encode().decode("unicode_escape"))
+    except (ValueError, UnicodeDecodeError):
+        body = None
+    if isinstance(body, dict) and body.get("error"):
+        return f"HTTP {status}: {body.get('errorType', 'error')}: {body['error']}"
+    # Not Prometheus' JSON error: a proxy, or a URL that is not the Prometheus API.
+    return f"HTTP {status} (not a Prometheus API answer?): {raw}"
+
+
+def _connection_reason(exc: requests.RequestException) -> str:
+    """The OS error under requests' wrapping (pool, URL, retries), e.g. Connection refused."""
+    found = re.search(r"\[Errno -?\d+\][^'\")]*", str(exc))
+    return found.group(0).strip() if found else str(exc)
 
 
 def _samples(result: Any) -> list[Sample]:
@@ -127,6 +137,12 @@ class PrometheusQueries:
             raise self._error(_api_error(exc)) from None
         except requests.Timeout:
             raise self._error(f"no answer within {self._timeout} s") from None
+        except requests.JSONDecodeError:
+            raise self._error("unexpected answer: not JSON (is this the Prometheus URL?)") from None
+        except requests.ConnectionError as exc:
+            raise self._error(
+                f"cannot connect ({type(exc).__name__}): {_connection_reason(exc)}"
+            ) from None
         except requests.RequestException as exc:
             raise self._error(f"{type(exc).__name__}: {exc}") from None
         except (ValueError, KeyError, TypeError, IndexError) as exc:

@@ -84,10 +84,16 @@ class SentryIssues:
             "statsPeriod": "",
         }
         async with aiohttp.ClientSession(timeout=timeout, headers=headers) as session:
+            # Every request ends before the session closes, even when one of them fails.
             pages = await asyncio.gather(
-                *(self._project(session, project, params) for project in self._projects)
+                *(self._project(session, project, params) for project in self._projects),
+                return_exceptions=True,
             )
-        issues = [issue for page in pages for issue in page]
+        issues: list[dict[str, Any]] = []
+        for page in pages:
+            if isinstance(page, BaseException):
+                raise page
+            issues += page
         issues.sort(key=lambda i: _seen(i["firstSeen"]), reverse=True)
         return issues
 

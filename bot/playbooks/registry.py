@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.playbooks.model import StepKind
+from bot.playbooks.steps import http, postgres, prometheus, sentry
 from bot.playbooks.steps import kubernetes as k8s
 
 STEP_KINDS: dict[str, StepKind[Any]] = {
@@ -21,5 +22,18 @@ STEP_KINDS: dict[str, StepKind[Any]] = {
             k8s.recent_rollouts,
             "Rollouts in the last hours",
         ),
+        StepKind(
+            "pg.connectivity", postgres.NoParams, postgres.connectivity, "Database connectivity"
+        ),
+        StepKind("pg.activity", postgres.NoParams, postgres.activity, "Database activity"),
+        StepKind(
+            "pg.slow_queries",
+            postgres.SlowQueriesParams,
+            postgres.slow_queries,
+            "Slowest queries (pg_stat_statements)",
+        ),
+        StepKind("prometheus.query", prometheus.QueryParams, prometheus.query, "Prometheus query"),
+        StepKind("http.health", http.HealthParams, http.health, "Health endpoint"),
+        StepKind("sentry.issues", sentry.IssuesParams, sentry.issues, "New Sentry issues"),
     )
 }

@@ -34,10 +34,9 @@ def health_url(ctx: StepContext, service: Service) -> str:
 
 def _line(service: Service, result: HealthResult) -> str:
     mark = ":white_check_mark:" if result.ok else ":x:"
-    return (
-        f"{mark} *{escape(service.name)}* {escape(result.detail)}"
-        f" in {result.latency_ms:,.0f} ms (`{escape(result.url)}`)"
-    )
+    # Without an HTTP answer the time is only how long it took to give up.
+    took = f" in {result.latency_ms:,.0f} ms" if result.status is not None else ""
+    return f"{mark} *{escape(service.name)}* {escape(result.detail)}{took} (`{escape(result.url)}`)"
 
 
 async def health(ctx: StepContext, params: HealthParams) -> StepOutput:

@@ -134,7 +134,8 @@ async def slow_queries(ctx: StepContext, params: SlowQueriesParams) -> StepOutpu
     lines = [f"Top {len(found)} statements by total execution time:"]
     lines += [
         f"• {':warning: ' if r in slow else ''}{r['total_ms'] / 1000:,.1f} s total,"
-        f" {r['calls']:,} calls, {r['mean_ms']:,.1f} ms mean: {_code(r['query'])}"
+        f" {r['calls']:,} call{'s' if r['calls'] != 1 else ''}, {r['mean_ms']:,.1f} ms mean:"
+        f" {_code(r['query'])}"
         for r in found[:5]
     ]
     if len(found) > 5:
@@ -144,7 +145,7 @@ async def slow_queries(ctx: StepContext, params: SlowQueriesParams) -> StepOutpu
         [header]
         + [
             f"{r['total_ms']:>14,.1f} {r['calls']:>10,} {r['mean_ms']:>12,.1f}"
-            f" {r['rows']:>10,}  {' '.join((r['query'] or '').split())}"
+            f" {r['rows']:>10,}  {r['query']}"
             for r in found
         ]
     )

@@ -1,0 +1,749 @@
+"""PostgreSQL, Prometheus, HTTP health and Sentry steps, run against real components.
+
+PostgreSQL is the throwaway server. Prometheus, the health endpoints and Sentry are local
+HTTP servers speaking their real wire formats, reached by the real clients
+(prometheus-api-client over requests, aiohttp); nothing in a library is patched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import secrets
+import socket
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from aiohttp import web
+from pydantic import BaseModel
+
+from bot.config import PlatformConfig
+from bot.domain.clock import ManualClock
+from bot.integrations.health import HealthChecker
+from bot.integrations.postgres import PlatformDatabase
+from bot.integrations.prometheus import PRESETS, PrometheusError, PrometheusQueries
+from bot.integrations.sentry_issues import SentryIssues, SentryIssuesError
+from bot.playbooks.model import (
+    Playbook,
+    PlaybookSpec,
+    StepContext,
+    StepOutput,
+    StepSpec,
+    StepUnavailable,
+)
+from bot.playbooks.registry import STEP_KINDS
+from bot.playbooks.runner import run_playbook
+from bot.playbooks.steps import http, prometheus, sentry
+from bot.playbooks.steps import postgres as pg_steps
+from tests.services.postgres import ThrowawayPostgres
+
+KINDS = STEP_KINDS
+
+
+@contextlib.asynccontextmanager
+async def serve(app: web.Application) -> AsyncIterator[str]:
+    runner = web.AppRunner(app)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
+    finally:
+        await runner.cleanup()
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+def context(
+    config: PlatformConfig, service: str | None = "records", **integrations: Any
+) -> StepContext:
+    return StepContext(
+        config=config,
+        clock=ManualClock(),
+        service=config.service(service) if service else None,
+        integrations=integrations,
+    )
+
+
+# -- health endpoints ----------------------------------------------------------------------
+
+
+@dataclass
+class HealthServer:
+    """Answers /{service}/health: 200, 503 with a reason, or never (until released)."""
+
+    failing: dict[str, int] = field(default_factory=lambda: {"ingestion": 503})
+    silent: set[str] = field(default_factory=lambda: {"export"})
+    seen: list[dict[str, str]] = field(default_factory=list)
+    release: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def handle(self, request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        self.seen.append({"name": name, **request.query})
+        if name in self.silent:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.release.wait(), 30)
+        if name in self.failing:
+            return web.json_response(
+                {"status": "down", "postgres": "connection refused"}, status=self.failing[name]
+            )
+        return web.json_response({"status": "ok"})
+
+
+@pytest.fixture
+async def health_config(
+    platform_config: PlatformConfig,
+) -> AsyncIterator[tuple[PlatformConfig, HealthServer]]:
+    server = HealthServer()
+    app = web.Application()
+    app.router.add_get("/{name}/health", server.handle)
+    async with serve(app) as url:
+        template = url + "/{name}{path}?deployment={deployment}&namespace={namespace}&port={port}"
+        try:
+            yield platform_config.model_copy(update={"health_url_template": template}), server
+        finally:
+            server.release.set()
+
+
+async def test_health_of_the_service(health_config: tuple[PlatformConfig, HealthServer]) -> None:
+    config, server = health_config
+    ctx = context(config, "records", http=HealthChecker(timeout=2))
+
+    output = await http.health(ctx, http.HealthParams())
+
+    assert output.healthy
+    assert output.summary.startswith(":white_check_mark: *records* HTTP 200 in ")
+    # Every placeholder of the template was filled from the service and the config.
+    assert server.seen == [
+        {
+            "name": "records",
+            "deployment": "records-service",
+            "namespace": "factsway-prod",
+            "port": "3001",
+        }
+    ]
+
+
+async def test_health_of_a_failing_service_shows_its_body(
+    health_config: tuple[PlatformConfig, HealthServer],
+) -> None:
+    config, _ = health_config
+    ctx = context(config, "ingestion", http=HealthChecker(timeout=2))
+
+    output = await http.health(ctx, http.HealthParams())
+
+    assert not output.healthy
+    assert output.summary.startswith(":x: *ingestion* HTTP 503: ")
+    assert "connection refused" in output.summary
+
+
+async def test_health_of_all_services_checked_side_by_side(
+    health_config: tuple[PlatformConfig, HealthServer],
+) -> None:
+    config, server = health_config
+    ctx = context(config, None, http=HealthChecker(timeout=0.5))
+    started = time.monotonic()
+
+    output = await http.health(ctx, http.HealthParams(all_services=True))
+
+    # Eight services, one of which never answers: bounded by one timeout, not eight.
+    assert time.monotonic() - started < 2
+    assert not output.healthy
+    lines = output.summary.splitlines()
+    assert lines[0] == ":x: 2 of 8 services fail their health check:"
+    assert lines[1].startswith(":x: *ingestion* HTTP 503")
+    assert lines[2].startswith(":x: *export* no answer within 0.5 s")
+    assert len(lines) == 3
+    details = output.details.splitlines()
+    assert len(details) == 8
+    assert sum(line.startswith("ok ") for line in details) == 6
+    assert {s["name"] for s in server.seen} == {s.name for s in config.services}
+
+
+async def test_health_check_of_a_closed_port() -> None:
+    url = f"http://127.0.0.1:{closed_port()}/health"
+
+    result = await HealthChecker(timeout=2).check(url)
+
+    assert (result.url, result.status, result.ok) == (url, None, False)
+    assert result.detail.startswith("ClientConnectorError")
+    assert "\n" not in result.detail
+    assert result.latency_ms < 2000
+
+
+# -- Prometheus ----------------------------------------------------------------------------
+
+
+@dataclass
+class FakePrometheus:
+    """GET /api/v1/query as Prometheus answers it; records the PromQL it was asked."""
+
+    values: dict[str, str] = field(default_factory=dict)  # preset -> the sample's value
+    empty: bool = False
+    error: tuple[int, str, str] | None = None  # status, errorType, error
+    queries: list[str] = field(default_factory=list)
+    params: list[dict[str, str]] = field(default_factory=list)
+
+    async def handle(self, request: web.Request) -> web.Response:
+        query = request.query["query"]
+        self.queries.append(query)
+        self.params.append(dict(request.query))
+        if self.error is not None:
+            status, kind, message = self.error
+            return web.json_response(
+                {"status": "error", "errorType": kind, "error": message}, status=status
+            )
+        if "histogram_quantile" in query:
+            preset = "p95_latency"
+        elif 'status=~"5.."' in query:
+            preset = "error_rate"
+        else:
+            preset = "request_rate"
+        result = [] if self.empty else [{"metric": {}, "value": [1700000000, self.values[preset]]}]
+        return web.json_response(
+            {"status": "success", "data": {"resultType": "vector", "result": result}}
+        )
+
+
+@pytest.fixture
+async def fake_prometheus() -> AsyncIterator[tuple[FakePrometheus, str]]:
+    fake = FakePrometheus(
+        values={"error_rate": "0.07", "p95_latency": "0.25", "request_rate": "12.5"}
+    )
+    app = web.Application()
+    app.router.add_get("/api/v1/query", fake.handle)
+    async with serve(app) as url:
+        yield fake, url
+
+
+async def run_query(config: PlatformConfig, url: str, preset: str, service: str = "records") -> Any:
+    ctx = context(config, service, prometheus=PrometheusQueries(url + "/"))
+    return await prometheus.query(ctx, prometheus.QueryParams.model_validate({"preset": preset}))
+
+
+async def test_error_rate_is_one_aggregated_ratio_over_the_p1_threshold(
+    platform_config: PlatformConfig, fake_prometheus: tuple[FakePrometheus, str]
+) -> None:
+    fake, url = fake_prometheus
+
+    output = await run_query(platform_config, url, "error_rate")
+
+    assert fake.queries == [
+        'sum(rate(http_requests_total{job="records-service",status=~"5.."}[5m]))'
+        ' / sum(rate(http_requests_total{job="records-service"}[5m]))'
+    ]
+    # Prometheus is told to give up no later than the client does.
+    assert fake.params[0]["timeout"] == "10s"
+    assert not output.healthy
+    assert output.summary == (
+        ":x: *records* 5xx error rate (5 min): *7.00%*, over the runbook's 5% P1 threshold"
+    )
+    assert output.details == "PromQL: " + fake.queries[0]
+
+
+async def test_error_rate_under_the_threshold(
+    platform_config: PlatformConfig, fake_prometheus: tuple[FakePrometheus, str]
+) -> None:
+    fake, url = fake_prometheus
+    fake.values["error_rate"] = "0.012"
+
+    output = await run_query(platform_config, url, "error_rate", "caselaw")
+
+    assert output.healthy
+    assert output.summary == ":white_check_mark: *caselaw* 5xx error rate (5 min): *1.20%*"
+    assert 'job="caselaw-service"' in fake.queries[0]
+
+
+@pytest.mark.parametrize(
+    ("value", "healthy", "shown"),
+    [("0.25", True, "*250 ms*"), ("1.5", False, "*1,500 ms*, over 1 s")],
+)
+async def test_p95_latency_in_milliseconds(
+    platform_config: PlatformConfig,
+    fake_prometheus: tuple[FakePrometheus, str],
+    value: str,
+    healthy: bool,
+    shown: str,
+) -> None:
+    fake, url = fake_prometheus
+    fake.values["p95_latency"] = value
+
+    output = await run_query(platform_config, url, "p95_latency")
+
+    assert fake.queries == [
+        "histogram_quantile(0.95, sum by (le)"
+        ' (rate(http_request_duration_seconds_bucket{job="records-service"}[5m])))'
+    ]
+    assert output.healthy is healthy
+    assert output.summary.endswith(f"*records* p95 latency (5 min): {shown}")
+
+
+async def test_request_rate(
+    platform_config: PlatformConfig, fake_prometheus: tuple[FakePrometheus, str]
+) -> None:
+    fake, url = fake_prometheus
+
+    output = await run_query(platform_config, url, "request_rate")
+
+    assert fake.queries == ['sum(rate(http_requests_total{job="records-service"}[5m]))']
+    assert output.healthy
+    assert output.summary.endswith("request rate (5 min): *12.50 req/s*")
+
+
+async def test_no_traffic_and_no_series_are_said_plainly(
+    platform_config: PlatformConfig, fake_prometheus: tuple[FakePrometheus, str]
+) -> None:
+    fake, url = fake_prometheus
+    fake.values["error_rate"] = "NaN"  # 0/0: no requests in the window
+
+    no_traffic = await run_query(platform_config, url, "error_rate")
+    fake.empty = True
+    no_series = await run_query(platform_config, url, "error_rate")
+
+    assert no_traffic.healthy
+    assert (
+        no_traffic.summary == "*records* 5xx error rate (5 min): no requests in the last 5 minutes."
+    )
+    assert no_series.healthy
+    assert 'no series for `job="records-service"`' in no_series.summary
+
+
+async def test_prometheus_errors_are_one_line(
+    fake_prometheus: tuple[FakePrometheus, str],
+) -> None:
+    fake, url = fake_prometheus
+    fake.error = (400, "bad_data", '1:14: parse error: unexpected "}" in label matching')
+
+    with pytest.raises(PrometheusError) as bad:
+        await PrometheusQueries(url).instant("sum(rate(x{]))")
+
+    assert str(bad.value) == (
+        f"Prometheus at {url.removeprefix('http://')}: HTTP 400: bad_data:"
+        ' 1:14: parse error: unexpected "}" in label matching'
+    )
+    # Not retried: a query that failed (or was slow) is not run again behind the step's back.
+    assert len(fake.queries) == 1
+
+
+async def test_prometheus_down_is_one_line_without_credentials() -> None:
+    password = secrets.token_hex(8)
+    port = closed_port()
+    started = time.monotonic()
+
+    with pytest.raises(PrometheusError) as down:
+        await PrometheusQueries(f"http://admin:{password}@127.0.0.1:{port}").instant("up")
+
+    message = str(down.value)
+    assert message == (
+        f"Prometheus at 127.0.0.1:{port}: cannot connect (ConnectionError):"
+        " [Errno 111] Connection refused"
+    )
+    assert "\n" not in message
+    assert password not in message
+    assert time.monotonic() - started < 5
+
+
+async def test_a_url_that_is_not_prometheus() -> None:
+    async def login_page(request: web.Request) -> web.Response:
+        return web.Response(text="<html>Sign in</html>", content_type="text/html")
+
+    app = web.Application()
+    app.router.add_get("/api/v1/query", login_page)
+    async with serve(app) as url:
+        with pytest.raises(PrometheusError) as wrong:
+            await PrometheusQueries(url).instant("up")
+
+    assert str(wrong.value).endswith(": unexpected answer: not JSON (is this the Prometheus URL?)")
+
+
+async def test_instant_returns_labels_and_values(
+    fake_prometheus: tuple[FakePrometheus, str],
+) -> None:
+    fake, url = fake_prometheus
+    fake.values["request_rate"] = "+Inf"
+
+    samples = await PrometheusQueries(url).instant("sum(rate(http_requests_total[5m]))")
+
+    assert len(samples) == 1
+    labels, value = samples[0]
+    assert labels == {} and math.isinf(value)
+    assert set(PRESETS) == {"error_rate", "p95_latency", "request_rate"}
+
+
+# -- Sentry --------------------------------------------------------------------------------
+
+SENTRY_TOKEN = "sntrys_" + secrets.token_hex(16)
+
+
+def sentry_issue(
+    project: str, number: int, level: str, first_seen: str, count: str
+) -> dict[str, Any]:
+    """An issue as GET /api/0/projects/{org}/{project}/issues/ returns it (abridged)."""
+    short_id = f"{project.upper()}-{number}"
+    return {
+        "id": str(4000 + number),
+        "shortId": short_id,
+        "title": f"TypeError: cannot read 'caseId' of undefined <{number}>",
+        "culprit": "app/routes/records.ts in getRecord",
+        "permalink": f"https://acme.sentry.io/issues/{4000 + number}/",
+        "level": level,
+        "status": "unresolved",
+        "isUnhandled": True,
+        "count": count,  # a string in Sentry's API
+        "userCount": 7,
+        "firstSeen": first_seen,
+        "lastSeen": "2026-01-01T11:59:00.000000Z",
+        "project": {"id": "2", "name": project, "slug": project},
+        "stats": {},
+    }
+
+
+@dataclass
+class FakeSentry:
+    issues: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    requests: list[tuple[str, dict[str, str], str]] = field(default_factory=list)
+
+    async def handle(self, request: web.Request) -> web.Response:
+        org, project = request.match_info["org"], request.match_info["project"]
+        self.requests.append(
+            (f"{org}/{project}", dict(request.query), request.headers["Authorization"])
+        )
+        if request.headers["Authorization"] != f"Bearer {SENTRY_TOKEN}":
+            return web.json_response({"detail": "Invalid token"}, status=401)
+        if org != "acme" or project not in self.issues:
+            return web.json_response(
+                {"detail": "The requested resource does not exist"}, status=404
+            )
+        return web.json_response(self.issues[project])
+
+
+@pytest.fixture
+async def fake_sentry() -> AsyncIterator[tuple[FakeSentry, str]]:
+    fake = FakeSentry(
+        issues={
+            "factsway-api": [
+                sentry_issue("factsway-api", 2, "error", "2026-01-01T11:40:00.123456Z", "1532"),
+                sentry_issue("factsway-api", 1, "warning", "2026-01-01T10:15:00Z", "3"),
+            ],
+            "factsway-web": [
+                sentry_issue("factsway-web", 3, "error", "2026-01-01T11:50:00.5Z", "12"),
+            ],
+        }
+    )
+    app = web.Application()
+    app.router.add_get("/api/0/projects/{org}/{project}/issues/", fake.handle)
+    async with serve(app) as url:
+        yield fake, url
+
+
+async def test_new_sentry_issues_across_projects(
+    platform_config: PlatformConfig, fake_sentry: tuple[FakeSentry, str]
+) -> None:
+    fake, url = fake_sentry
+    client = SentryIssues(url + "/", SENTRY_TOKEN, "acme", ["factsway-api", "factsway-web"])
+    ctx = context(platform_config, None, sentry=client)
+
+    output = await sentry.issues(ctx, sentry.IssuesParams())
+
+    assert sorted(fake.requests) == [
+        (
+            f"acme/{project}",
+            {"query": "is:unresolved firstSeen:-2h", "sort": "date", "statsPeriod": ""},
+            f"Bearer {SENTRY_TOKEN}",
+        )
+        for project in ("factsway-api", "factsway-web")
+    ]
+    assert not output.healthy
+    lines = output.summary.splitlines()
+    assert lines[0] == "3 new unresolved issues in the last 2 hours (2 errors or fatal):"
+    # Newest first across projects, with the title escaped so it cannot forge a link.
+    assert lines[1] == (
+        ":red_circle: <https://acme.sentry.io/issues/4003/|FACTSWAY-WEB-3> TypeError: cannot read"
+        " 'caseId' of undefined &lt;3&gt; in `app/routes/records.ts in getRecord`: 12 events,"
+        " 7 users, first seen 11:50 UTC"
+    )
+    assert lines[2].startswith(":red_circle: <https://acme.sentry.io/issues/4002/|FACTSWAY-API-2>")
+    assert "1,532 events" in lines[2]
+    assert lines[3].startswith(":warning: <https://acme.sentry.io/issues/4001/|FACTSWAY-API-1>")
+    assert len(output.details.splitlines()) == 3
+
+
+async def test_sentry_window_in_minutes_and_only_warnings_are_healthy(
+    platform_config: PlatformConfig, fake_sentry: tuple[FakeSentry, str]
+) -> None:
+    fake, url = fake_sentry
+    fake.issues["factsway-api"] = fake.issues["factsway-api"][1:]  # the warning only
+    ctx = context(
+        platform_config, None, sentry=SentryIssues(url, SENTRY_TOKEN, "acme", ["factsway-api"])
+    )
+
+    output = await sentry.issues(ctx, sentry.IssuesParams(hours=1.5))
+
+    assert fake.requests[0][1]["query"] == "is:unresolved firstSeen:-90m"
+    assert output.healthy
+    assert output.summary.startswith("1 new unresolved issue in the last 1.5 hours (0 errors")
+
+
+async def test_no_new_sentry_issues(
+    platform_config: PlatformConfig, fake_sentry: tuple[FakeSentry, str]
+) -> None:
+    fake, url = fake_sentry
+    fake.issues["factsway-api"] = []
+    ctx = context(
+        platform_config, None, sentry=SentryIssues(url, SENTRY_TOKEN, "acme", ["factsway-api"])
+    )
+
+    output = await sentry.issues(ctx, sentry.IssuesParams())
+
+    assert output == StepOutput("No new unresolved Sentry issues in the last 2 hours.")
+
+
+async def test_sentry_errors_are_one_line_without_the_token(
+    fake_sentry: tuple[FakeSentry, str],
+) -> None:
+    _, url = fake_sentry
+    wrong = "sntrys_" + secrets.token_hex(16)
+
+    with pytest.raises(SentryIssuesError) as refused:
+        await SentryIssues(url, wrong, "acme", ["factsway-api"]).new_issues()
+    with pytest.raises(SentryIssuesError) as missing:
+        await SentryIssues(url, SENTRY_TOKEN, "acme", ["nope"]).new_issues()
+    with pytest.raises(SentryIssuesError) as down:
+        await SentryIssues(
+            f"http://127.0.0.1:{closed_port()}", SENTRY_TOKEN, "acme", ["factsway-api"]
+        ).new_issues()
+
+    assert str(refused.value) == "Sentry answered HTTP 401 for acme/factsway-api: Invalid token"
+    assert str(missing.value) == (
+        "Sentry answered HTTP 404 for acme/nope: The requested resource does not exist"
+    )
+    assert str(down.value).startswith("cannot list Sentry issues of acme/factsway-api:")
+    for error in (refused, missing, down):
+        assert "\n" not in str(error.value)
+        assert wrong not in str(error.value) and SENTRY_TOKEN not in str(error.value)
+
+
+# -- PostgreSQL ----------------------------------------------------------------------------
+
+
+async def test_postgres_steps_on_a_healthy_database(
+    platform_config: PlatformConfig, postgres: ThrowawayPostgres
+) -> None:
+    ctx = context(platform_config, None, postgres=PlatformDatabase(postgres.dsn))
+
+    connected = await pg_steps.connectivity(ctx, pg_steps.NoParams())
+    active = await pg_steps.activity(ctx, pg_steps.NoParams())
+    slow = await pg_steps.slow_queries(ctx, pg_steps.SlowQueriesParams(limit=3))
+
+    assert connected.healthy
+    assert connected.summary.startswith(":white_check_mark: Connected to PostgreSQL 15.")
+    assert " of 97 usable (" in connected.summary  # max_connections 100, 3 reserved
+    assert active.healthy
+    assert active.summary.startswith("Connections: ")
+    assert "No session is waiting on a lock." in active.summary
+    assert slow.summary.startswith("Top 3 statements by total execution time:")
+    header, *rows = slow.details.splitlines()
+    assert header.split() == ["total", "ms", "calls", "mean", "ms", "rows", "query"]
+    assert len(rows) == 3
+
+
+async def test_activity_step_flags_a_lock_waiter(
+    platform_config: PlatformConfig, postgres: ThrowawayPostgres
+) -> None:
+    import asyncpg
+
+    table = f"step_lock_{secrets.token_hex(4)}"
+    postgres.psql(f"CREATE TABLE {table} (id int)")
+    holder, waiter = await asyncpg.connect(postgres.dsn), await asyncpg.connect(postgres.dsn)
+    holder_pid = holder.get_server_pid()
+    ctx = context(platform_config, None, postgres=PlatformDatabase(postgres.dsn))
+    try:
+        await waiter.execute("SET statement_timeout = '20s'")
+        tx = holder.transaction()
+        await tx.start()
+        await holder.execute(f"LOCK TABLE {table}")
+        blocked = asyncio.create_task(waiter.fetchval(f"SELECT count(*) FROM {table}"))
+        deadline = time.monotonic() + 10
+        while True:
+            output = await pg_steps.activity(ctx, pg_steps.NoParams())
+            if not output.healthy:
+                break
+            assert time.monotonic() < deadline, output
+            await asyncio.sleep(0.1)
+        await tx.rollback()
+        await blocked
+    finally:
+        holder.terminate()
+        waiter.terminate()
+        postgres.psql(f"DROP TABLE {table}")
+
+    assert ":lock: 1 session waiting on locks" in output.summary
+    assert f"blocked by pid {holder_pid}: `SELECT count(*) FROM {table}`" in (output.summary)
+    assert "wait=Lock/relation" in output.details
+
+
+async def test_slow_queries_step_says_how_to_enable_pg_stat_statements(
+    platform_config: PlatformConfig, postgres: ThrowawayPostgres
+) -> None:
+    database = f"bare_{secrets.token_hex(4)}"
+    postgres.psql(f"CREATE DATABASE {database}")
+    try:
+        dsn = f"postgresql://postgres@127.0.0.1:{postgres.port}/{database}"
+        ctx = context(platform_config, None, postgres=PlatformDatabase(dsn))
+        output = await pg_steps.slow_queries(ctx, pg_steps.SlowQueriesParams())
+    finally:
+        postgres.psql(f"DROP DATABASE {database} WITH (FORCE)")
+
+    assert output.healthy
+    assert "pg_stat_statements is not available" in output.summary
+    assert "add pg_stat_statements to shared_preload_libraries" in output.summary
+    assert "`CREATE EXTENSION pg_stat_statements;`" in output.summary
+
+
+async def test_connectivity_step_reports_an_unreachable_database(
+    platform_config: PlatformConfig,
+) -> None:
+    password = secrets.token_hex(10)
+    port = closed_port()
+    dsn = f"postgresql://incident_bot:{password}@127.0.0.1:{port}/factsway"
+    ctx = context(platform_config, None, postgres=PlatformDatabase(dsn, connect_timeout=2))
+
+    output = await pg_steps.connectivity(ctx, pg_steps.NoParams())
+
+    assert not output.healthy
+    assert output.summary.startswith(
+        f":x: Cannot reach PostgreSQL: cannot connect to 127.0.0.1:{port}/factsway: "
+    )
+    assert password not in output.summary
+
+
+def test_slow_queries_limit_is_bounded() -> None:
+    assert pg_steps.SlowQueriesParams().limit == 10
+    for bad in ({"limit": 0}, {"limit": 51}, {"limit": 5, "sql": "SELECT 1"}):
+        with pytest.raises(ValueError):
+            pg_steps.SlowQueriesParams.model_validate(bad)
+
+
+# -- through the runner --------------------------------------------------------------------
+
+
+def playbook(*steps: tuple[str, BaseModel]) -> Playbook:
+    spec = PlaybookSpec(
+        name="t",
+        description="t",
+        steps=[StepSpec(kind=kind, timeout=15) for kind, _ in steps],
+    )
+    return Playbook(spec=spec, source="t.yaml", params=tuple(params for _, params in steps))
+
+
+ALL_STEPS = (
+    ("pg.connectivity", pg_steps.NoParams()),
+    ("pg.activity", pg_steps.NoParams()),
+    ("pg.slow_queries", pg_steps.SlowQueriesParams()),
+    ("prometheus.query", prometheus.QueryParams(preset="error_rate")),
+    ("http.health", http.HealthParams()),
+    ("sentry.issues", sentry.IssuesParams()),
+)
+
+
+async def test_missing_integrations_are_skipped_not_failed(platform_config: PlatformConfig) -> None:
+    results = await run_playbook(playbook(*ALL_STEPS), context(platform_config), KINDS)
+
+    assert [(r.kind, r.outcome, r.summary) for r in results] == [
+        (
+            "pg.connectivity",
+            "unavailable",
+            "Skipped: postgres is not configured (PLATFORM_DATABASE_URL)",
+        ),
+        (
+            "pg.activity",
+            "unavailable",
+            "Skipped: postgres is not configured (PLATFORM_DATABASE_URL)",
+        ),
+        (
+            "pg.slow_queries",
+            "unavailable",
+            "Skipped: postgres is not configured (PLATFORM_DATABASE_URL)",
+        ),
+        (
+            "prometheus.query",
+            "unavailable",
+            "Skipped: prometheus is not configured (PROMETHEUS_URL)",
+        ),
+        ("http.health", "unavailable", "Skipped: http is not configured (always available)"),
+        (
+            "sentry.issues",
+            "unavailable",
+            "Skipped: sentry is not configured (SENTRY_API_TOKEN, SENTRY_ORG, SENTRY_PROJECTS)",
+        ),
+    ]
+
+
+async def test_service_steps_without_a_service_are_skipped(
+    platform_config: PlatformConfig, fake_prometheus: tuple[FakePrometheus, str]
+) -> None:
+    _, url = fake_prometheus
+    ctx = context(platform_config, None, prometheus=PrometheusQueries(url), http=HealthChecker())
+
+    results = await run_playbook(playbook(*ALL_STEPS[3:5]), ctx, KINDS)
+
+    assert {r.outcome for r in results} == {"unavailable"}
+    assert all(
+        r.summary.startswith("Skipped: this step needs a service; known services: records,")
+        for r in results
+    )
+    with pytest.raises(StepUnavailable):
+        await prometheus.query(ctx, prometheus.QueryParams(preset="request_rate"))
+
+
+async def test_runner_outcomes_with_everything_configured(
+    platform_config: PlatformConfig,
+    postgres: ThrowawayPostgres,
+    fake_prometheus: tuple[FakePrometheus, str],
+    fake_sentry: tuple[FakeSentry, str],
+    health_config: tuple[PlatformConfig, HealthServer],
+) -> None:
+    config, _ = health_config
+    ctx = context(
+        config,
+        "ingestion",  # its health endpoint answers 503
+        postgres=PlatformDatabase(postgres.dsn),
+        prometheus=PrometheusQueries(fake_prometheus[1]),
+        http=HealthChecker(timeout=2),
+        sentry=SentryIssues(fake_sentry[1], SENTRY_TOKEN, "acme", ["factsway-api"]),
+    )
+
+    results = await run_playbook(playbook(*ALL_STEPS), ctx, KINDS, secrets=[SENTRY_TOKEN])
+
+    outcomes = {r.kind: r.outcome for r in results}
+    assert outcomes == {
+        "pg.connectivity": "ok",
+        "pg.activity": "ok",
+        "pg.slow_queries": "ok",
+        "prometheus.query": "problem",  # 7% errors
+        "http.health": "problem",
+        "sentry.issues": "problem",  # a new error-level issue
+    }
+    assert all(SENTRY_TOKEN not in r.summary + r.details for r in results)
+
+
+async def test_a_broken_integration_fails_its_step_alone(platform_config: PlatformConfig) -> None:
+    ctx = context(
+        platform_config,
+        prometheus=PrometheusQueries(f"http://127.0.0.1:{closed_port()}"),
+        http=HealthChecker(timeout=2),
+    )
+
+    results = await run_playbook(playbook(*ALL_STEPS[3:5]), ctx, KINDS)
+
+    assert [r.outcome for r in results] == ["failed", "problem"]
+    assert results[0].summary.startswith("Failed: PrometheusError: Prometheus at 127.0.0.1:")
