@@ -23,11 +23,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 # No stubs are installed for these; `unused-ignore` keeps this quiet if some are added later.
-import aioboto3  # type: ignore[import-untyped, unused-ignore]
+import aioboto3
 import aiohttp
 import yaml
-from aiobotocore.config import AioConfig  # type: ignore[import-untyped, unused-ignore]
-from botocore.exceptions import (  # type: ignore[import-untyped, unused-ignore]
+from aiobotocore.config import AioConfig
+from botocore.exceptions import (
     BotoCoreError,
     ClientError,
     EndpointConnectionError,

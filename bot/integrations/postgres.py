@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, unquote, urlsplit
 
-import asyncpg  # type: ignore[import-untyped]
+import asyncpg
 
 from bot.redaction import REDACTED, scrub_text
 
