@@ -111,11 +111,16 @@ class Kubernetes:
             "tail_lines": tail,
             "previous": previous,
             "_request_timeout": REQUEST_TIMEOUT,
+            # Raw text: with preloading the client json-decodes a log that is one JSON line.
+            "_preload_content": False,
         }
         if container:
             kwargs["container"] = container
-        text = await self._call(self._core.read_namespaced_pod_log(pod, namespace, **kwargs))
-        return str(text)
+        response = await self._call(self._core.read_namespaced_pod_log(pod, namespace, **kwargs))
+        try:
+            return str(await response.text())
+        finally:
+            response.release()
 
     async def events(self, namespace: str, names: list[str]) -> list[Obj]:
         events: list[Obj] = []

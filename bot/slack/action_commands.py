@@ -104,11 +104,13 @@ class ActionCommands:
 
     def _command(self, name: str) -> Any:
         async def run(ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond) -> None:
-            await ack(**_ephemeral(f":hourglass_flowing_sand: Checking `{name}`…"))
+            await ack(
+                response_type="ephemeral", text=f":hourglass_flowing_sand: Checking `{name}`…"
+            )
             user, channel = str(command.get("user_id", "")), str(command.get("channel_id", ""))
             words = str(command.get("text", "")).split()
             answer = await self.request(name, words, user, channel)
-            await respond(**_ephemeral(answer), replace_original=True)
+            await respond(**{**_ephemeral(answer), "replace_original": True})
 
         return run
 

@@ -1,0 +1,366 @@
+"""Rollback, scale, restart and desktop rollback from Slack, against a fake Kubernetes API
+(with a controller that really rolls ReplicaSets) and moto's S3/CloudFront."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.config import PlatformConfig, Settings
+from bot.domain.incident import NewIncident, Severity
+from bot.domain.rollout import HASH_LABEL
+from bot.web.keys import STORE
+from tests.conftest import BOT_TOKEN, SIGNING_SECRET, BotFactory, RunningBot
+from tests.fakes.aws import (
+    create_distribution,
+    fake_aws_env,
+    moto_server,
+    read_object,
+    seed_updates,
+)
+from tests.fakes.kube_api import FakeKubernetes
+from tests.fakes.slack_api import FakeSlack, Message
+
+NS = "factsway-prod"
+
+
+@pytest.fixture
+async def kube() -> AsyncIterator[FakeKubernetes]:
+    async with FakeKubernetes(namespace=NS) as fake:
+        fake.add_deployment(
+            "records-service", image="registry.local/records:1.0", change_cause="release 1.0"
+        )
+        yield fake
+
+
+async def rolled_out(kube: FakeKubernetes, name: str, timeout: float = 15) -> None:
+    async with asyncio.timeout(timeout):
+        while True:
+            d = kube.deployment(name)
+            s, spec = d.get("status") or {}, d["spec"]
+            if (
+                s.get("observedGeneration") == d["metadata"]["generation"]
+                and s.get("updatedReplicas") == spec["replicas"]
+                and s.get("availableReplicas") == spec["replicas"]
+                and s.get("replicas") == spec["replicas"]
+            ):
+                return
+            await asyncio.sleep(0.05)
+
+
+@dataclass
+class World:
+    bot: RunningBot
+    slack: FakeSlack
+    kube: FakeKubernetes
+
+    async def command(
+        self, command: str, text: str, *, user: str = "U1", channel: str = "C_ALERTS"
+    ) -> str:
+        before = len(self.slack.responses)
+        response = await self.bot.slack_command(
+            command,
+            text,
+            user_id=user,
+            channel_id=channel,
+            response_url=self.slack.issue_response_url(),
+        )
+        assert response.status == 200
+        async with asyncio.timeout(20):
+            while len(self.slack.responses) == before:
+                await asyncio.sleep(0.02)
+        return str(self.slack.responses[-1]["text"])
+
+    async def settled(self) -> None:
+        async with asyncio.timeout(30):
+            while (await self.bot.app[STORE].outbox_stats(0)).depth:
+                await asyncio.sleep(0.02)
+
+    def confirmation(self, channel: str = "C_ALERTS") -> Message:
+        return [m for m in self.slack.messages[channel] if "requested by" in repr(m.blocks)][-1]
+
+    async def click(self, action: str, message: Message, *, user: str = "U1") -> str | None:
+        value = next(
+            e["value"]
+            for b in message.blocks or []
+            if b["type"] == "actions"
+            for e in b["elements"]
+            if e["action_id"] == action
+        )
+        before = len(self.slack.responses)
+        response = await self.bot.slack_action(
+            action,
+            value,
+            user_id=user,
+            channel_id=message.channel,
+            message_ts=message.ts,
+            response_url=self.slack.issue_response_url(),
+        )
+        assert response.status == 200
+        await asyncio.sleep(0.3)
+        return str(self.slack.responses[-1]["text"]) if len(self.slack.responses) > before else None
+
+    async def finished(self, channel: str = "C_ALERTS", timeout: float = 30) -> Message:
+        async with asyncio.timeout(timeout):
+            while True:
+                await self.settled()
+                message = self.confirmation(channel)
+                if any(word in message.text for word in (": done", ": failed")):
+                    return message
+                await asyncio.sleep(0.1)
+
+
+@pytest.fixture
+def world_factory(
+    start_bot: BotFactory,
+    make_settings: Callable[..., Settings],
+    fake_slack: FakeSlack,
+    kube: FakeKubernetes,
+    platform_config: PlatformConfig,
+    tmp_path: Path,
+) -> Callable[..., Any]:
+    async def make(operators: str = "U1,@sre", **extra: str) -> World:
+        fake_slack.add_user("U5", "erin", email="erin@example.com")
+        fake_slack.add_user("U6", "frank", email="frank@example.com")
+        fake_slack.add_usergroup("sre", "S9", ["U5"])
+        settings = make_settings(
+            SLACK_BOT_TOKEN=BOT_TOKEN,
+            SLACK_SIGNING_SECRET=SIGNING_SECRET,
+            SLACK_API_URL=fake_slack.url,
+            SLACK_ALERTS_CHANNEL="C_ALERTS",
+            KUBECONFIG=str(kube.write_kubeconfig(tmp_path / "kubeconfig")),
+            INCIDENT_BOT_OPERATORS=operators,
+            **extra,
+        )
+        bot = await start_bot(settings, platform_config)
+        return World(bot, fake_slack, kube)
+
+    return make
+
+
+def template_of(kube: FakeKubernetes, revision: int) -> dict[str, Any]:
+    rs = next(
+        r
+        for r in kube.replicasets("records-service")
+        if r["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == str(revision)
+    )
+    template = rs["spec"]["template"]
+    template["metadata"]["labels"].pop(HASH_LABEL, None)
+    return dict(template)
+
+
+async def test_rollback_to_the_previous_revision_after_confirmation(
+    world_factory: Callable[..., Any],
+    kube: FakeKubernetes,
+) -> None:
+    kube.set_image("records-service", "registry.local/records:1.1", change_cause="release 1.1")
+    await rolled_out(kube, "records-service")
+    w: World = await world_factory()
+    revision_1 = template_of(kube, 1)
+    answer = await w.command("/rollback", "records")
+    assert answer.startswith("Posted for confirmation")
+    await w.settled()
+    message = w.confirmation()
+    shown = repr(message.blocks)
+    assert "revision 2: records-service=registry.local/records:1.1" in shown
+    assert "revision 1: records-service=registry.local/records:1.0" in shown
+
+    await w.click("action_confirm", message)
+    final = await w.finished()
+    assert "successfully rolled out" in repr(final.blocks)
+    patches = [
+        (path, body)
+        for method, path, body in kube.requests
+        if method == "PATCH" and "/deployments/records-service" in path
+    ]
+    assert "dryRun=All" in patches[0][0] and "dryRun" not in patches[1][0]
+    assert patches[1][1][0]["path"] == "/spec/template"
+    deployment = kube.deployment("records-service")
+    assert deployment["spec"]["template"] == revision_1
+    assert deployment["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "3"
+
+
+async def test_history_and_rollback_to_a_given_revision(
+    world_factory: Callable[..., Any],
+    kube: FakeKubernetes,
+) -> None:
+    for version in ("1.1", "1.2"):
+        kube.set_image(
+            "records-service",
+            f"registry.local/records:{version}",
+            change_cause=f"release {version}",
+        )
+        await rolled_out(kube, "records-service")
+    w: World = await world_factory()
+    history = await w.command("/rollback", "records history")
+    assert "* revision 3: records-service=registry.local/records:1.2 (release 1.2)" in history
+    assert "  revision 1: records-service=registry.local/records:1.0 (release 1.0)" in history
+    await w.command("/rollback", "records --to-revision 1")
+    await w.settled()
+    await w.click("action_confirm", w.confirmation())
+    await w.finished()
+    assert kube.deployment("records-service")["spec"]["template"] == template_of(kube, 4)
+    images = kube.deployment("records-service")["spec"]["template"]["spec"]["containers"]
+    assert images[0]["image"] == "registry.local/records:1.0"
+
+
+async def test_paused_no_history_and_already_current_are_refused_without_a_change(
+    world_factory: Callable[..., Any],
+    kube: FakeKubernetes,
+) -> None:
+    w: World = await world_factory()
+    assert "no rollout history found" in await w.command("/rollback", "records")
+    kube.set_image("records-service", "registry.local/records:1.1")
+    await rolled_out(kube, "records-service")
+    assert "skipped rollback (current template already matches revision 2)" in (
+        await w.command("/rollback", "records --to-revision 2")
+    )
+    kube.add_deployment("export-service", image="registry.local/export:2", paused=True)
+    assert "paused" in await w.command("/rollback", "export")
+    assert "unknown service `billing`; known services: records, ingestion" in (
+        await w.command("/rollback", "billing")
+    )
+    assert not [r for r in kube.requests if r[0] == "PATCH"]
+
+
+async def test_only_operators_may_act_and_refusals_are_recorded(
+    world_factory: Callable[..., Any],
+    kube: FakeKubernetes,
+) -> None:
+    kube.set_image("records-service", "registry.local/records:1.1")
+    await rolled_out(kube, "records-service")
+    w: World = await world_factory()
+    incident = await w.bot.app[STORE].create_incident(
+        NewIncident("Records 500s", Severity.P1, "U1", datetime.now(UTC))
+    )
+    await w.bot.app[STORE].update_incident(incident.id, channel_id="C_INCIDENTS")
+    answer = await w.command("/rollback", "records", user="U6", channel="C_INCIDENTS")
+    assert answer.startswith(":no_entry: Only operators may run this")
+    events = await w.bot.app[STORE].timeline(incident.id)
+    assert events[-1].kind == "action" and events[-1].actor == "U6"
+    assert events[-1].data["result"] == "refused"
+
+    await w.command("/rollback", "records", user="U5", channel="C_INCIDENTS")  # @sre member
+    await w.settled()
+    message = w.confirmation("C_INCIDENTS")
+    assert (await w.click("action_confirm", message, user="U6") or "").startswith(":no_entry:")
+    await w.click("action_confirm", message, user="U5")
+    await w.finished("C_INCIDENTS")
+    audit = [e for e in await w.bot.app[STORE].timeline(incident.id) if e.kind == "action"]
+    done = audit[-1]
+    assert done.data["succeeded"] is True and done.data["confirmed_by"] == ["U5"]
+    assert "revision 2" in done.data["before"] and "revision 1" in done.data["after"]
+
+
+async def test_without_any_operator_named_dangerous_actions_say_how_to_allow_them(
+    world_factory: Callable[..., Any],
+) -> None:
+    w: World = await world_factory(operators="")
+    answer = await w.command("/restart", "records")
+    assert "INCIDENT_BOT_OPERATORS" in answer and "refused" in answer
+
+
+async def test_scale_within_bounds_through_the_scale_subresource(
+    world_factory: Callable[..., Any],
+    kube: FakeKubernetes,
+) -> None:
+    w: World = await world_factory()
+    assert "may run 1 to 20 replicas" in await w.command("/scale", "records 50")
+    assert "Usage" in await w.command("/scale", "records lots")
+    await w.command("/scale", "records 4")
+    await w.settled()
+    await w.click("action_confirm", w.confirmation())
+    final = await w.finished()
+    assert "successfully rolled out" in repr(final.blocks)
+    scale = [p for m, p, _ in kube.requests if m == "PATCH" and p.split("?")[0].endswith("/scale")]
+    assert len(scale) == 2 and "dryRun=All" in scale[0]
+    assert kube.deployment("records-service")["spec"]["replicas"] == 4
+
+
+async def test_restart_sets_the_restarted_at_annotation_and_rolls(
+    world_factory: Callable[..., Any],
+    kube: FakeKubernetes,
+) -> None:
+    w: World = await world_factory()
+    await w.command("/restart", "records")
+    await w.settled()
+    await w.click("action_confirm", w.confirmation())
+    await w.finished()
+    annotations = kube.deployment("records-service")["spec"]["template"]["metadata"]["annotations"]
+    assert "kubectl.kubernetes.io/restartedAt" in annotations
+    assert len(kube.replicasets("records-service")) == 2
+
+
+async def test_a_p0_rollback_needs_two_different_operators(
+    world_factory: Callable[..., Any],
+    kube: FakeKubernetes,
+) -> None:
+    kube.set_image("records-service", "registry.local/records:1.1")
+    await rolled_out(kube, "records-service")
+    w: World = await world_factory()
+    incident = await w.bot.app[STORE].create_incident(
+        NewIncident("Everything down", Severity.P0, "U1", datetime.now(UTC))
+    )
+    await w.bot.app[STORE].update_incident(incident.id, channel_id="C_INCIDENTS")
+    await w.command("/rollback", "records", channel="C_INCIDENTS")
+    await w.settled()
+    message = w.confirmation("C_INCIDENTS")
+    assert "2 more operators must confirm" in repr(message.blocks)
+    await w.click("action_confirm", message, user="U1")
+    await w.settled()
+    assert "Waiting for a second operator" in repr(w.confirmation("C_INCIDENTS").blocks)
+    again = await w.click("action_confirm", w.confirmation("C_INCIDENTS"), user="U1")
+    assert again is not None and "another operator" in again
+    assert not [r for r in kube.requests if r[0] == "PATCH"]
+    await w.click("action_confirm", w.confirmation("C_INCIDENTS"), user="U5")
+    final = await w.finished("C_INCIDENTS")
+    assert "Confirmed by <@U1>, <@U5>" in repr(final.blocks)
+
+
+async def test_cancel_leaves_the_platform_alone(
+    world_factory: Callable[..., Any],
+    kube: FakeKubernetes,
+) -> None:
+    w: World = await world_factory()
+    await w.command("/restart", "records")
+    await w.settled()
+    await w.click("action_cancel", w.confirmation())
+    await w.settled()
+    assert w.confirmation().text.startswith(":no_entry_sign:")
+    assert not [r for r in kube.requests if r[0] == "PATCH"]
+
+
+@pytest.fixture
+def moto(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    fake_aws_env(monkeypatch)
+    with moto_server() as url:
+        yield url
+
+
+async def test_desktop_rollback_copies_the_release_and_invalidates_the_cdn(
+    world_factory: Callable[..., Any],
+    moto: str,
+) -> None:
+    await seed_updates(moto, "factsway-updates")
+    distribution = await create_distribution(moto, "factsway-updates")
+    w: World = await world_factory(
+        AWS_ENDPOINT_URL=moto,
+        UPDATES_BUCKET="factsway-updates",
+        UPDATES_DISTRIBUTION_ID=distribution,
+    )
+    assert "1.2.3" in await w.command("/rollback", "desktop 9.9.9")
+    await w.command("/rollback", "desktop 1.2.2")
+    await w.settled()
+    message = w.confirmation()
+    assert "latest.yml: 1.2.3" in repr(message.blocks)
+    await w.click("action_confirm", message)
+    final = await w.finished()
+    assert "CloudFront invalidation" in repr(final.blocks)
+    body, _ = await read_object(moto, "factsway-updates", "latest.yml")
+    assert body.startswith(b"version: 1.2.2")
