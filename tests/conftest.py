@@ -74,8 +74,13 @@ def make_settings(tmp_path: Path) -> Callable[..., Settings]:
 
 
 @pytest.fixture
-def platform_config() -> PlatformConfig:
-    return load_platform_config(None)
+def platform_config(tmp_path: Path) -> PlatformConfig:
+    """The bundled config with no playbooks, so alert threads get no automatic enrichment
+    unless a test loads playbooks on purpose."""
+    config = load_platform_config(None)
+    config.playbooks_dir = tmp_path / "no-playbooks"
+    config.playbooks_dir.mkdir()
+    return config
 
 
 @pytest.fixture
