@@ -18,6 +18,7 @@ from bot.lifecycle import Lifecycle
 from bot.metrics import Metrics
 from bot.paging import Pager
 from bot.platform import build_platform
+from bot.postmortems import PostMortems
 from bot.readiness import integration_states
 from bot.reminder_scheduler import ReminderScheduler
 from bot.slack.action_commands import ActionCommands, ActionDeps
@@ -47,6 +48,7 @@ from bot.web.keys import (
     OUTBOX,
     PAGERDUTY_THREADS,
     PLATFORM,
+    POSTMORTEMS,
     REMINDERS,
     SETTINGS,
     SLACK_STATE,
@@ -70,6 +72,9 @@ async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
 async def _platform_ctx(app: web.Application) -> AsyncIterator[None]:
     platform = await build_platform(app[SETTINGS], app[CONFIG], app[CLOCK])
     app[PLATFORM] = platform
+    app[POSTMORTEMS] = PostMortems(
+        app[STORE], app[CONFIG], app[CLOCK], platform.integrations.get("prometheus")
+    )
     yield
     await platform.close()
 
@@ -147,7 +152,9 @@ async def _slack_ctx(app: web.Application) -> AsyncIterator[None]:
                 platform.playbooks,
             )
         )
-        deps = CommandDeps(store, lifecycle, config, clock, outbox, platform.playbooks)
+        deps = CommandDeps(
+            store, lifecycle, config, clock, outbox, platform.playbooks, app[POSTMORTEMS], client
+        )
         assert platform.actions is not None
         dangerous = ActionCommands(
             ActionDeps(

@@ -204,8 +204,29 @@ async def _run_playbook(
     return 1 if attention else 0
 
 
-def cmd_not_yet(args: argparse.Namespace) -> int:
-    raise CliError(f"`{args.command}` is not available in this version of incident-bot yet")
+def cmd_postmortem(args: argparse.Namespace) -> int:
+    from bot.platform import other_integrations
+    from bot.postmortems import PostMortems
+
+    settings, config = _settings(args.config)
+
+    async def work(store: Store) -> int:
+        prometheus = other_integrations(settings).get("prometheus")
+        drafts = PostMortems(store, config, SystemClock(), prometheus)
+        draft = await drafts.draft(args.id, chart=args.format == "docx")
+        if draft is None:
+            raise CliError(f"no incident #{args.id}")
+        body = draft.render(args.format)
+        if args.output in (None, "-"):
+            if args.format == "docx":
+                raise CliError("a Word document needs a file: -o FILE")
+            sys.stdout.write(body.decode())
+        else:
+            await asyncio.to_thread(Path(args.output).write_bytes, body)
+            print(f"wrote {args.output} ({len(body)} bytes)", file=sys.stderr)
+        return 0
+
+    return asyncio.run(_with_store(settings, work))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -255,7 +276,7 @@ def build_parser() -> argparse.ArgumentParser:
     postmortem.add_argument("id", type=int)
     postmortem.add_argument("--format", choices=["md", "docx"], default="md")
     postmortem.add_argument("-o", "--output")
-    postmortem.set_defaults(func=cmd_not_yet)
+    postmortem.set_defaults(func=cmd_postmortem)
     return parser
 
 

@@ -13,7 +13,7 @@ from datetime import timedelta
 from bot.config import PlatformConfig
 from bot.domain.clock import Clock
 from bot.domain.incident import Severity
-from bot.domain.reminders import MONITOR_AFTER, ReminderPolicy, due
+from bot.domain.reminders import REVIEW_WITHIN, ReminderPolicy, due
 from bot.domain.timeline import EventKind, NewEvent
 from bot.lifecycle import announcement_key
 from bot.slack.outbox import Outbox
@@ -61,7 +61,7 @@ class ReminderScheduler:
         sent = 0
         for incident in await self._store.list_incidents(limit=500):
             recently = incident.resolved_at is not None and (
-                now - incident.resolved_at <= MONITOR_AFTER * 2
+                now - incident.resolved_at <= REVIEW_WITHIN
             )
             if not (incident.is_open or recently):
                 continue

@@ -89,9 +89,9 @@ def _clean_root_cause(text: str) -> str:
 
 def _entry_text(event: TimelineEvent) -> str:
     if event.kind == EventKind.DECLARED:
-        return f"Incident declared: {event.text}"
+        return f"Incident declared ({event.data.get('severity', '?')})"
     if event.kind == EventKind.ALERT:
-        return f"Alert: {event.text}"
+        return f"Alert linked: {event.text.removeprefix('alert group linked: ')}"
     if event.kind == EventKind.PAGE:
         return event.text
     if event.kind == EventKind.RESOLVED:

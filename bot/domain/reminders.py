@@ -13,6 +13,9 @@ UPDATE_DUE = "update_due"
 NOTIFY_CUSTOMERS = "notify_customers"
 MONITOR_CHECK = "monitor_check"
 MONITOR_AFTER = timedelta(hours=1)
+REVIEW_DUE = "review_due"
+REVIEW_REMINDER_AFTER = timedelta(days=4)
+REVIEW_WITHIN = timedelta(days=7)
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,23 @@ def due(
                 ":mag: An hour since this was resolved. Confirm error rates are back to"
                 " baseline and no related alerts fired, then `/incident close` once the"
                 " post-mortem is done.",
+            )
+        )
+    if (
+        incident.status == Status.RESOLVED
+        and incident.resolved_at is not None
+        and now - incident.resolved_at >= REVIEW_REMINDER_AFTER
+        and not _sent(events, REVIEW_DUE)
+    ):
+        by = incident.resolved_at + REVIEW_WITHIN
+        owed.append(
+            Reminder(
+                REVIEW_DUE,
+                f":spiral_calendar_pad: Hold the post-mortem review by {by:%A %Y-%m-%d}"
+                " (within a week, per the runbook): commander, on-call engineer, engineering"
+                " manager"
+                + (", product manager" if incident.severity in ("P0", "P1") else "")
+                + ". `/incident postmortem` drafts it; `/incident close` once it is done.",
             )
         )
     return owed

@@ -1,4 +1,4 @@
-"""Instant PromQL queries through prometheus-api-client, plus the runbook's preset queries.
+"""PromQL queries (instant and range) through prometheus-api-client, plus the runbook's presets.
 
 prometheus-api-client is synchronous (requests), so each query runs in a worker thread with
 its own client: a requests.Session is not meant to be shared between threads, and a query
@@ -15,6 +15,9 @@ import asyncio
 import json
 import math
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -41,6 +44,8 @@ PRESETS: dict[str, str] = {
 }
 
 Sample = tuple[dict[str, str], float]
+# One series of a range query: its labels and its (unix time, value) points.
+Series = tuple[dict[str, str], list[tuple[float, float]]]
 
 
 class PrometheusError(Exception):
@@ -99,8 +104,20 @@ def _samples(result: Any) -> list[Sample]:
     return samples
 
 
+def _series(result: Any) -> list[Series]:
+    """The (labels, points) of a matrix result, as /api/v1/query_range answers."""
+    if not isinstance(result, list):
+        raise TypeError(f"unexpected result {type(result).__name__}")
+    found: list[Series] = []
+    for series in result:
+        labels = {str(k): str(v) for k, v in (series.get("metric") or {}).items()}
+        points = [(float(at), float(value)) for at, value in series["values"]]
+        found.append((labels, points))
+    return found
+
+
 class PrometheusQueries:
-    """Asks one Prometheus server for instant values."""
+    """Asks one Prometheus server for instant values and ranges."""
 
     def __init__(self, url: str, *, timeout: int = 10) -> None:
         self._url = url.rstrip("/")
@@ -115,8 +132,8 @@ class PrometheusQueries:
     def __repr__(self) -> str:
         return f"<PrometheusQueries {self._where}>"
 
-    def _query(self, query: str) -> Any:
-        client = PrometheusConnect(
+    def _client(self) -> PrometheusConnect:
+        return PrometheusConnect(
             url=self._url,
             # The client's default retries 5xx three times with back-off (seconds of
             # waiting inside a step's budget); one retry of a refused connection is enough,
@@ -124,15 +141,36 @@ class PrometheusQueries:
             retry=Retry(total=1, connect=1, read=0, status=0, redirect=1),
             timeout=self._timeout,
         )
+
+    def _query(self, query: str) -> Any:
+        client = self._client()
         try:
             return client.custom_query(query, params={"timeout": f"{self._timeout}s"})
         finally:
             client.close()
 
-    async def instant(self, query: str) -> list[Sample]:
+    def _query_range(self, query: str, start: datetime, end: datetime, step: float) -> Any:
+        client = self._client()
         try:
-            result = await asyncio.to_thread(self._query, query)
-            samples = _samples(result)
+            params = {"timeout": f"{self._timeout}s"}
+            return client.custom_query_range(query, start, end, str(step), params=params)
+        finally:
+            client.close()
+
+    async def instant(self, query: str) -> list[Sample]:
+        with self._answers():
+            return _samples(await asyncio.to_thread(self._query, query))
+
+    async def range(self, query: str, start: datetime, end: datetime, step: float) -> list[Series]:
+        """The query evaluated every `step` seconds from start to end (aware datetimes)."""
+        with self._answers():
+            return _series(await asyncio.to_thread(self._query_range, query, start, end, step))
+
+    @contextmanager
+    def _answers(self) -> Iterator[None]:
+        """Turns the client's and requests' exceptions into one-line PrometheusErrors."""
+        try:
+            yield
         except PrometheusApiClientException as exc:
             raise self._error(_api_error(exc)) from None
         except requests.Timeout:
@@ -148,7 +186,6 @@ class PrometheusQueries:
         except (ValueError, KeyError, TypeError, IndexError) as exc:
             # A 200 that is not Prometheus' JSON: the URL points at something else.
             raise self._error(f"unexpected answer: {type(exc).__name__}: {exc}") from None
-        return samples
 
     def _error(self, text: str) -> PrometheusError:
         return PrometheusError(

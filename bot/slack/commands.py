@@ -18,7 +18,7 @@ from bot.store.base import StoreUnavailable
 
 log = logging.getLogger(__name__)
 # Answered at once; anything slower is done after the ack and sent through response_url.
-QUICK = {"help", "list", "postmortem"}
+QUICK = {"help", "list"}
 
 
 def _ephemeral(text: str) -> dict[str, Any]:

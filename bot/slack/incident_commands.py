@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from slack_sdk.web.async_client import AsyncWebClient
+
 from bot.config import PlatformConfig
 from bot.domain.clock import Clock
 from bot.domain.commands import INCIDENT_USAGE, Parsed, parse_user, split_incident_ref
@@ -12,8 +14,10 @@ from bot.domain.incident import Incident, Severity, Status, format_duration
 from bot.domain.timeline import EventKind, NewEvent
 from bot.lifecycle import Lifecycle, Problem, mention
 from bot.playbooks.service import NotRun, Playbooks
+from bot.postmortems import PostMortems
 from bot.slack.outbox import Outbox
 from bot.slack.playbook_runs import post_run
+from bot.slack.postmortem_upload import upload as upload_postmortem
 from bot.store.base import Store, StoreUnavailable
 
 
@@ -25,6 +29,8 @@ class CommandDeps:
     clock: Clock
     outbox: Outbox | None = None
     playbooks: Playbooks | None = None
+    postmortems: PostMortems | None = None
+    client: AsyncWebClient | None = None
 
 
 @dataclass(frozen=True)
@@ -45,8 +51,6 @@ async def answer(inv: Invocation) -> str:
         return INCIDENT_USAGE
     if sub == "list":
         return await list_open(inv.deps.store)
-    if sub == "postmortem":
-        return f"`/incident {sub}` is not available in this version of incident-bot yet."
     if sub == "run":
         return await run(inv)
     if sub == "declare":
@@ -215,7 +219,22 @@ async def close(inv: Invocation, incident: Incident) -> str:
     return await inv.deps.lifecycle.close(incident.id, inv.user)
 
 
+async def postmortem(inv: Invocation, incident: Incident) -> str:
+    drafts, outbox = inv.deps.postmortems, inv.deps.outbox
+    if drafts is None or outbox is None:
+        return "Post-mortem drafts are not available here."
+    draft = await drafts.draft(incident.id)
+    if draft is None:
+        return f"No incident #{incident.id}."
+    channel = incident.channel_id or inv.channel
+    await upload_postmortem(draft, outbox, inv.deps.client, channel)
+    chart = " with the metrics chart" if draft.chart else ""
+    note = "" if not incident.is_open else " (still open: the draft covers it so far)"
+    return f"Post-mortem draft for #{incident.id} uploaded as Markdown and Word{chart}{note}."
+
+
 HANDLERS: dict[str, Handler] = {
+    "postmortem": postmortem,
     "update": update,
     "status": status,
     "sev": sev,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -74,14 +75,19 @@ class Outbox:
         self,
         channel: str,
         filename: str,
-        content: str,
+        content: str | bytes,
         *,
         title: str,
         thread_key: str | None = None,
         incident_id: int | None = None,
     ) -> int:
-        """A text file (long logs), shared in the channel or a thread (Slack's external upload)."""
-        args = {"channel": channel, "filename": filename, "content": content, "title": title}
+        """A file (long logs, a post-mortem, a chart), shared in the channel or a thread
+        through Slack's external upload flow. Bytes are kept base64 in the row."""
+        args = {"channel": channel, "filename": filename, "title": title}
+        if isinstance(content, bytes):
+            args["content_base64"] = base64.b64encode(content).decode()
+        else:
+            args["content"] = content
         [row_id] = await self.write(
             NewOutboxItem("files.upload_v2", channel, args, None, thread_key, incident_id)
         )

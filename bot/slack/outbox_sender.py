@@ -8,6 +8,7 @@ sent again, because Slack has no idempotency key.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import logging
 import random
@@ -181,10 +182,13 @@ class OutboxSender:
             if ref is None:
                 return None
             args["channel"], args["ts"] = ref.channel, ref.ts
-        if row.method == "files.upload_v2" and row.thread_key:
-            parent = await self._store.message_ref(row.thread_key)
-            if parent is not None:
-                args["thread_ts"] = parent.ts
+        if row.method == "files.upload_v2":
+            if "content_base64" in args:
+                args["file"] = base64.b64decode(args.pop("content_base64"))
+            if row.thread_key:
+                parent = await self._store.message_ref(row.thread_key)
+                if parent is not None:
+                    args["thread_ts"] = parent.ts
         if row.method == "chat.postMessage":
             if row.thread_key:
                 parent = await self._store.message_ref(row.thread_key)

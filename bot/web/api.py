@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 from typing import Annotated, Any
@@ -12,8 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 from bot.domain.incident import Incident, Severity
 from bot.domain.timeline import TimelineEvent
 from bot.lifecycle import Problem
+from bot.postmortems import DOCX_TYPE, Format
 from bot.store.base import StoreUnavailable
-from bot.web.keys import LIFECYCLE, SETTINGS, STORE
+from bot.web.keys import LIFECYCLE, POSTMORTEMS, SETTINGS, STORE
 
 MAX_PAGE = 500
 MAX_ID = 2**63 - 1  # SQLite's largest INTEGER; a bigger id cannot name an incident
@@ -169,7 +171,23 @@ async def get_timeline(request: web.Request) -> web.Response:
 
 
 async def get_postmortem(request: web.Request) -> web.Response:
-    return _error(501, "post-mortem export is not available in this version yet")
+    fmt = request.query.get("format", "md")
+    if fmt not in ("md", "docx"):
+        return _error(400, "format must be md or docx")
+    draft = await request.app[POSTMORTEMS].draft(_incident_id(request), chart=fmt == "docx")
+    if draft is None:
+        return _error(404, "no such incident")
+    kind: Format = "md" if fmt == "md" else "docx"
+    # A long timeline takes most of a second to lay out in Word: not on the event loop.
+    body = await asyncio.to_thread(draft.render, kind)
+    content_type = "text/markdown; charset=utf-8" if kind == "md" else DOCX_TYPE
+    return web.Response(
+        body=body,
+        headers={
+            "Content-Type": content_type,
+            "Content-Disposition": f'attachment; filename="{draft.filename(kind)}"',
+        },
+    )
 
 
 async def list_alerts(request: web.Request) -> web.Response:

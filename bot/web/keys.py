@@ -10,6 +10,7 @@ from bot.domain.clock import Clock
 from bot.lifecycle import Lifecycle
 from bot.metrics import Metrics
 from bot.platform import Platform
+from bot.postmortems import PostMortems
 from bot.readiness import IntegrationState
 from bot.reminder_scheduler import ReminderScheduler
 from bot.slack.alert_threads import AlertThreads
@@ -31,3 +32,4 @@ ALERT_THREADS = web.AppKey("alert_threads", AlertThreads)
 PAGERDUTY_THREADS = web.AppKey("pagerduty_threads", PagerDutyThreads)
 REMINDERS = web.AppKey("reminders", ReminderScheduler)
 PLATFORM = web.AppKey("platform", Platform)
+POSTMORTEMS = web.AppKey("postmortems", PostMortems)
