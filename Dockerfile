@@ -34,6 +34,8 @@ RUN groupadd --system --gid 10001 incident-bot \
     && chown 10001:10001 /app /data
 
 COPY --from=builder /opt/venv /opt/venv
+# The shipped playbooks; the bundled config finds them relative to the working directory.
+COPY --chown=10001:10001 playbooks/ /app/playbooks/
 
 WORKDIR /app
 USER 10001:10001

@@ -14,7 +14,9 @@ from bot.config import ConfigError, PlatformConfig, Settings, load_platform_conf
 from bot.domain.clock import SystemClock
 from bot.domain.incident import Incident, Severity
 from bot.domain.timeline import verify_chain
+from bot.integrations.pagerduty import PagerDutyEvents
 from bot.lifecycle import Lifecycle, Problem
+from bot.paging import Pager
 from bot.readiness import integration_states, secret_values
 from bot.slack.outbox import Outbox
 from bot.store.base import Store, StoreUnavailable
@@ -110,12 +112,21 @@ def cmd_incidents(args: argparse.Namespace) -> int:
         raise CliError(f"no incident #{incident_id}")
 
     async def work(store: Store) -> int:
+        events = (
+            PagerDutyEvents(
+                settings.pagerduty_routing_key.get_secret_value(), settings.pagerduty_events_url
+            )
+            if settings.pagerduty_routing_key is not None
+            else None
+        )
         lifecycle = Lifecycle(
             store,
             Outbox(store),
             SystemClock(),
             incidents_channel=settings.slack_incidents_channel or config.channels.incidents,
             config=config,
+            # The CLI works when Slack is down: a P0 declared here must still page.
+            pager=Pager(config, store, SystemClock(), events),
         )
         outcome: Incident | Problem
         if args.action == "list":

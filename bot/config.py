@@ -16,6 +16,7 @@ from pydantic import (
     SecretStr,
     ValidationError,
     field_validator,
+    model_validator,
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -112,6 +113,12 @@ class Service(BaseModel):
     @classmethod
     def _owners(cls, owners: list[str]) -> list[str]:
         return [_check_principal(o) for o in owners]
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Service:
+        if self.min_replicas > self.max_replicas:
+            raise ValueError(f"min_replicas {self.min_replicas} > max_replicas {self.max_replicas}")
+        return self
 
 
 class Database(BaseModel):

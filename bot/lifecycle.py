@@ -101,6 +101,8 @@ class Lifecycle:
     async def open(self, incident: Incident) -> list[str]:
         """War room, announcement and paging; returns the problems met, for the declarer."""
         problems: list[str] = []
+        # Paging first: a P0 pages even when Slack is slow to create the channel.
+        page = await self._pager.apply(incident, incident.declared_by) if self._pager else None
         if self.war_room is not None:
             incident, problems = await self.war_room.open(incident)
         if self._incidents_channel:
@@ -117,8 +119,8 @@ class Lifecycle:
             f"Severity {incident.severity} · Commander {mention(incident.commander)}"
             + (f" · Services: {', '.join(incident.services)}" if incident.services else ""),
         ]
-        if self._pager is not None:
-            notes.append(await self._pager.apply(incident, incident.declared_by))
+        if page is not None:
+            notes.append(page)
         notes.extend(f":warning: {p}" for p in problems)
         notes.append("Post updates with `/incident update <text>`; `/incident help` for the rest.")
         if incident.channel_id:

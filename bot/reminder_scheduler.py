@@ -67,16 +67,8 @@ class ReminderScheduler:
                 continue
             events = await self._store.timeline(incident.id)
             for reminder in due(incident, events, self._policy, now):
-                await self._store.append_event(
-                    incident.id,
-                    NewEvent(
-                        EventKind.REMINDER,
-                        "incident-bot",
-                        reminder.text,
-                        now,
-                        {"reminder": reminder.kind},
-                    ),
-                )
+                # Queued before it is recorded: a crash in between repeats a reminder rather
+                # than losing it.
                 if incident.channel_id:
                     await self._outbox.post(
                         incident.channel_id, reminder.text, incident_id=incident.id
@@ -88,5 +80,15 @@ class ReminderScheduler:
                         thread_key=announcement_key(incident.id),
                         incident_id=incident.id,
                     )
+                await self._store.append_event(
+                    incident.id,
+                    NewEvent(
+                        EventKind.REMINDER,
+                        "incident-bot",
+                        reminder.text,
+                        now,
+                        {"reminder": reminder.kind},
+                    ),
+                )
                 sent += 1
         return sent

@@ -165,7 +165,8 @@ def test_incidents_declare_update_list_resolve_verify_and_detect_tampering(
 
     verified = run(env, "incidents", "verify", "1")
     assert verified.returncode == 0, verified.stdout
-    assert "intact (3 events)" in verified.stdout
+    # declared, the paging decision (P1, no PagerDuty configured), the update, resolved
+    assert "intact (4 events)" in verified.stdout
 
     with sqlite3.connect(env["INCIDENT_BOT_DATABASE"]) as db:
         db.execute("UPDATE timeline_events SET text = 'x' WHERE incident_id = 1 AND seq = 2")
@@ -190,7 +191,8 @@ def test_the_cli_and_the_timeline_agree_on_what_was_written(env: dict[str, str])
     db.close()
 
     assert rows[0][:2] == (1, "declared")
-    assert rows[1] == (2, "status_update", "U42", "Scaling export-service")
+    assert rows[1][:2] == (2, "page") and "P2 does not page" in rows[1][3]
+    assert rows[2] == (3, "status_update", "U42", "Scaling export-service")
     assert incident[0] == "P2"
     assert json.loads(incident[1]) == ["export"]
 

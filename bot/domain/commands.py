@@ -55,7 +55,9 @@ def parse_incident(text: str) -> Parsed | UsageProblem:
     stripped = text.strip()
     if not stripped:
         return Parsed("help")
-    head, _, rest = stripped.partition(" ")
+    # Any whitespace ends the subcommand: `/incident update` then a new line is an update.
+    head, *tail = stripped.split(maxsplit=1)
+    rest = tail[0] if tail else ""
     sub = head.lower()
     if sub not in INCIDENT_SUBCOMMANDS:
         return UsageProblem(f"unknown subcommand `{head}`")
@@ -81,7 +83,8 @@ def parse_incident(text: str) -> Parsed | UsageProblem:
 
 
 MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
-INCIDENT_REF = re.compile(r"^#?(\d+)$")
+# At most 18 digits: anything longer is no incident id (SQLite integers stop at 2**63 - 1).
+INCIDENT_REF = re.compile(r"^#?(\d{1,18})$")
 
 
 def parse_user(token: str) -> str | None:

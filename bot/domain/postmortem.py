@@ -147,7 +147,11 @@ def build(incident: Incident, events: Sequence[TimelineEvent], now: datetime) ->
         for e in events
         if e.kind in (EventKind.STATUS_UPDATE, EventKind.MESSAGE) and _is_root_cause(e)
     )
-    resolution = tuple(Entry(e.at, e.text, e.actor) for e in events if _changed_production(e))
+    resolution = tuple(
+        Entry(e.at, e.text, e.actor)
+        for e in events
+        if _changed_production(e) and e.data.get("succeeded")
+    )
     follow_ups = tuple(
         FollowUp(e.text, e.data.get("owner")) for e in events if e.kind == EventKind.FOLLOW_UP
     )

@@ -72,7 +72,7 @@ def due(
                     NOTIFY_CUSTOMERS,
                     f":loudspeaker: This {incident.severity} has lasted over"
                     f" {int(notice.total_seconds() // 60)} minutes: notify affected customers"
-                    " (runbook: outage over 30 minutes).",
+                    " (the runbook's customer-notice rule).",
                 )
             )
     elif (

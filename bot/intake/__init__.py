@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from typing import Any
+
+MAX_REASON = 300
 
 
 @dataclass(frozen=True)
@@ -11,3 +15,40 @@ class Rejected:
 
     status: int
     reason: str
+
+
+class NotJSON(ValueError):
+    """The body is not strict JSON of valid Unicode; the message is one line."""
+
+
+def one_line(text: str, limit: int = MAX_REASON) -> str:
+    """A reason fit for a log line: control characters (a label name may hold a newline)
+    shown escaped, and long text (a label name may be 10,000 characters) cut short."""
+    flat = "".join(
+        c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text
+    )
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def _no_constant(name: str) -> Any:
+    raise NotJSON(f"{name} is not a JSON value")
+
+
+def load_json(body: bytes) -> Any:
+    """`json.loads` for bodies from the network: whatever the sender posts, the answer is a
+    value or NotJSON, never another exception (a 500 makes the sender retry it for ever)."""
+    try:
+        value = json.loads(body, parse_constant=_no_constant)
+        # A lone surrogate ("\ud800") decodes, but can be neither stored nor sent on as UTF-8.
+        json.dumps(value, ensure_ascii=False).encode()
+    except NotJSON:
+        raise
+    except json.JSONDecodeError as exc:
+        raise NotJSON(one_line(exc.msg)) from None
+    except UnicodeError as exc:
+        raise NotJSON(one_line(f"not valid Unicode: {exc.reason}")) from None
+    except RecursionError:
+        raise NotJSON("nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer of more digits than Python converts
+        raise NotJSON(one_line(str(exc))) from None
+    return value

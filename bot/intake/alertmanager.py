@@ -5,13 +5,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
-from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
-from bot.intake import Rejected
+from bot.intake import NotJSON, Rejected, load_json, one_line
 
 
 class Alert(BaseModel):
@@ -20,8 +18,9 @@ class Alert(BaseModel):
     status: Literal["firing", "resolved"]
     labels: dict[str, str]
     annotations: dict[str, str] = {}
-    starts_at: datetime = Field(alias="startsAt")
-    ends_at: datetime | None = Field(None, alias="endsAt")
+    # Compared with the clock and with each other: a time without its offset cannot be.
+    starts_at: AwareDatetime = Field(alias="startsAt")
+    ends_at: AwareDatetime | None = Field(None, alias="endsAt")
     generator_url: str = Field("", alias="generatorURL")
     fingerprint: str = Field(min_length=1)
 
@@ -59,7 +58,9 @@ def authorized(header: str | None, token: str | None) -> bool:
         return False
     scheme, _, value = header.partition(" ")
     if scheme.lower() == "bearer":
-        return hmac.compare_digest(value.strip().encode(), token.encode())
+        # Undecodable header bytes arrive as lone surrogates (aiohttp decodes with
+        # surrogateescape): they compare unequal instead of raising.
+        return hmac.compare_digest(value.strip().encode(errors="surrogatepass"), token.encode())
     if scheme.lower() == "basic":
         try:
             decoded = base64.b64decode(value.strip(), validate=True).decode()
@@ -72,14 +73,14 @@ def authorized(header: str | None, token: str | None) -> bool:
 def _first_error(exc: ValidationError) -> str:
     err = exc.errors()[0]
     where = ".".join(str(p) for p in err["loc"])
-    return f"{where}: {err['msg']}" if where else str(err["msg"])
+    return one_line(f"{where}: {err['msg']}" if where else str(err["msg"]))
 
 
 def parse(body: bytes) -> Notification | Rejected:
     try:
-        raw = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        return Rejected(400, f"body is not JSON: {exc.msg if hasattr(exc, 'msg') else exc}")
+        raw = load_json(body)
+    except NotJSON as exc:
+        return Rejected(400, f"body is not JSON: {exc}")
     if not isinstance(raw, dict):
         return Rejected(400, "body must be a JSON object")
     try:

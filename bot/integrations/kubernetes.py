@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import aiohttp
 from kubernetes_asyncio import client, config
 from kubernetes_asyncio.client.exceptions import ApiException
 
@@ -67,6 +68,12 @@ class Kubernetes:
             return await coro
         except ApiException as exc:
             raise _error(exc) from exc
+        except TimeoutError as exc:
+            raise KubernetesError(
+                f"the Kubernetes API did not answer within {REQUEST_TIMEOUT} s"
+            ) from exc
+        except aiohttp.ClientError as exc:
+            raise KubernetesError(f"cannot reach the Kubernetes API: {type(exc).__name__}") from exc
 
     async def deployment(self, namespace: str, name: str) -> Obj:
         found = await self._call(

@@ -22,7 +22,7 @@ from bot.domain.timeline import EventKind, NewEvent
 from bot.platform_actions import PlatformActions, Refused, parse_replicas
 from bot.slack import action_messages
 from bot.slack.outbox import Outbox
-from bot.store.base import Store
+from bot.store.base import Store, StoreUnavailable
 
 log = logging.getLogger(__name__)
 NO_OPERATORS = (
@@ -109,7 +109,13 @@ class ActionCommands:
             )
             user, channel = str(command.get("user_id", "")), str(command.get("channel_id", ""))
             words = str(command.get("text", "")).split()
-            answer = await self.request(name, words, user, channel)
+            try:
+                answer = await self.request(name, words, user, channel)
+            except StoreUnavailable:
+                answer = ":warning: The bot's store is unavailable; nothing was done. Retry."
+            except Exception:
+                log.exception("action request failed", extra={"command": name})
+                answer = f":warning: `{name}` failed before doing anything; the error is logged."
             await respond(**{**_ephemeral(answer), "replace_original": True})
 
         return run

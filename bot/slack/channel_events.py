@@ -71,7 +71,11 @@ def register_channel_events(app: AsyncApp, store: Store) -> None:
         if incident is None:
             return
         original = await store.find_event(incident.id, "ts", str(item.get("ts", "")))
-        text = original.text if original is not None else "(a message before the bot joined)"
+        text = (
+            original.text.removeprefix("📌 ").removeprefix("pinned: ")
+            if original is not None
+            else "(a message before the bot joined)"
+        )
         await store.append_event_once(
             incident.id,
             NewEvent(

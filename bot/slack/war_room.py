@@ -54,7 +54,13 @@ class WarRoom:
             row_id = await self._outbox.call(
                 "conversations.create", WORKSPACE, {"name": name, "is_private": False}
             )
-            row = await self._outbox.wait(row_id, timeout=CREATE_TIMEOUT)
+            try:
+                row = await self._outbox.wait(row_id, timeout=CREATE_TIMEOUT)
+            except TimeoutError:
+                return incident, [
+                    f"Slack did not create the incident channel within {CREATE_TIMEOUT:g} s"
+                    " (it is queued and will appear); follow the incident in the announcement"
+                ]
             if row.state == OutboxState.SENT:
                 channel_id = str((row.result.get("channel") or {}).get("id", ""))
                 break

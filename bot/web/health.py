@@ -6,7 +6,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from bot.store.base import StoreUnavailable
-from bot.web.keys import CLOCK, INTEGRATIONS, METRICS, SLACK_STATE, STORE
+from bot.web.keys import CLOCK, INTEGRATIONS, METRICS, PLATFORM, SLACK_STATE, STORE
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -23,6 +23,15 @@ async def readyz(request: web.Request) -> web.Response:
     slack = {"name": "slack_connection", **slack_state}
     integrations = [store_state, slack]
     integrations += [s.as_dict() for s in request.app[INTEGRATIONS]]
+    problems = request.app[PLATFORM].problems if PLATFORM in request.app else []
+    integrations.append(
+        {
+            "name": "platform",
+            "state": "invalid" if problems else "ok",
+            "detail": "; ".join(problems)
+            or "playbooks loaded; Kubernetes and desktop updates as configured",
+        }
+    )
     ready = store_state["state"] == "ok"
     return web.json_response(
         {
