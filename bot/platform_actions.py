@@ -36,6 +36,14 @@ class Refused:
     message: str
 
 
+@dataclass(frozen=True)
+class Target:
+    service: Service
+    kube: Kubernetes
+    namespace: str
+    deployment: dict[str, Any]
+
+
 class PlatformActions:
     def __init__(
         self,
@@ -66,20 +74,8 @@ class PlatformActions:
             return Refused("Kubernetes is not configured (KUBECONFIG or in-cluster)")
         return self._kube
 
-    async def history(self, name: str) -> str | Refused:
-        service, kube = self._service(name), self._need_kube()
-        if isinstance(service, Refused):
-            return service
-        if isinstance(kube, Refused):
-            return kube
-        try:
-            return await rollout_history(
-                kube, self._config.namespace_of(service), service.deployment
-            )
-        except KubernetesError as exc:
-            return Refused(str(exc))
-
-    async def plan_rollback(self, name: str, to_revision: int = 0) -> ActionPlan | Refused:
+    async def _read(self, name: str) -> Target | Refused:
+        """The service, the API to reach it, and its deployment as it is now."""
         service, kube = self._service(name), self._need_kube()
         if isinstance(service, Refused):
             return service
@@ -88,7 +84,26 @@ class PlatformActions:
         namespace = self._config.namespace_of(service)
         try:
             deployment = await kube.deployment(namespace, service.deployment)
-            replicasets = await kube.replicasets(namespace, deployment)
+        except KubernetesError as exc:
+            return Refused(str(exc))
+        return Target(service, kube, namespace, deployment)
+
+    async def history(self, name: str) -> str | Refused:
+        target = await self._read(name)
+        if isinstance(target, Refused):
+            return target
+        try:
+            return await rollout_history(target.kube, target.namespace, target.service.deployment)
+        except KubernetesError as exc:
+            return Refused(str(exc))
+
+    async def plan_rollback(self, name: str, to_revision: int = 0) -> ActionPlan | Refused:
+        target = await self._read(name)
+        if isinstance(target, Refused):
+            return target
+        service, namespace, deployment = target.service, target.namespace, target.deployment
+        try:
+            replicasets = await target.kube.replicasets(namespace, deployment)
         except KubernetesError as exc:
             return Refused(str(exc))
         plan = plan_rollback(deployment, replicasets, to_revision)
@@ -109,22 +124,18 @@ class PlatformActions:
         )
 
     async def plan_scale(self, name: str, replicas: int) -> ActionPlan | Refused:
-        service, kube = self._service(name), self._need_kube()
+        service = self._service(name)
         if isinstance(service, Refused):
             return service
-        if isinstance(kube, Refused):
-            return kube
         if not service.min_replicas <= replicas <= service.max_replicas:
             return Refused(
                 f"{service.name} may run {service.min_replicas} to"
                 f" {service.max_replicas} replicas (config); {replicas} is outside"
             )
-        namespace = self._config.namespace_of(service)
-        try:
-            deployment = await kube.deployment(namespace, service.deployment)
-        except KubernetesError as exc:
-            return Refused(str(exc))
-        current = (deployment.get("spec") or {}).get("replicas", 0)
+        target = await self._read(name)
+        if isinstance(target, Refused):
+            return target
+        current = (target.deployment.get("spec") or {}).get("replicas", 0)
         if current == replicas:
             return Refused(f"{service.name} already runs {replicas} replicas")
         return ActionPlan(
@@ -133,31 +144,25 @@ class PlatformActions:
             {"replicas": replicas},
             before=f"{current} replicas",
             after=f"{replicas} replicas",
-            detail={"namespace": namespace, "deployment": service.deployment},
+            detail={"namespace": target.namespace, "deployment": service.deployment},
         )
 
     async def plan_restart(self, name: str) -> ActionPlan | Refused:
-        service, kube = self._service(name), self._need_kube()
-        if isinstance(service, Refused):
-            return service
-        if isinstance(kube, Refused):
-            return kube
-        namespace = self._config.namespace_of(service)
-        try:
-            deployment = await kube.deployment(namespace, service.deployment)
-        except KubernetesError as exc:
-            return Refused(str(exc))
-        if (deployment.get("spec") or {}).get("paused"):
+        target = await self._read(name)
+        if isinstance(target, Refused):
+            return target
+        spec = target.deployment.get("spec") or {}
+        if spec.get("paused"):
             return Refused("the deployment is paused; resume it before restarting")
-        ready = (deployment.get("status") or {}).get("readyReplicas") or 0
-        pods = (deployment.get("spec") or {}).get("replicas", 0)
+        ready = (target.deployment.get("status") or {}).get("readyReplicas") or 0
+        pods = spec.get("replicas", 0)
         return ActionPlan(
             ActionKind.RESTART,
-            service.name,
+            target.service.name,
             {},
             before=f"{ready}/{pods} pods ready",
             after=f"every pod replaced, one batch at a time ({pods} pods)",
-            detail={"namespace": namespace, "deployment": service.deployment},
+            detail={"namespace": target.namespace, "deployment": target.service.deployment},
         )
 
     async def plan_desktop(self, version: str) -> ActionPlan | Refused:
