@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bot.domain.incident import format_duration
 from bot.domain.rollout import history, images, recent_rollout, revision_number
-from bot.integrations.kubernetes import Kubernetes
+from bot.integrations.kubernetes import Kubernetes, KubernetesError
 from bot.playbooks.model import StepContext, StepOutput
 
 MAX_LISTED = 15
@@ -161,7 +161,15 @@ async def deployment(ctx: StepContext, params: NoParams) -> StepOutput:
 
 async def top(ctx: StepContext, params: NoParams) -> StepOutput:
     kube, _, selector = await _target(ctx)
-    metrics = await kube.pod_metrics(ctx.namespace)
+    try:
+        metrics = await kube.pod_metrics(ctx.namespace)
+    except KubernetesError as exc:
+        if exc.status != 403:
+            raise
+        return StepOutput(
+            "The bot's Kubernetes role may not read metrics.k8s.io; grant get and"
+            " list on pods.metrics.k8s.io to see CPU and memory here."
+        )
     if metrics is None:
         return StepOutput(
             "The cluster has no metrics-server (metrics.k8s.io is not served), so"
