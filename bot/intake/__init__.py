@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from typing import Any
 
 MAX_REASON = 300
+# Alertmanager and PagerDuty nest a handful of levels; the store's serializer stops at a few
+# hundred, and a 500 there would make the sender retry the same body for ever.
+MAX_DEPTH = 64
 
 
 @dataclass(frozen=True)
@@ -45,10 +48,24 @@ def load_json(body: bytes) -> Any:
         raise
     except json.JSONDecodeError as exc:
         raise NotJSON(one_line(exc.msg)) from None
-    except UnicodeError as exc:
+    except (UnicodeDecodeError, UnicodeEncodeError) as exc:
         raise NotJSON(one_line(f"not valid Unicode: {exc.reason}")) from None
     except RecursionError:
         raise NotJSON("nested too deeply") from None
     except ValueError as exc:  # e.g. an integer of more digits than Python converts
         raise NotJSON(one_line(str(exc))) from None
+    if _too_deep(value):
+        raise NotJSON(f"nested more than {MAX_DEPTH} levels deep")
     return value
+
+
+def _too_deep(value: Any) -> bool:
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth >= MAX_DEPTH:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return False

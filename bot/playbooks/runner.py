@@ -57,7 +57,9 @@ async def run_playbook(
             outcome, summary = "timeout", f"Gave up after {spec.timeout:g} s (the step's timeout)"
         except Exception as exc:
             log.warning("playbook step failed", extra={"step": spec.kind, "error": str(exc)})
-            outcome, summary = "failed", f"Failed: {type(exc).__name__}: {exc}"
+            # An exception's text is not mrkdwn: keep Slack from reading links or mentions in it.
+            reason = str(exc).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            outcome, summary = "failed", f"Failed: {type(exc).__name__}: {reason}"
         else:
             outcome = "ok" if output.healthy else "problem"
             summary, details = output.summary, output.details

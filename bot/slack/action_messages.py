@@ -3,7 +3,17 @@
 from __future__ import annotations
 
 from bot.domain.actions import ActionKind, ActionState, PendingAction
-from bot.slack.blocks import Block, actions, button, context, escape, fields, section
+from bot.slack.blocks import (
+    MAX_MESSAGE_TEXT,
+    Block,
+    actions,
+    button,
+    clip,
+    context,
+    escape,
+    fields,
+    section,
+)
 
 VERB = {
     ActionKind.ROLLBACK: "Roll back",
@@ -25,8 +35,8 @@ def title(action: PendingAction) -> str:
 
 
 def text(action: PendingAction, note: str = "") -> str:
-    base = f"{ICON[action.state]} {title(action)}: {action.state}"
-    return f"{base}. {note}" if note else base
+    base = f"{ICON[action.state]} {escape(title(action))}: {action.state}"
+    return clip(f"{base}. {escape(note)}" if note else base, MAX_MESSAGE_TEXT)
 
 
 def blocks(action: PendingAction, note: str = "", needed: int = 1) -> list[Block]:

@@ -18,6 +18,7 @@ from bot.slack.blocks import (
     escape,
     fields,
     header,
+    link,
     section,
 )
 
@@ -41,7 +42,8 @@ def _headline(view: GroupView) -> str:
 
 def parent_text(view: GroupView) -> str:
     summary = f" {view.summary}" if view.summary else ""
-    return clip(f"{_headline(view)}.{escape(summary)}", 3000)
+    # The fallback text is mrkdwn too: an alert named `<!channel>` must not ping anyone.
+    return clip(f"{escape(_headline(view))}.{escape(summary)}", 3000)
 
 
 def parent_blocks(
@@ -59,7 +61,7 @@ def parent_blocks(
     blocks: list[Block] = [header(_headline(view))]
     info = [
         ("Status", f"{icon} {view.status}"),
-        ("Severity", view.severity),
+        ("Severity", escape(view.severity)),
         ("Alerts", f"{view.firing} firing, {view.resolved} resolved"),
     ]
     if view.services:
@@ -83,7 +85,7 @@ def parent_blocks(
     if firing:
         blocks.append(section("*Firing:*\n" + _alert_lines(firing)))
     if view.links:
-        blocks.append(context(" · ".join(f"<{link.url}|{link.label}>" for link in view.links)))
+        blocks.append(context(" · ".join(link(each.url, each.label) for each in view.links)))
     notes = []
     if acked_by:
         notes.append(f":eyes: Acknowledged by {acked_by}")
@@ -145,7 +147,7 @@ def digest(views: Sequence[GroupView]) -> tuple[str, list[Block]]:
         f" ({len(firing)} firing, {len(views) - len(firing)} resolved)"
     )
     lines = [
-        f"• {'[' + v.severity + '] ' if v.status == 'firing' else ':white_check_mark: '}"
+        f"• {'[' + escape(v.severity) + '] ' if v.status == 'firing' else ':white_check_mark: '}"
         f"{escape(v.title)}: {v.firing} firing, {v.resolved} resolved"
         + (f" ({', '.join(v.services)})" if v.services else "")
         for v in sorted(views, key=lambda v: (v.status != "firing", v.title))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 MAX_BLOCKS = 50
@@ -9,8 +10,10 @@ MAX_SECTION_TEXT = 3000
 MAX_HEADER_TEXT = 150
 MAX_CONTEXT_ELEMENTS = 10
 MAX_MESSAGE_TEXT = 3000  # the notification fallback; Slack truncates long ones anyway
+MAX_BLOCK_ID = 255
 
 Block = dict[str, Any]
+URL_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 
 
 def clip(text: str, limit: int) -> str:
@@ -20,6 +23,15 @@ def clip(text: str, limit: int) -> str:
 def escape(text: str) -> str:
     """Slack mrkdwn control characters, so alert text cannot ping @channel or forge links."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def link(url: str, label: str) -> str:
+    """A mrkdwn link whose URL came from outside: escaped, with `|` encoded, and only for a
+    URL with a scheme, so it can neither end the link early nor be a control sequence
+    (`<!channel|…>` pings, `<@U1|…>` mentions); anything else is shown as text."""
+    if not URL_SCHEME.match(url):
+        return f"{escape(label)}: {escape(url)}"
+    return f"<{escape(url).replace('|', '%7C')}|{escape(label)}>"
 
 
 def header(text: str) -> Block:
@@ -46,7 +58,8 @@ def context(*texts: str) -> Block:
         "type": "context",
         "elements": [
             {"type": "mrkdwn", "text": clip(t, MAX_SECTION_TEXT)}
-            for t in texts[:MAX_CONTEXT_ELEMENTS]
+            # Slack refuses an empty text element (and with it the whole message).
+            for t in [t for t in texts if t][:MAX_CONTEXT_ELEMENTS]
         ],
     }
 
@@ -64,11 +77,25 @@ def button(text: str, action_id: str, value: str, *, style: str | None = None) -
 
 
 def actions(block_id: str, *elements: Block) -> Block:
-    return {"type": "actions", "block_id": block_id, "elements": list(elements[:25])}
+    return {
+        "type": "actions",
+        "block_id": clip(block_id, MAX_BLOCK_ID),
+        "elements": list(elements[:25]),
+    }
+
+
+def _empty(block: Block) -> bool:
+    if block["type"] == "context":
+        return not block["elements"]
+    if block["type"] == "section":
+        return not block.get("fields") and not block.get("text", {}).get("text")
+    return False
 
 
 def bounded(blocks: list[Block]) -> list[Block]:
-    """At most 50 blocks; the last kept block says how many were left out."""
+    """At most 50 blocks, none empty (Slack refuses both); the last kept block says how
+    many were left out."""
+    blocks = [b for b in blocks if not _empty(b)]
     if len(blocks) <= MAX_BLOCKS:
         return blocks
     kept = blocks[: MAX_BLOCKS - 1]

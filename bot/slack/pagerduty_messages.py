@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from bot.slack.blocks import Block, actions, bounded, button, clip, context, escape, fields, header
+from bot.slack.blocks import (
+    Block,
+    actions,
+    bounded,
+    button,
+    clip,
+    context,
+    escape,
+    fields,
+    header,
+    link,
+)
 from bot.store.records import PagerDutyEvent, PagerDutyIncident
 
 STATUS_ICON = {
@@ -18,13 +29,16 @@ def _name(incident: PagerDutyIncident) -> str:
 
 
 def parent_text(incident: PagerDutyIncident) -> str:
-    return clip(f"{_name(incident)} {incident.status}: {escape(incident.title)}", 3000)
+    return clip(f"{_name(incident)} {escape(incident.status)}: {escape(incident.title)}", 3000)
 
 
 def parent_blocks(incident: PagerDutyIncident) -> list[Block]:
     info = [
-        ("Status", f"{STATUS_ICON.get(incident.status, ':white_circle:')} {incident.status}"),
-        ("Urgency", incident.urgency or "unknown"),
+        (
+            "Status",
+            f"{STATUS_ICON.get(incident.status, ':white_circle:')} {escape(incident.status)}",
+        ),
+        ("Urgency", escape(incident.urgency) or "unknown"),
     ]
     if incident.service:
         info.append(("Service", escape(incident.service)))
@@ -32,7 +46,7 @@ def parent_blocks(incident: PagerDutyIncident) -> list[Block]:
         info.append(("Assigned", escape(", ".join(incident.assignees))))
     blocks: list[Block] = [header(f"{_name(incident)}: {incident.title}"), fields(info)]
     if incident.html_url:
-        blocks.append(context(f"<{incident.html_url}|Open in PagerDuty>"))
+        blocks.append(context(link(incident.html_url, "Open in PagerDuty")))
     if incident.status != "resolved":
         buttons = [button("Resolve", "pd_resolve", incident.id, style="danger")]
         if incident.status != "acknowledged":
@@ -49,7 +63,7 @@ def event_text(incident: PagerDutyIncident, event: PagerDutyEvent) -> str:
     assignees = ", ".join(a.get("summary", "") for a in data.get("assignees") or [])
     phrases = {
         "triggered": f":rotating_light: {name} triggered: {escape(incident.title)}"
-        f" ({incident.urgency or 'unknown'} urgency)",
+        f" ({escape(incident.urgency) or 'unknown'} urgency)",
         "acknowledged": f":eyes: {name} acknowledged by {who}",
         "unacknowledged": f":warning: {name} is unacknowledged again (acknowledgement timed out)",
         "resolved": f":white_check_mark: {name} resolved by {who}",

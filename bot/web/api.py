@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 
 from bot.domain.incident import Incident, Severity
 from bot.domain.timeline import TimelineEvent
+from bot.intake import one_line
 from bot.lifecycle import Problem
 from bot.postmortems import DOCX_TYPE, Format
 from bot.store.base import StoreUnavailable
@@ -19,6 +20,7 @@ from bot.web.keys import LIFECYCLE, POSTMORTEMS, SETTINGS, STORE
 
 MAX_PAGE = 500
 MAX_ID = 2**63 - 1  # SQLite's largest INTEGER; a bigger id cannot name an incident
+MAX_ERROR = 1000
 
 
 def incident_json(incident: Incident) -> dict[str, Any]:
@@ -56,11 +58,14 @@ def event_json(event: TimelineEvent) -> dict[str, Any]:
 
 
 def _error(status: int, message: str) -> web.Response:
-    return web.json_response({"error": message}, status=status)
+    # One line, whatever the request held: an unknown service or an extra key is quoted.
+    return web.json_response({"error": one_line(message, MAX_ERROR)}, status=status)
 
 
 def _bad_request(message: str) -> web.HTTPBadRequest:
-    return web.HTTPBadRequest(text=json.dumps({"error": message}), content_type="application/json")
+    return web.HTTPBadRequest(
+        text=json.dumps({"error": one_line(message, MAX_ERROR)}), content_type="application/json"
+    )
 
 
 @web.middleware
@@ -72,8 +77,9 @@ async def require_token(request: web.Request, handler: Any) -> web.StreamRespons
     if token is None:
         return _error(401, "the API is disabled: set INCIDENT_BOT_API_TOKEN to enable it")
     scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    # Undecodable header bytes arrive as lone surrogates: refused, not a 500.
     if scheme.lower() != "bearer" or not hmac.compare_digest(
-        given.strip().encode(), token.get_secret_value().encode()
+        given.strip().encode(errors="surrogatepass"), token.get_secret_value().encode()
     ):
         return _error(401, "missing or wrong bearer token")
     try:

@@ -14,6 +14,7 @@ import string
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
@@ -27,8 +28,8 @@ from bot.domain.commands import (
 )
 from bot.intake import Rejected, alertmanager, pagerduty
 
-FAST = settings(max_examples=150, deadline=None)
-SLOW = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(max_examples=300, deadline=None)
+SLOW = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 MAX_SQLITE_INT = 2**63 - 1
 MAX_REASON = 1000
 
@@ -52,7 +53,9 @@ json_scalar = st.one_of(
 )
 json_value = st.recursive(
     json_scalar,
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4)
+    ),
     max_leaves=12,
 )
 offsets = st.integers(-14 * 60, 14 * 60).map(lambda m: timezone(timedelta(minutes=m)))
@@ -153,14 +156,16 @@ def mutate(doc: Any, path: list[Any], value: Any, delete: bool) -> Any:
 def paths(doc: Any, prefix: list[Any] | None = None) -> list[list[Any]]:
     prefix = prefix or []
     found: list[list[Any]] = []
-    items = doc.items() if isinstance(doc, dict) else enumerate(doc) if isinstance(doc, list) else []
+    items = (
+        doc.items() if isinstance(doc, dict) else enumerate(doc) if isinstance(doc, list) else []
+    )
     for key, value in items:
         found.append([*prefix, key])
         found += paths(value, [*prefix, key])
     return found
 
 
-# Bodies a hurried or hostile sender could post; each once crashed a parser.
+# Bodies a hurried or hostile sender could post; several once made a 500.
 NASTY_BODIES = [
     b"[" * 100_000,  # deeper than the JSON decoder's recursion limit
     b"9" * 5000,  # more digits than int() converts
@@ -171,6 +176,50 @@ NASTY_BODIES = [
     b"\xff\xfe\x00",
     b"",
 ]
+
+
+def nested(depth: int) -> Any:
+    value: Any = "leaf"
+    for level in range(depth):
+        value = [value] if level % 2 else {"k": value}
+    return value
+
+
+@pytest.mark.parametrize("depth", [10, 60, 100, 300, 900])
+def test_deeply_nested_values_are_refused_or_storable(depth: int) -> None:
+    """Extra fields are kept and stored: whatever is accepted must serialize again."""
+    am = am_body_example()
+    am["alerts"][0]["extra"] = nested(depth)
+    pd = pd_delivery()
+    pd["event"]["data"]["extra"] = nested(depth)
+    for module, body in ((alertmanager, am), (pagerduty, pd)):
+        result = module.parse(json.dumps(body).encode())
+        if isinstance(result, Rejected):
+            assert_rejected_well(result)
+        else:
+            json.dumps(result.model_dump(mode="json", by_alias=True))
+
+
+def am_body_example() -> dict[str, Any]:
+    return {
+        "version": "4",
+        "groupKey": '{}:{alertname="X"}',
+        "status": "firing",
+        "receiver": "bot",
+        "groupLabels": {},
+        "commonLabels": {},
+        "commonAnnotations": {},
+        "externalURL": "http://alertmanager.example",
+        "alerts": [
+            {
+                "status": "firing",
+                "labels": {"alertname": "X"},
+                "startsAt": "2026-03-01T02:00:00Z",
+                "fingerprint": "a1",
+            }
+        ],
+    }
+
 
 # -- Alertmanager -------------------------------------------------------------------------------
 
@@ -379,7 +428,9 @@ def test_pagerduty_signature_check_takes_any_header(header: str, body: bytes) ->
 
 
 @FAST
-@given(st.text(max_size=200) | st.lists(st.sampled_from([*HOSTILE, "--", "--sev", " "])).map("".join))
+@given(
+    st.text(max_size=200) | st.lists(st.sampled_from([*HOSTILE, "--", "--sev", " "])).map("".join)
+)
 def test_parse_incident_takes_any_text(text: str) -> None:
     result = parse_incident(text)
     assert isinstance(result, Parsed | UsageProblem)
@@ -389,7 +440,11 @@ def test_parse_incident_takes_any_text(text: str) -> None:
         assert result.message.strip()
 
 
-word = st.text(st.characters(blacklist_categories=["Cs"]).filter(lambda c: not c.isspace()), min_size=1, max_size=12)
+word = st.text(
+    st.characters(blacklist_categories=["Cs"]).filter(lambda c: not c.isspace()),
+    min_size=1,
+    max_size=12,
+)
 arg_word = word.filter(lambda w: not (w.startswith("--") and len(w) > 2))
 option_name = word.filter(lambda w: "=" not in w)
 separator = st.text(" \t\n", min_size=1, max_size=3)
@@ -453,7 +508,10 @@ def test_parse_user_reads_every_form_of_a_mention(uid: str, name: str, data: st.
 
 
 @FAST
-@given(st.text(max_size=60) | st.lists(st.sampled_from(["<@", "U", "W", "1", "|", ">", "@"])).map("".join))
+@given(
+    st.text(max_size=60)
+    | st.lists(st.sampled_from(["<@", "U", "W", "1", "|", ">", "@"])).map("".join)
+)
 def test_parse_user_takes_any_text(token: str) -> None:
     found = parse_user(token)
     assert found is None or (found[0] in "UW" and found.isalnum() and found.isascii())
@@ -478,4 +536,3 @@ def test_split_incident_ref_takes_any_words(words: list[str]) -> None:
 def test_split_incident_ref_reads_an_explicit_incident(number: int, rest: list[str]) -> None:
     assert split_incident_ref([f"#{number}", *rest]) == (number, rest)
     assert split_incident_ref([str(number), *rest]) == (None, [str(number), *rest])
-
