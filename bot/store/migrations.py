@@ -209,11 +209,25 @@ def _v4_pending_actions(db: Database) -> None:
     )
 
 
+def _v5_dirty_groups_index(db: Database) -> None:
+    """Finding the groups whose thread is behind must not scan every group ever seen: a
+    partial index holds only those (the query repeats its WHERE clause to use it)."""
+    db.execute(
+        "CREATE INDEX IF NOT EXISTS alert_groups_dirty ON alert_groups (synced_version)"
+        " WHERE version > synced_version"
+    )
+    db.execute(
+        "CREATE INDEX IF NOT EXISTS pd_incidents_dirty ON pd_incidents (synced_version)"
+        " WHERE version > synced_version"
+    )
+
+
 MIGRATIONS: list[Callable[[Database], None]] = [
     _v1_initial,
     _v2_alert_threads,
     _v3_slack_events,
     _v4_pending_actions,
+    _v5_dirty_groups_index,
 ]
 
 

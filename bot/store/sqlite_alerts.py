@@ -178,10 +178,15 @@ class AlertStore(SqliteBase):
     # alert groups as Slack threads ---------------------------------------------------------
 
     def _groups(
-        self, db: Database, where: str, params: Sequence[Any], limit: int = -1
+        self,
+        db: Database,
+        where: str,
+        params: Sequence[Any],
+        limit: int = -1,
+        source: str = "alert_groups",
     ) -> list[AlertGroupState]:
         rows = self._rows(
-            db, f"SELECT * FROM alert_groups WHERE {where} ORDER BY rowid LIMIT ?", [*params, limit]
+            db, f"SELECT * FROM {source} WHERE {where} ORDER BY rowid LIMIT ?", [*params, limit]
         )
         if not rows:
             return []
@@ -200,7 +205,16 @@ class AlertStore(SqliteBase):
 
     async def dirty_alert_groups(self, limit: int = 100) -> list[AlertGroupState]:
         """Groups whose thread does not yet show their latest state, oldest first."""
-        return await self._read(lambda db: self._groups(db, "version > synced_version", [], limit))
+        return await self._read(
+            lambda db: self._groups(
+                db,
+                "version > synced_version",
+                [],
+                limit,
+                # Without statistics SQLite would scan every group to keep rowid order.
+                source="alert_groups INDEXED BY alert_groups_dirty",
+            )
+        )
 
     async def alert_group(self, group_id: str) -> AlertGroupState | None:
         found = await self._read(lambda db: self._groups(db, "group_id = ?", [group_id]))

@@ -112,11 +112,16 @@ def _incident(row: Mapping[str, Any], events: Sequence[PagerDutyEvent]) -> Pager
 
 class PagerDutyStore(SqliteBase):
     def _incidents(
-        self, db: Database, where: str, params: Sequence[Any], limit: int = -1
+        self,
+        db: Database,
+        where: str,
+        params: Sequence[Any],
+        limit: int = -1,
+        source: str = "pd_incidents",
     ) -> list[PagerDutyIncident]:
         found = []
         rows = self._rows(
-            db, f"SELECT * FROM pd_incidents WHERE {where} ORDER BY rowid LIMIT ?", [*params, limit]
+            db, f"SELECT * FROM {source} WHERE {where} ORDER BY rowid LIMIT ?", [*params, limit]
         )
         for row in rows:
             events = [
@@ -133,7 +138,13 @@ class PagerDutyStore(SqliteBase):
 
     async def dirty_pagerduty_incidents(self, limit: int = 100) -> list[PagerDutyIncident]:
         return await self._read(
-            lambda db: self._incidents(db, "version > synced_version", [], limit)
+            lambda db: self._incidents(
+                db,
+                "version > synced_version",
+                [],
+                limit,
+                source="pd_incidents INDEXED BY pd_incidents_dirty",
+            )
         )
 
     async def pagerduty_incident(self, incident_id: str) -> PagerDutyIncident | None:
