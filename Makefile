@@ -56,7 +56,7 @@ validate: install-dev
 	scripts/validate-infra.sh
 
 # Benchmarks (bench/, issue 8), on loopback only: each prints a table, then bench/RESULTS.md is
-# rewritten with the figures, the date and nproc. About 6 minutes on 2 cores; BENCH_ARGS=--quick
+# rewritten with the figures, the date and nproc. About 5 minutes on 2 cores; BENCH_ARGS=--quick
 # runs shorter variants. The storm needs Alertmanager, fetched by scripts/test-tools.sh.
 bench: install
 	scripts/test-tools.sh >/dev/null

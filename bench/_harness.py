@@ -162,7 +162,7 @@ class Server:
         assert self.proc is not None
         return self.proc.pid
 
-    async def start(self, timeout: float = 30.0) -> Server:
+    def spawn(self) -> subprocess.Popen[bytes]:
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
         self.started_at = time.monotonic()
         self.proc = subprocess.Popen(
@@ -174,6 +174,13 @@ class Server:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+        return self.proc
+
+    async def start(self, timeout: float = 30.0) -> Server:
+        """Spawns the process (no await in between, so the clock starts at the spawn) and
+        polls `ready_path` every 10 ms."""
+        self.spawn()
+        assert self.proc is not None
         deadline = self.started_at + timeout
         timeout_cfg = aiohttp.ClientTimeout(total=1)
         async with aiohttp.ClientSession(timeout=timeout_cfg) as session:

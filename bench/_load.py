@@ -30,10 +30,12 @@ JSON = {"Content-Type": "application/json"}
 @dataclass
 class LoadResult:
     latencies: list[float] = field(default_factory=list)
+    done_at: list[float] = field(default_factory=list)  # perf_counter at each answer
     statuses: dict[int, int] = field(default_factory=dict)
     errors: int = 0
     wall: float = 0.0
     sent: int = 0
+    began: float = 0.0
 
     @property
     def ok(self) -> int:
@@ -42,6 +44,20 @@ class LoadResult:
     def record(self, status: int, latency: float) -> None:
         self.statuses[status] = self.statuses.get(status, 0) + 1
         self.latencies.append(latency)
+        self.done_at.append(time.perf_counter())
+
+    def rate_by_part(self, began: float, parts: int = 4) -> list[float]:
+        """Requests per second in each successive part (by answer order) of the run."""
+        done = sorted(self.done_at)
+        size = len(done) // parts
+        rates, start = [], began
+        for k in range(parts):
+            chunk = done[k * size : (k + 1) * size]
+            if not chunk:
+                break
+            rates.append(len(chunk) / max(1e-9, chunk[-1] - start))
+            start = chunk[-1]
+        return rates
 
 
 def webhook_body(tag: str, i: int, *, alerts: int = 1) -> bytes:
@@ -92,9 +108,8 @@ async def closed_loop(
         began = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         result.wall = time.perf_counter() - began
-    result.sent = result.ok + result.errors + sum(
-        n for s, n in result.statuses.items() if s != 200
-    )
+        result.began = began
+    result.sent = result.ok + result.errors + sum(n for s, n in result.statuses.items() if s != 200)
     return result
 
 

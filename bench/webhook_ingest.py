@@ -26,22 +26,21 @@ from typing import Any
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import aiohttp  # noqa: E402
+import aiohttp
 
-from bench._harness import (  # noqa: E402
+from bench._harness import (
     API_TOKEN,
     Server,
     SyncCounter,
     bare_server,
     bot_server,
     cpu_seconds,
-    ms,
     self_cpu_seconds,
     table,
     workdir,
     write_json,
 )
-from bench._load import closed_loop, summary, webhook_body  # noqa: E402
+from bench._load import closed_loop, summary, webhook_body
 
 PATH = "/webhooks/alertmanager"
 
@@ -70,9 +69,7 @@ async def stored_total(server: Server) -> int | None:
         return int((await resp.json())["total"])
 
 
-async def measure(
-    server: Server, tag: str, args: argparse.Namespace, tmp: Path
-) -> dict[str, Any]:
+async def measure(server: Server, tag: str, args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     await server.start()
     try:
         url = server.url + PATH
@@ -102,6 +99,7 @@ async def measure(
         "errors": result.errors + done - result.ok,
         "wall_s": result.wall,
         "rps": done / result.wall if result.wall else 0.0,
+        "rps_by_quarter": result.rate_by_part(result.began),
         **summary(result.latencies),
         "server_cpu_s": srv1 - srv0,
         "server_cpu_incl_after_s": srv2 - srv0,
@@ -157,6 +155,16 @@ def render(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
         f"{bot['after_s']:.1f} s): {bot['server_cpu_incl_after_s']:.2f} s = "
         f"{bot['server_cpu_incl_after_s'] * 1000 / n:.3f} ms/req",
     ]
+    for r in rows:
+        lines.append(
+            f"{r['server']} req/s in each quarter of the run: "
+            + " / ".join(f"{v:.0f}" for v in r["rps_by_quarter"])
+        )
+    quarters = zip(bot["rps_by_quarter"], bare["rps_by_quarter"], strict=False)
+    lines.append(
+        "ratio bot/bare in each quarter (the bot slows as its tables grow): "
+        + " / ".join(f"{b / a:.1%}" for b, a in quarters)
+    )
     if bot["fsyncs"] is not None:
         lines.append(
             f"SQLite commits (fdatasync calls, ~1% are checkpoints) while serving "
@@ -172,7 +180,7 @@ def render(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
         )
     lines.append(
         f"{args.concurrency} connections, {args.requests} requests each after "
-        f"{args.warmup} warm-up, 1 alert per body ({bare['requests'] and 1 or 0} group each), "
+        f"{args.warmup} warm-up, each body a new group with 1 alert, "
         f"{os.cpu_count()} cores shared by client and server"
     )
     return "\n".join(lines)
@@ -190,7 +198,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--requests", type=int, default=5000)
+    parser.add_argument("--requests", type=int, default=10_000)
     parser.add_argument("--warmup", type=int, default=300)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--max-seconds", type=float, default=60.0)
