@@ -220,6 +220,13 @@ def _v5_dirty_groups_index(db: Database) -> None:
         "CREATE INDEX IF NOT EXISTS pd_incidents_dirty ON pd_incidents (synced_version)"
         " WHERE version > synced_version"
     )
+    # Every webhook counts its group's firing alerts; every new group in a storm looks for
+    # the channel's open digest. Both must stay lookups as the tables grow.
+    db.execute("CREATE INDEX IF NOT EXISTS alerts_group_status ON alerts (group_key, status)")
+    db.execute(
+        "CREATE INDEX IF NOT EXISTS alert_groups_open_digest ON alert_groups (channel, last_seen)"
+        " WHERE digest_key IS NOT NULL"
+    )
 
 
 MIGRATIONS: list[Callable[[Database], None]] = [
