@@ -45,6 +45,25 @@ def integration_states(
     def add(name: str, state: State, detail: str) -> None:
         states.append(IntegrationState(name, state, detail))
 
+    def add_url(
+        name: str,
+        variable: str,
+        value: str | None,
+        works: str,
+        missing: str,
+        schemes: tuple[str, ...] = ("http", "https"),
+    ) -> None:
+        """An integration that is one URL: missing when unset, invalid when not a URL."""
+        if not value:
+            add(name, "missing", missing)
+            return
+        problem = _url(value, schemes)
+        add(
+            name,
+            "invalid" if problem else "configured",
+            f"{variable} {problem}" if problem else works,
+        )
+
     token = _secret(settings.slack_bot_token)
     if not token:
         add("slack", "missing", "SLACK_BOT_TOKEN not set: offline mode, messages kept in timelines")
@@ -72,15 +91,13 @@ def integration_states(
         )
     else:
         add("alertmanager_webhook", "configured", "bearer token required")
-    if settings.alertmanager_url:
-        problem = _url(settings.alertmanager_url)
-        add(
-            "alertmanager_api",
-            "invalid" if problem else "configured",
-            f"ALERTMANAGER_URL {problem}" if problem else "silences from Slack",
-        )
-    else:
-        add("alertmanager_api", "missing", "ALERTMANAGER_URL not set: no silences from Slack")
+    add_url(
+        "alertmanager_api",
+        "ALERTMANAGER_URL",
+        settings.alertmanager_url,
+        "silences from Slack",
+        "ALERTMANAGER_URL not set: no silences from Slack",
+    )
 
     pd = [
         settings.pagerduty_webhook_secret,
@@ -116,37 +133,28 @@ def integration_states(
     else:
         add("kubernetes", "missing", "no KUBECONFIG and not in a cluster")
 
-    if settings.prometheus_url:
-        problem = _url(settings.prometheus_url)
-        add(
-            "prometheus",
-            "invalid" if problem else "configured",
-            f"PROMETHEUS_URL {problem}" if problem else "queries enabled",
-        )
-    else:
-        add("prometheus", "missing", "PROMETHEUS_URL not set")
-
-    dsn = _secret(settings.platform_database_url)
-    if dsn:
-        problem = _url(dsn, ("postgresql", "postgres"))
-        add(
-            "platform_database",
-            "invalid" if problem else "configured",
-            f"PLATFORM_DATABASE_URL {problem}" if problem else "pg_stat steps enabled",
-        )
-    else:
-        add("platform_database", "missing", "PLATFORM_DATABASE_URL not set")
-
-    sentry = _secret(settings.sentry_dsn)
-    if sentry:
-        problem = _url(sentry)
-        add(
-            "sentry",
-            "invalid" if problem else "configured",
-            f"SENTRY_DSN {problem}" if problem else "errors reported",
-        )
-    else:
-        add("sentry", "missing", "SENTRY_DSN not set")
+    add_url(
+        "prometheus",
+        "PROMETHEUS_URL",
+        settings.prometheus_url,
+        "queries enabled",
+        "PROMETHEUS_URL not set",
+    )
+    add_url(
+        "platform_database",
+        "PLATFORM_DATABASE_URL",
+        _secret(settings.platform_database_url),
+        "pg_stat steps enabled",
+        "PLATFORM_DATABASE_URL not set",
+        ("postgresql", "postgres"),
+    )
+    add_url(
+        "sentry",
+        "SENTRY_DSN",
+        _secret(settings.sentry_dsn),
+        "errors reported",
+        "SENTRY_DSN not set",
+    )
 
     if settings.updates_bucket and settings.updates_distribution_id:
         add("desktop_updates", "configured", "S3 bucket and CloudFront distribution")

@@ -8,7 +8,6 @@ import itertools
 import json
 import os
 import signal
-import socket
 import sys
 import time
 from collections import Counter
@@ -25,16 +24,11 @@ from tests.alert_payloads import alert, notification
 from tests.conftest import BOT_TOKEN, CONTRACT_ENV, SIGNING_SECRET, BotFactory
 from tests.fakes.kube_api import FakeKubernetes
 from tests.fakes.slack_api import FakeSlack
+from tests.services.ports import free_tcp_port
 from tests.slack.test_alert_threads import TOKEN, settled
 
 BOT = str(Path(sys.executable).parent / "incident-bot")
 PLAYBOOKS = Path(__file__).resolve().parents[2] / "playbooks"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class BotProcess:
@@ -42,7 +36,7 @@ class BotProcess:
 
     def __init__(self, env: dict[str, str]) -> None:
         self.env = env
-        self.port = free_port()
+        self.port = free_tcp_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: asyncio.subprocess.Process | None = None
 
@@ -264,7 +258,7 @@ async def test_pagerduty_unreachable_is_said_in_the_war_room_not_hidden(
     make_settings: Callable[..., Settings],
     fake_slack: FakeSlack,
 ) -> None:
-    closed = free_port()
+    closed = free_tcp_port()
     bot = await start_bot(
         make_settings(
             SLACK_BOT_TOKEN=BOT_TOKEN,

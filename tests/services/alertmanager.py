@@ -21,7 +21,6 @@ import contextlib
 import json
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -35,6 +34,8 @@ from typing import Any
 import aiohttp
 import yaml
 
+from tests.services.ports import free_tcp_port, tail
+
 __all__ = ["AlertmanagerError", "LocalAlertmanager"]
 
 RECEIVER_NAME = "incident-bot"
@@ -44,20 +45,6 @@ _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 class AlertmanagerError(RuntimeError):
     """Alertmanager could not be configured, started or talked to."""
-
-
-def _free_tcp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _tail(path: Path, lines: int = 30) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "<no log>"
 
 
 def _assets_cwd(alertmanager: Path) -> Path | None:
@@ -211,7 +198,7 @@ class LocalAlertmanager:
     def _launch(self, alertmanager: Path) -> None:
         # The probed port can be taken before alertmanager binds it; retry on another.
         for _attempt in range(3):
-            port = _free_tcp_port()
+            port = free_tcp_port()
             argv = [
                 str(alertmanager),
                 f"--config.file={self.config_path}",
@@ -238,18 +225,18 @@ class LocalAlertmanager:
             exit_code = self._proc.poll()
             self._terminate()
             self._port = None
-            if "address already in use" not in _tail(self.log_file):
+            if "address already in use" not in tail(self.log_file):
                 break
         why = (
             f"exited with status {exit_code}"
             if exit_code is not None
             else f"was not ready within {self._timeout}s"
         )
-        raise AlertmanagerError(f"{alertmanager} {why}; log tail:\n{_tail(self.log_file)}")
+        raise AlertmanagerError(f"{alertmanager} {why}; log tail:\n{tail(self.log_file)}")
 
-    def log_tail(self, lines: int = 50) -> str:
+    def logtail(self, lines: int = 50) -> str:
         """Last lines of the Alertmanager log, for assertion messages (debug level)."""
-        return _tail(self.log_file, lines)
+        return tail(self.log_file, lines)
 
     def _wait_ready(self) -> bool:
         assert self._proc is not None

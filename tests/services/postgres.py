@@ -19,13 +19,14 @@ import pwd
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
+
+from tests.services.ports import free_tcp_port, tail
 
 __all__ = ["PostgresError", "ThrowawayPostgres", "find_pg_bindir"]
 
@@ -80,20 +81,6 @@ def find_pg_bindir() -> Path:
         f"PostgreSQL server binaries ({', '.join(_REQUIRED_BINARIES)}) not found; tried: "
         f"{tried}. Install postgresql-15 or set PG_BINDIR."
     )
-
-
-def _free_tcp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _tail(path: Path, lines: int = 30) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "<no log>"
 
 
 def _ensure_os_user(name: str) -> pwd.struct_passwd:
@@ -305,7 +292,7 @@ class ThrowawayPostgres:
         # The free port may be grabbed between probing and binding; retry on a new one.
         last_error = ""
         for _attempt in range(3):
-            port = _free_tcp_port()
+            port = free_tcp_port()
             options = " ".join(
                 [
                     "-c listen_addresses=127.0.0.1",
@@ -336,7 +323,7 @@ class ThrowawayPostgres:
             if result.returncode == 0:
                 self._port = port
                 return
-            log = _tail(self.log_file)
+            log = tail(self.log_file)
             last_error = f"{result.stdout}\n{result.stderr}\n--- postgres.log ---\n{log}"
             if "already in use" not in log:
                 break
