@@ -21,6 +21,7 @@ from bot.domain.alerts import GroupView, diff, summarize
 from bot.domain.clock import Clock
 from bot.slack import alert_messages
 from bot.slack.blocks import Block
+from bot.slack.outbox import message
 from bot.store.base import Store, StoreUnavailable
 from bot.store.records import AlertGroupState, NewOutboxItem
 
@@ -169,10 +170,11 @@ class AlertThreads:
         key = parent_key(group)
         if is_new:
             items.append(
-                NewOutboxItem(
+                message(
                     "chat.postMessage",
                     channel,
-                    {"channel": channel, "text": text, "blocks": blocks},
+                    text,
+                    blocks=blocks,
                     message_key=key,
                     incident_id=group.incident_id,
                 )
@@ -180,21 +182,15 @@ class AlertThreads:
         else:
             changes = diff(group.posted_state, group.alerts)
             if shown != group.posted_view:
-                items.append(
-                    NewOutboxItem(
-                        "chat.update",
-                        channel,
-                        {"channel": channel, "text": text, "blocks": blocks},
-                        message_key=key,
-                    )
-                )
+                items.append(message("chat.update", channel, text, blocks=blocks, message_key=key))
             if changes:
                 reply_text, reply_blocks = alert_messages.change_reply(changes)
                 items.append(
-                    NewOutboxItem(
+                    message(
                         "chat.postMessage",
                         channel,
-                        {"channel": channel, "text": reply_text, "blocks": reply_blocks},
+                        reply_text,
+                        blocks=reply_blocks,
                         thread_key=key,
                         incident_id=group.incident_id,
                     )
@@ -213,9 +209,8 @@ class AlertThreads:
         members = {g.group_key: self.view(g) for g in await self._store.digest_members(digest_key)}
         members[group.group_key] = view
         text, blocks = alert_messages.digest(list(members.values()))
-        args = {"channel": channel, "text": text, "blocks": blocks}
         method = "chat.postMessage" if new else "chat.update"
-        return NewOutboxItem(method, channel, args, message_key=digest_key)
+        return message(method, channel, text, blocks=blocks, message_key=digest_key)
 
     async def _complete(
         self,
@@ -258,12 +253,7 @@ class AlertThreads:
             try:
                 replies = await self._enricher.enrich(view)
                 items = [
-                    NewOutboxItem(
-                        "chat.postMessage",
-                        channel,
-                        {"channel": channel, "text": text, "blocks": blocks},
-                        thread_key=key,
-                    )
+                    message("chat.postMessage", channel, text, blocks=blocks, thread_key=key)
                     for text, blocks in replies
                 ]
                 if items:

@@ -15,6 +15,25 @@ METADATA_EVENT_TYPE = "incident_bot_outbox"
 FINISHED = {OutboxState.SENT, OutboxState.SUPERSEDED, OutboxState.UNDELIVERED, OutboxState.FAILED}
 
 
+def message(
+    method: str,
+    channel: str,
+    text: str,
+    *,
+    blocks: Sequence[Mapping[str, Any]] | None = None,
+    message_key: str | None = None,
+    thread_key: str | None = None,
+    incident_id: int | None = None,
+    **extra: Any,
+) -> NewOutboxItem:
+    """A chat.postMessage or chat.update row; the thread workers queue these inside their own
+    transactions, Outbox.post and Outbox.update one at a time."""
+    args: dict[str, Any] = {"channel": channel, "text": text, **extra}
+    if blocks is not None:
+        args["blocks"] = list(blocks)
+    return NewOutboxItem(method, channel, args, message_key, thread_key, incident_id)
+
+
 class Outbox:
     """Queues Slack writes. The sender (outbox_sender) drains them in the background."""
 
@@ -39,11 +58,17 @@ class Outbox:
         incident_id: int | None = None,
         **extra: Any,
     ) -> int:
-        args: dict[str, Any] = {"channel": channel, "text": text, **extra}
-        if blocks is not None:
-            args["blocks"] = list(blocks)
         [row_id] = await self.write(
-            NewOutboxItem("chat.postMessage", channel, args, message_key, thread_key, incident_id)
+            message(
+                "chat.postMessage",
+                channel,
+                text,
+                blocks=blocks,
+                message_key=message_key,
+                thread_key=thread_key,
+                incident_id=incident_id,
+                **extra,
+            )
         )
         return row_id
 
@@ -56,11 +81,15 @@ class Outbox:
         blocks: Sequence[Mapping[str, Any]] | None = None,
         incident_id: int | None = None,
     ) -> int:
-        args: dict[str, Any] = {"channel": channel, "text": text}
-        if blocks is not None:
-            args["blocks"] = list(blocks)
         [row_id] = await self.write(
-            NewOutboxItem("chat.update", channel, args, message_key, None, incident_id)
+            message(
+                "chat.update",
+                channel,
+                text,
+                blocks=blocks,
+                message_key=message_key,
+                incident_id=incident_id,
+            )
         )
         return row_id
 

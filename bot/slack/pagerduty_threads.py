@@ -11,6 +11,7 @@ from datetime import timedelta
 from bot.domain.clock import Clock
 from bot.slack import pagerduty_messages as messages
 from bot.slack.alert_threads import parent_key
+from bot.slack.outbox import message
 from bot.store.base import Store, StoreUnavailable
 from bot.store.records import NewOutboxItem, PagerDutyIncident
 
@@ -84,24 +85,18 @@ class PagerDutyThreads:
             )
             return True
         own = thread_key == f"pd:{incident.id}"
-        args = {
-            "channel": channel,
-            "text": messages.parent_text(incident),
-            "blocks": messages.parent_blocks(incident),
-        }
-        if new_parent:
-            items.append(NewOutboxItem("chat.postMessage", channel, args, message_key=thread_key))
-        elif own:
-            items.append(NewOutboxItem("chat.update", channel, args, message_key=thread_key))
+        text, blocks = messages.parent_text(incident), messages.parent_blocks(incident)
+        if new_parent or own:
+            method = "chat.postMessage" if new_parent else "chat.update"
+            items.append(message(method, channel, text, blocks=blocks, message_key=thread_key))
         for event in incident.pending_events:
             if new_parent and event.event_type == "incident.triggered":
                 continue  # the new parent says as much
-            text = messages.event_text(incident, event)
             items.append(
-                NewOutboxItem(
+                message(
                     "chat.postMessage",
                     channel,
-                    {"channel": channel, "text": text},
+                    messages.event_text(incident, event),
                     thread_key=thread_key,
                 )
             )
