@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 from bot.domain.incident import Incident, Severity, Status
 from bot.domain.postmortem import build, render_markdown
 from bot.domain.timeline import EventKind, TimelineEvent
-from bot.postmortem_docx import render_docx
+from bot.services.postmortems.docx import render_docx
 
 T = TypeVar("T")
 START = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)

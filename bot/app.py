@@ -9,18 +9,19 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from bot.alert_policy import AutoDeclarePolicy
 from bot.config import PlatformConfig, Settings
 from bot.domain.clock import Clock, SystemClock
 from bot.integrations.alertmanager import AlertmanagerAPI
 from bot.integrations.pagerduty import PagerDutyAPI, PagerDutyEvents
-from bot.lifecycle import Lifecycle
-from bot.metrics import Metrics
-from bot.paging import Pager
-from bot.platform import build_platform
-from bot.postmortems import PostMortems
-from bot.readiness import integration_states
-from bot.reminder_scheduler import ReminderScheduler
+from bot.observability.metrics import Metrics
+from bot.services.auto_declare import AutoDeclarePolicy
+from bot.services.incidents import Lifecycle
+from bot.services.outbox import Outbox
+from bot.services.paging import Pager
+from bot.services.platform import build_platform
+from bot.services.postmortems.drafts import PostMortems
+from bot.services.readiness import integration_states
+from bot.services.reminders import ReminderScheduler
 from bot.slack.action_commands import ActionCommands, ActionDeps
 from bot.slack.alert_actions import AlertActionDeps, AlertActions
 from bot.slack.alert_threads import AlertThreads, Routing
@@ -28,33 +29,33 @@ from bot.slack.bolt_app import build_bolt_app, socket_mode_handler
 from bot.slack.channel_events import register_channel_events
 from bot.slack.client import CountingWebClient
 from bot.slack.commands import register_commands
+from bot.slack.http_endpoint import SlackEndpoint
 from bot.slack.incident_commands import CommandDeps
-from bot.slack.outbox import Outbox
 from bot.slack.outbox_sender import OutboxSender
 from bot.slack.pagerduty_actions import register_pagerduty_actions
 from bot.slack.pagerduty_threads import PagerDutyThreads
 from bot.slack.playbook_runs import PlaybookEnricher
-from bot.slack.war_room import WarRoom
+from bot.slack.war_room import SlackWarRoom
 from bot.store.factory import open_store
-from bot.web import api, health, slack_events, status_page, webhooks
+from bot.web import api, health, status_page, webhooks
 from bot.web.keys import (
-    ALERT_THREADS,
-    BOLT,
     CLOCK,
     CONFIG,
     INTEGRATIONS,
     LIFECYCLE,
     METRICS,
     OUTBOX,
-    PAGERDUTY_THREADS,
     PLATFORM,
     POSTMORTEMS,
     REMINDERS,
     SETTINGS,
     SLACK_STATE,
     STORE,
+    WEBHOOK_WAKEUPS,
 )
 from bot.web.middleware import observe
+
+SLACK_ENDPOINT = web.AppKey("slack_endpoint", SlackEndpoint)
 
 log = logging.getLogger(__name__)
 MAX_BODY = 1024 * 1024
@@ -105,7 +106,7 @@ async def _slack_ctx(app: web.Application) -> AsyncIterator[None]:
         if settings.pagerduty_routing_key is not None
         else None
     )
-    war_room = WarRoom(store, outbox, client, config, pagerduty=pagerduty) if client else None
+    war_room = SlackWarRoom(store, outbox, client, config, pagerduty=pagerduty) if client else None
     lifecycle = Lifecycle(
         store,
         outbox,
@@ -133,7 +134,7 @@ async def _slack_ctx(app: web.Application) -> AsyncIterator[None]:
     pd_threads = PagerDutyThreads(store, alerts_channel, clock, outbox_wakeup=outbox.wakeup)
     reminders = ReminderScheduler(store, outbox, config, clock, incidents_channel=incidents_channel)
     app[OUTBOX], app[LIFECYCLE], app[REMINDERS] = outbox, lifecycle, reminders
-    app[ALERT_THREADS], app[PAGERDUTY_THREADS] = threads, pd_threads
+    app[WEBHOOK_WAKEUPS] = {"alertmanager": threads.wakeup, "pagerduty": pd_threads.wakeup}
     if client is not None:
         alertmanager = (
             AlertmanagerAPI(settings.alertmanager_url) if settings.alertmanager_url else None
@@ -167,7 +168,7 @@ async def _slack_ctx(app: web.Application) -> AsyncIterator[None]:
                 client,
             )
         )
-        app[BOLT] = build_bolt_app(
+        app[SLACK_ENDPOINT].bolt = build_bolt_app(
             settings,
             client,
             lambda bolt: register_commands(bolt, deps, pagerduty),
@@ -196,7 +197,9 @@ async def _slack_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def _run_socket_mode(app: web.Application) -> None:
     """Keeps a Socket Mode connection open; failures are shown in /readyz, then retried."""
-    handler = socket_mode_handler(app[SETTINGS], app[BOLT])
+    bolt = app[SLACK_ENDPOINT].bolt
+    assert bolt is not None  # started only once the Bolt app exists
+    handler = socket_mode_handler(app[SETTINGS], bolt)
     state = app[SLACK_STATE]
     try:
         while True:
@@ -237,7 +240,8 @@ def create_app(
     app.router.add_get("/metrics", health.metrics)
     app.router.add_post("/webhooks/alertmanager", webhooks.alertmanager_webhook)
     app.router.add_post("/webhooks/pagerduty", webhooks.pagerduty_webhook)
-    app.router.add_post("/slack/events", slack_events.slack_events)
+    app[SLACK_ENDPOINT] = SlackEndpoint(settings)
+    app.router.add_post("/slack/events", app[SLACK_ENDPOINT].handle)
     app.router.add_get("/", status_page.status_page)
     api.add_routes(app)
     return app

@@ -15,10 +15,10 @@ from bot.domain.clock import SystemClock
 from bot.domain.incident import Incident, Severity
 from bot.domain.timeline import verify_chain
 from bot.integrations.pagerduty import PagerDutyEvents
-from bot.lifecycle import Lifecycle, Problem
-from bot.paging import Pager
-from bot.readiness import integration_states, secret_values
-from bot.slack.outbox import Outbox
+from bot.services.incidents import Lifecycle, Problem
+from bot.services.outbox import Outbox
+from bot.services.paging import Pager
+from bot.services.readiness import integration_states, secret_values
 from bot.store.base import Store, StoreUnavailable
 from bot.store.factory import open_store
 
@@ -48,8 +48,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from aiohttp import web
 
     from bot.app import create_app
-    from bot.integrations.sentry import init_sentry
-    from bot.logs import setup_logging
+    from bot.observability.error_reporting import init_sentry
+    from bot.observability.logs import setup_logging
 
     settings, config = _settings(args.config)
     secrets = secret_values(settings)
@@ -193,8 +193,9 @@ def cmd_playbooks(args: argparse.Namespace) -> int:
 async def _run_playbook(
     settings: Settings, config: PlatformConfig, name: str, service: str | None, quick: bool
 ) -> int:
-    from bot.platform import build_platform
+    from bot.domain.report import plain_line
     from bot.playbooks.service import NotRun
+    from bot.services.platform import build_platform
 
     platform = await build_platform(settings, config, SystemClock())
     try:
@@ -208,16 +209,16 @@ async def _run_playbook(
     for result in outcome.results:
         attention += result.outcome != "ok"
         print(f"[{result.outcome}] {result.title} ({result.seconds:.1f} s)")
-        for line in result.summary.splitlines():
-            print(f"    {line}")
+        for line in result.lines:
+            print(f"    {plain_line(line)}")
         if result.details:
             print("    " + result.details.replace("\n", "\n    "))
     return 1 if attention else 0
 
 
 def cmd_postmortem(args: argparse.Namespace) -> int:
-    from bot.platform import other_integrations
-    from bot.postmortems import PostMortems
+    from bot.services.platform import other_integrations
+    from bot.services.postmortems.drafts import PostMortems
 
     settings, config = _settings(args.config)
 

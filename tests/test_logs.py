@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from bot.config import Settings
-from bot.logs import JsonFormatter
-from bot.readiness import secret_values
+from bot.observability.logs import JsonFormatter
+from bot.services.readiness import secret_values
 
 BOT_TOKEN = "xoxb-2041-77731-Zq9RkTnYbPwL"
 SIGNING_SECRET = "8f3e1c0a9b7d6e5f4a3b2c1d0e9f8a7b"

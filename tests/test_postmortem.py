@@ -28,8 +28,8 @@ from bot.domain.incident import Incident, NewIncident, Severity, Status
 from bot.domain.postmortem import PostMortem, build, render_markdown
 from bot.domain.timeline import EventKind, NewEvent
 from bot.integrations.prometheus import PrometheusError, PrometheusQueries, preset_query
-from bot.postmortem_chart import MAX_POINTS, PAD, incident_chart, step_for
-from bot.postmortem_docx import render_docx
+from bot.services.postmortems.chart import MAX_POINTS, PAD, incident_chart, step_for
+from bot.services.postmortems.docx import render_docx
 from bot.store.sqlite import SqliteStore
 
 DECLARED = datetime(2026, 3, 2, 14, 2, tzinfo=UTC)

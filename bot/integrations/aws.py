@@ -34,7 +34,7 @@ from botocore.exceptions import (
     NoCredentialsError,
 )
 
-from bot.redaction import scrub_text
+from bot.observability.redaction import scrub_text
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import asyncpg
 
-from bot.redaction import REDACTED, scrub_text
+from bot.observability.redaction import REDACTED, scrub_text
 
 T = TypeVar("T")
 QUERY_TEXT_LIMIT = 300

@@ -26,7 +26,7 @@ from prometheus_api_client.exceptions import PrometheusApiClientException
 from prometheus_api_client.prometheus_connect import PrometheusConnect
 from urllib3.util.retry import Retry
 
-from bot.redaction import scrub_text
+from bot.observability.redaction import scrub_text
 
 # Templates for str.format(job=...); PromQL's own braces are doubled.
 PRESETS: dict[str, str] = {

@@ -1,7 +1,7 @@
 """New Sentry issues of the platform's projects, read through Sentry's web API.
 
 This reads the platform's Sentry (an auth token with ``project:read``); reporting the bot's own
-errors is ``bot.integrations.sentry`` and uses a DSN instead.
+errors is ``bot.observability.error_reporting`` and uses a DSN instead.
 
 Uses ``GET /api/0/projects/{org}/{project}/issues/`` with the search
 ``is:unresolved firstSeen:-2h`` sorted by date (newest first). Sentry documents this endpoint
@@ -18,7 +18,7 @@ from typing import Any
 
 import aiohttp
 
-from bot.redaction import scrub_text
+from bot.observability.redaction import scrub_text
 
 
 class SentryIssuesError(Exception):

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bot.config import PlatformConfig, Service
 from bot.domain.clock import Clock
+from bot.domain.report import Line, line
 
 MAX_TIMEOUT = 120.0
 
@@ -59,9 +60,16 @@ class StepUnavailable(Exception):
 
 @dataclass(frozen=True)
 class StepOutput:
-    summary: str  # a few lines of Slack mrkdwn
-    details: str = ""  # long text (logs, tables): uploaded as a file
+    lines: tuple[Line, ...]  # a few lines of what was found, rendered by whoever shows them
+    details: str = ""  # long plain text (logs, tables): attached as a file
     healthy: bool = True  # False: the step ran and found something wrong
+
+    @classmethod
+    def of(cls, *lines: Line | str, details: str = "", healthy: bool = True) -> StepOutput:
+        """A `str` is a line of plain text."""
+        return cls(
+            tuple(ln if isinstance(ln, Line) else line(ln) for ln in lines), details, healthy
+        )
 
 
 @dataclass

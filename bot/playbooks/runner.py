@@ -11,8 +11,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from bot.domain.report import Line, line, map_text
+from bot.observability.redaction import scrub_text
 from bot.playbooks.model import Playbook, StepContext, StepKind, StepUnavailable
-from bot.redaction import scrub_text
 
 log = logging.getLogger(__name__)
 Outcome = Literal["ok", "problem", "failed", "timeout", "unavailable"]
@@ -23,7 +24,7 @@ class StepResult:
     title: str
     kind: str
     outcome: Outcome
-    summary: str
+    lines: tuple[Line, ...]
     details: str
     seconds: float
 
@@ -49,26 +50,26 @@ async def run_playbook(
         started = time.monotonic()
         outcome: Outcome
         details = ""
+        lines: tuple[Line, ...]
         try:
             output = await asyncio.wait_for(kind.run(ctx, params), spec.timeout)
         except StepUnavailable as exc:
-            outcome, summary = "unavailable", f"Skipped: {exc}"
+            outcome, lines = "unavailable", (line(f"Skipped: {exc}"),)
         except TimeoutError:
-            outcome, summary = "timeout", f"Gave up after {spec.timeout:g} s (the step's timeout)"
+            outcome = "timeout"
+            lines = (line(f"Gave up after {spec.timeout:g} s (the step's timeout)"),)
         except Exception as exc:
             log.warning("playbook step failed", extra={"step": spec.kind, "error": str(exc)})
-            # An exception's text is not mrkdwn: keep Slack from reading links or mentions in it.
-            reason = str(exc).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-            outcome, summary = "failed", f"Failed: {type(exc).__name__}: {reason}"
+            outcome, lines = "failed", (line(f"Failed: {type(exc).__name__}: {exc}"),)
         else:
             outcome = "ok" if output.healthy else "problem"
-            summary, details = output.summary, output.details
+            lines, details = output.lines, output.details
         return StepResult(
             title=title,
             kind=spec.kind,
             outcome=outcome,
-            # Output reaches Slack: whatever a log line or an error carried, no secret goes.
-            summary=scrub_text(summary, known),
+            # Output reaches people: whatever a log line or an error carried, no secret goes.
+            lines=map_text(lines, lambda text: scrub_text(text, known)),
             details=scrub_text(details, known),
             seconds=time.monotonic() - started,
         )

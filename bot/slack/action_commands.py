@@ -19,9 +19,9 @@ from bot.domain.actions import (
 )
 from bot.domain.clock import Clock
 from bot.domain.timeline import EventKind, NewEvent
-from bot.platform_actions import PlatformActions, Refused, parse_replicas
+from bot.services.actions.plans import PlatformActions, Refused, parse_replicas
+from bot.services.outbox import Outbox
 from bot.slack import action_messages
-from bot.slack.outbox import Outbox
 from bot.store.base import Store, StoreUnavailable
 
 log = logging.getLogger(__name__)

@@ -10,16 +10,16 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.alert_policy import AutoDeclarePolicy
 from bot.domain.clock import Clock
 from bot.domain.incident import Severity
 from bot.domain.timeline import EventKind, NewEvent
 from bot.integrations.alertmanager import AlertmanagerAPI, AlertmanagerError
 from bot.integrations.pagerduty import PagerDutyAPI
-from bot.lifecycle import Lifecycle, Problem
 from bot.playbooks.service import NotRun, Playbooks
+from bot.services.auto_declare import AutoDeclarePolicy
+from bot.services.incidents import Lifecycle, Problem
+from bot.services.outbox import Outbox
 from bot.slack.alert_threads import AlertThreads, parent_key
-from bot.slack.outbox import Outbox
 from bot.slack.pagerduty_actions import act_on_pagerduty
 from bot.slack.playbook_runs import post_run
 from bot.store.base import Store

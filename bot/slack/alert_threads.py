@@ -19,9 +19,9 @@ from typing import Any, Protocol
 from bot.config import PlatformConfig
 from bot.domain.alerts import GroupView, diff, summarize
 from bot.domain.clock import Clock
+from bot.services.outbox import message
 from bot.slack import alert_messages
 from bot.slack.blocks import Block
-from bot.slack.outbox import message
 from bot.store.base import Store, StoreUnavailable
 from bot.store.records import AlertGroupState, NewOutboxItem
 

@@ -8,7 +8,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
-from bot.metrics import Metrics
+from bot.observability.metrics import Metrics
 
 
 class CountingWebClient(AsyncWebClient):

@@ -11,7 +11,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain.commands import INCIDENT_USAGE, UsageProblem, parse_incident
 from bot.integrations.pagerduty import PagerDutyAPI, PagerDutyError
-from bot.lifecycle import Problem
+from bot.services.incidents import Problem
 from bot.slack import declare_modal
 from bot.slack.incident_commands import CommandDeps, Invocation, answer
 from bot.store.base import StoreUnavailable

@@ -12,10 +12,10 @@ from bot.domain.clock import Clock
 from bot.domain.commands import INCIDENT_USAGE, Parsed, parse_user, split_incident_ref
 from bot.domain.incident import Incident, Severity, Status, format_duration
 from bot.domain.timeline import EventKind, NewEvent
-from bot.lifecycle import Lifecycle, Problem, mention
 from bot.playbooks.service import NotRun, Playbooks
-from bot.postmortems import PostMortems
-from bot.slack.outbox import Outbox
+from bot.services.incidents import Lifecycle, Problem, mention
+from bot.services.outbox import Outbox
+from bot.services.postmortems.drafts import PostMortems
 from bot.slack.playbook_runs import post_run
 from bot.slack.postmortem_upload import upload as upload_postmortem
 from bot.store.base import Store, StoreUnavailable

@@ -22,8 +22,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain.clock import Clock
 from bot.domain.timeline import EventKind, NewEvent
-from bot.metrics import Metrics
-from bot.slack.outbox import METADATA_EVENT_TYPE, Outbox
+from bot.observability.metrics import Metrics
+from bot.services.outbox import METADATA_EVENT_TYPE, Outbox
 from bot.slack.rate_limits import Pacing
 from bot.store.base import Store, StoreUnavailable
 from bot.store.records import OutboxRow, OutboxState, SlackMessageRef

@@ -9,9 +9,9 @@ import logging
 from datetime import timedelta
 
 from bot.domain.clock import Clock
+from bot.services.outbox import message
 from bot.slack import pagerduty_messages as messages
 from bot.slack.alert_threads import parent_key
-from bot.slack.outbox import message
 from bot.store.base import Store, StoreUnavailable
 from bot.store.records import NewOutboxItem, PagerDutyIncident
 

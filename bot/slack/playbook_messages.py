@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from bot.playbooks.runner import StepResult
 from bot.playbooks.service import Run
-from bot.slack.blocks import Block, bounded, clip, context, header, section
+from bot.slack.blocks import Block, bounded, clip, context, escape, header, section
+from bot.slack.report import mrkdwn
 
 ICON = {
     "ok": ":white_check_mark:",
@@ -18,7 +19,8 @@ ICON = {
 def _step(result: StepResult) -> Block:
     return section(
         clip(
-            f"{ICON[result.outcome]} *{result.title}* ({result.seconds:.1f} s)\n{result.summary}",
+            f"{ICON[result.outcome]} *{escape(result.title)}* ({result.seconds:.1f} s)\n"
+            + mrkdwn(result.lines),
             3000,
         )
     )

@@ -11,9 +11,9 @@ from bot.domain.clock import Clock
 from bot.domain.rollout import recent_rollout
 from bot.integrations.kubernetes import Kubernetes, KubernetesError
 from bot.playbooks.service import NotRun, Playbooks, Run
+from bot.services.outbox import Outbox
 from bot.slack import playbook_messages
-from bot.slack.blocks import Block, actions, button, section
-from bot.slack.outbox import Outbox
+from bot.slack.blocks import Block, actions, button, escape, section
 
 log = logging.getLogger(__name__)
 
@@ -79,11 +79,12 @@ class PlaybookEnricher:
                 continue
             new, old = rollout.revision, rollout.previous
             when = f"{new.created:%H:%M} UTC" if new.created else "recently"
+            # Images and the change-cause annotation are whatever the deployer wrote.
             text = (
-                f":rocket: *{name}* rolled out {when}: revision {old.number}"
-                f" ({', '.join(old.images)}) → revision {new.number}"
-                f" ({', '.join(new.images)})"
-                + (f". Change-cause: {new.change_cause}" if new.change_cause else "")
+                f":rocket: *{escape(name)}* rolled out {when}: revision {old.number}"
+                f" ({escape(', '.join(old.images))}) → revision {new.number}"
+                f" ({escape(', '.join(new.images))})"
+                + (f". Change-cause: {escape(new.change_cause)}" if new.change_cause else "")
                 + ". If this started it, roll back (the runbook's first mitigation)."
             )
             offers.append(

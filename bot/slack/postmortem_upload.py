@@ -8,8 +8,8 @@ from collections.abc import Iterable
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.postmortems import Draft
-from bot.slack.outbox import Outbox
+from bot.services.outbox import Outbox
+from bot.services.postmortems.drafts import Draft
 
 MAX_LOOKUPS = 50
 

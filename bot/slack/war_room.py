@@ -12,7 +12,7 @@ from bot.config import PlatformConfig
 from bot.domain.channel_names import channel_name
 from bot.domain.incident import Incident
 from bot.integrations.pagerduty import PagerDutyAPI, PagerDutyError
-from bot.slack.outbox import Outbox
+from bot.services.outbox import Outbox
 from bot.store.base import Store
 from bot.store.records import OutboxState
 
@@ -28,7 +28,9 @@ def topic(incident: Incident) -> str:
     return f"{incident.severity} · {incident.status} · Commander: {commander}"[:250]
 
 
-class WarRoom:
+class SlackWarRoom:
+    """The `WarRoom` the incident services use, as a Slack channel."""
+
     def __init__(
         self,
         store: Store,

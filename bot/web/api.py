@@ -13,8 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 from bot.domain.incident import Incident, Severity
 from bot.domain.timeline import TimelineEvent
 from bot.intake import one_line
-from bot.lifecycle import Problem
-from bot.postmortems import DOCX_TYPE, Format
+from bot.services.incidents import Problem
+from bot.services.postmortems.drafts import DOCX_TYPE, Format
 from bot.store.base import StoreUnavailable
 from bot.web.keys import LIFECYCLE, POSTMORTEMS, SETTINGS, STORE
 

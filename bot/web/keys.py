@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp import web
-from slack_bolt.async_app import AsyncApp
 
 from bot.config import PlatformConfig, Settings
 from bot.domain.clock import Clock
-from bot.lifecycle import Lifecycle
-from bot.metrics import Metrics
-from bot.platform import Platform
-from bot.postmortems import PostMortems
-from bot.readiness import IntegrationState
-from bot.reminder_scheduler import ReminderScheduler
-from bot.slack.alert_threads import AlertThreads
-from bot.slack.outbox import Outbox
-from bot.slack.pagerduty_threads import PagerDutyThreads
+from bot.observability.metrics import Metrics
+from bot.services.incidents import Lifecycle
+from bot.services.outbox import Outbox
+from bot.services.platform import Platform
+from bot.services.postmortems.drafts import PostMortems
+from bot.services.readiness import IntegrationState
+from bot.services.reminders import ReminderScheduler
 from bot.store.base import Store
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -25,11 +24,10 @@ METRICS = web.AppKey("metrics", Metrics)
 CLOCK = web.AppKey("clock", Clock)
 OUTBOX = web.AppKey("outbox", Outbox)
 LIFECYCLE = web.AppKey("lifecycle", Lifecycle)
-BOLT = web.AppKey("bolt", AsyncApp)
 INTEGRATIONS = web.AppKey("integrations", list[IntegrationState])
 SLACK_STATE = web.AppKey("slack_state", dict[str, str])
-ALERT_THREADS = web.AppKey("alert_threads", AlertThreads)
-PAGERDUTY_THREADS = web.AppKey("pagerduty_threads", PagerDutyThreads)
+# A new delivery wakes the worker that turns it into Slack threads, by source.
+WEBHOOK_WAKEUPS = web.AppKey("webhook_wakeups", dict[str, asyncio.Event])
 REMINDERS = web.AppKey("reminders", ReminderScheduler)
 PLATFORM = web.AppKey("platform", Platform)
 POSTMORTEMS = web.AppKey("postmortems", PostMortems)

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from bot.intake import Rejected, alertmanager, pagerduty
 from bot.store.base import StoreUnavailable
-from bot.web.keys import ALERT_THREADS, CLOCK, METRICS, PAGERDUTY_THREADS, SETTINGS, STORE
+from bot.web.keys import CLOCK, METRICS, SETTINGS, STORE, WEBHOOK_WAKEUPS
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +38,7 @@ async def _store(
         )
     app[METRICS].webhooks.labels(source, "stored" if new else "duplicate").inc()
     if new:
-        threads = app[ALERT_THREADS] if source == "alertmanager" else app[PAGERDUTY_THREADS]
-        threads.wakeup.set()
+        app[WEBHOOK_WAKEUPS][source].set()
     return web.json_response({"status": "stored" if new else "duplicate", "id": delivery_id})
 
 

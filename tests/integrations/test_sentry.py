@@ -15,7 +15,7 @@ from sentry_sdk.transport import Transport
 
 from bot.app import create_app
 from bot.config import PlatformConfig, Settings
-from bot.integrations.sentry import init_sentry
+from bot.observability.error_reporting import init_sentry
 
 CAPTURED: list[dict[str, Any]] = []
 DB_PASSWORD = secrets.token_hex(8)

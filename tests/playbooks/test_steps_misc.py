@@ -39,6 +39,7 @@ from bot.playbooks.registry import STEP_KINDS
 from bot.playbooks.runner import run_playbook
 from bot.playbooks.steps import http, prometheus, sentry
 from bot.playbooks.steps import postgres as pg_steps
+from bot.slack.report import mrkdwn
 from tests.services.postgres import ThrowawayPostgres
 
 KINDS = STEP_KINDS
@@ -121,7 +122,7 @@ async def test_health_of_the_service(health_config: tuple[PlatformConfig, Health
     output = await http.health(ctx, http.HealthParams())
 
     assert output.healthy
-    assert output.summary.startswith(":white_check_mark: *records* HTTP 200 in ")
+    assert mrkdwn(output.lines).startswith(":white_check_mark: *records* HTTP 200 in ")
     # Every placeholder of the template was filled from the service and the config.
     assert server.seen == [
         {
@@ -142,8 +143,8 @@ async def test_health_of_a_failing_service_shows_its_body(
     output = await http.health(ctx, http.HealthParams())
 
     assert not output.healthy
-    assert output.summary.startswith(":x: *ingestion* HTTP 503: ")
-    assert "connection refused" in output.summary
+    assert mrkdwn(output.lines).startswith(":x: *ingestion* HTTP 503: ")
+    assert "connection refused" in mrkdwn(output.lines)
 
 
 async def test_health_of_all_services_checked_side_by_side(
@@ -158,7 +159,7 @@ async def test_health_of_all_services_checked_side_by_side(
     # Eight services, one of which never answers: bounded by one timeout, not eight.
     assert time.monotonic() - started < 2
     assert not output.healthy
-    lines = output.summary.splitlines()
+    lines = mrkdwn(output.lines).splitlines()
     assert lines[0] == ":x: 2 of 8 services fail their health check:"
     assert lines[1].startswith(":x: *ingestion* HTTP 503")
     assert lines[2].startswith(":x: *export* no answer within 0.5 s")
@@ -244,7 +245,7 @@ async def test_error_rate_is_one_aggregated_ratio_over_the_p1_threshold(
     # Prometheus is told to give up no later than the client does.
     assert fake.params[0]["timeout"] == "10s"
     assert not output.healthy
-    assert output.summary == (
+    assert mrkdwn(output.lines) == (
         ":x: *records* 5xx error rate (5 min): *7.00%*, over the runbook's 5% P1 threshold"
     )
     assert output.details == "PromQL: " + fake.queries[0]
@@ -259,7 +260,7 @@ async def test_error_rate_under_the_threshold(
     output = await run_query(platform_config, url, "error_rate", "caselaw")
 
     assert output.healthy
-    assert output.summary == ":white_check_mark: *caselaw* 5xx error rate (5 min): *1.20%*"
+    assert mrkdwn(output.lines) == ":white_check_mark: *caselaw* 5xx error rate (5 min): *1.20%*"
     assert 'job="caselaw-service"' in fake.queries[0]
 
 
@@ -284,7 +285,7 @@ async def test_p95_latency_in_milliseconds(
         ' (rate(http_request_duration_seconds_bucket{job="records-service"}[5m])))'
     ]
     assert output.healthy is healthy
-    assert output.summary.endswith(f"*records* p95 latency (5 min): {shown}")
+    assert mrkdwn(output.lines).endswith(f"*records* p95 latency (5 min): {shown}")
 
 
 async def test_request_rate(
@@ -296,7 +297,7 @@ async def test_request_rate(
 
     assert fake.queries == ['sum(rate(http_requests_total{job="records-service"}[5m]))']
     assert output.healthy
-    assert output.summary.endswith("request rate (5 min): *12.50 req/s*")
+    assert mrkdwn(output.lines).endswith("request rate (5 min): *12.50 req/s*")
 
 
 async def test_no_traffic_and_no_series_are_said_plainly(
@@ -311,10 +312,10 @@ async def test_no_traffic_and_no_series_are_said_plainly(
 
     assert no_traffic.healthy
     assert (
-        no_traffic.summary == "*records* 5xx error rate (5 min): no requests in the last 5 minutes."
+        mrkdwn(no_traffic.lines) == "*records* 5xx error rate (5 min): no requests in the last 5 minutes."
     )
     assert no_series.healthy
-    assert 'no series for `job="records-service"`' in no_series.summary
+    assert 'no series for `job="records-service"`' in mrkdwn(no_series.lines)
 
 
 async def test_prometheus_errors_are_one_line(
@@ -463,7 +464,7 @@ async def test_new_sentry_issues_across_projects(
         for project in ("factsway-api", "factsway-web")
     ]
     assert not output.healthy
-    lines = output.summary.splitlines()
+    lines = mrkdwn(output.lines).splitlines()
     assert lines[0] == "3 new unresolved issues in the last 2 hours (2 errors or fatal):"
     # Newest first across projects, with the title escaped so it cannot forge a link.
     assert lines[1] == (
@@ -490,7 +491,7 @@ async def test_sentry_window_in_minutes_and_only_warnings_are_healthy(
 
     assert fake.requests[0][1]["query"] == "is:unresolved firstSeen:-90m"
     assert output.healthy
-    assert output.summary.startswith("1 new unresolved issue in the last 1.5 hours (0 errors")
+    assert mrkdwn(output.lines).startswith("1 new unresolved issue in the last 1.5 hours (0 errors")
 
 
 async def test_no_new_sentry_issues(
@@ -504,7 +505,7 @@ async def test_no_new_sentry_issues(
 
     output = await sentry.issues(ctx, sentry.IssuesParams())
 
-    assert output == StepOutput("No new unresolved Sentry issues in the last 2 hours.")
+    assert output == StepOutput.of("No new unresolved Sentry issues in the last 2 hours.")
 
 
 async def test_sentry_errors_are_one_line_without_the_token(
@@ -545,12 +546,12 @@ async def test_postgres_steps_on_a_healthy_database(
     slow = await pg_steps.slow_queries(ctx, pg_steps.SlowQueriesParams(limit=3))
 
     assert connected.healthy
-    assert connected.summary.startswith(":white_check_mark: Connected to PostgreSQL 15.")
-    assert " of 97 usable (" in connected.summary  # max_connections 100, 3 reserved
+    assert mrkdwn(connected.lines).startswith(":white_check_mark: Connected to PostgreSQL 15.")
+    assert " of 97 usable (" in mrkdwn(connected.lines)  # max_connections 100, 3 reserved
     assert active.healthy
-    assert active.summary.startswith("Connections: ")
-    assert "No session is waiting on a lock." in active.summary
-    assert slow.summary.startswith("Top 3 statements by total execution time:")
+    assert mrkdwn(active.lines).startswith("Connections: ")
+    assert "No session is waiting on a lock." in mrkdwn(active.lines)
+    assert mrkdwn(slow.lines).startswith("Top 3 statements by total execution time:")
     header, *rows = slow.details.splitlines()
     assert header.split() == ["total", "ms", "calls", "mean", "ms", "rows", "query"]
     assert len(rows) == 3
@@ -586,8 +587,8 @@ async def test_activity_step_flags_a_lock_waiter(
         waiter.terminate()
         postgres.psql(f"DROP TABLE {table}")
 
-    assert ":lock: 1 session waiting on locks" in output.summary
-    assert f"blocked by pid {holder_pid}: `SELECT count(*) FROM {table}`" in (output.summary)
+    assert ":lock: 1 session waiting on locks" in mrkdwn(output.lines)
+    assert f"blocked by pid {holder_pid}: `SELECT count(*) FROM {table}`" in (mrkdwn(output.lines))
     assert "wait=Lock/relation" in output.details
 
 
@@ -604,9 +605,9 @@ async def test_slow_queries_step_says_how_to_enable_pg_stat_statements(
         postgres.psql(f"DROP DATABASE {database} WITH (FORCE)")
 
     assert output.healthy
-    assert "pg_stat_statements is not available" in output.summary
-    assert "add pg_stat_statements to shared_preload_libraries" in output.summary
-    assert "`CREATE EXTENSION pg_stat_statements;`" in output.summary
+    assert "pg_stat_statements is not available" in mrkdwn(output.lines)
+    assert "add pg_stat_statements to shared_preload_libraries" in mrkdwn(output.lines)
+    assert "`CREATE EXTENSION pg_stat_statements;`" in mrkdwn(output.lines)
 
 
 async def test_connectivity_step_reports_an_unreachable_database(
@@ -620,10 +621,10 @@ async def test_connectivity_step_reports_an_unreachable_database(
     output = await pg_steps.connectivity(ctx, pg_steps.NoParams())
 
     assert not output.healthy
-    assert output.summary.startswith(
+    assert mrkdwn(output.lines).startswith(
         f":x: Cannot reach PostgreSQL: cannot connect to 127.0.0.1:{port}/factsway: "
     )
-    assert password not in output.summary
+    assert password not in mrkdwn(output.lines)
 
 
 def test_slow_queries_limit_is_bounded() -> None:
@@ -658,7 +659,7 @@ ALL_STEPS = (
 async def test_missing_integrations_are_skipped_not_failed(platform_config: PlatformConfig) -> None:
     results = await run_playbook(playbook(*ALL_STEPS), context(platform_config), KINDS)
 
-    assert [(r.kind, r.outcome, r.summary) for r in results] == [
+    assert [(r.kind, r.outcome, mrkdwn(r.lines)) for r in results] == [
         (
             "pg.connectivity",
             "unavailable",
@@ -698,7 +699,7 @@ async def test_service_steps_without_a_service_are_skipped(
 
     assert {r.outcome for r in results} == {"unavailable"}
     assert all(
-        r.summary.startswith("Skipped: this step needs a service; known services: records,")
+        mrkdwn(r.lines).startswith("Skipped: this step needs a service; known services: records,")
         for r in results
     )
     with pytest.raises(StepUnavailable):
@@ -733,7 +734,7 @@ async def test_runner_outcomes_with_everything_configured(
         "http.health": "problem",
         "sentry.issues": "problem",  # a new error-level issue
     }
-    assert all(SENTRY_TOKEN not in r.summary + r.details for r in results)
+    assert all(SENTRY_TOKEN not in mrkdwn(r.lines) + r.details for r in results)
 
 
 async def test_a_broken_integration_fails_its_step_alone(platform_config: PlatformConfig) -> None:
@@ -746,4 +747,4 @@ async def test_a_broken_integration_fails_its_step_alone(platform_config: Platfo
     results = await run_playbook(playbook(*ALL_STEPS[3:5]), ctx, KINDS)
 
     assert [r.outcome for r in results] == ["failed", "problem"]
-    assert results[0].summary.startswith("Failed: PrometheusError: Prometheus at 127.0.0.1:")
+    assert mrkdwn(results[0].lines).startswith("Failed: PrometheusError: Prometheus at 127.0.0.1:")

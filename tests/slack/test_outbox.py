@@ -13,7 +13,7 @@ import pytest
 from bot.config import Settings
 from bot.domain.incident import NewIncident, Severity
 from bot.domain.timeline import EventKind
-from bot.slack.outbox import METADATA_EVENT_TYPE
+from bot.services.outbox import METADATA_EVENT_TYPE
 from bot.store.records import NewOutboxItem, OutboxState
 from bot.store.sqlite import SqliteStore
 from bot.web.keys import OUTBOX, STORE

@@ -11,9 +11,9 @@ import asyncio
 from pydantic import BaseModel, ConfigDict
 
 from bot.config import Service
+from bot.domain.report import Code, Line, Mark, Strong, line
 from bot.integrations.health import HealthChecker, HealthResult
 from bot.playbooks.model import StepContext, StepOutput
-from bot.slack.blocks import escape
 
 
 class HealthParams(BaseModel):
@@ -32,11 +32,16 @@ def health_url(ctx: StepContext, service: Service) -> str:
     )
 
 
-def _line(service: Service, result: HealthResult) -> str:
-    mark = ":white_check_mark:" if result.ok else ":x:"
+def _line(service: Service, result: HealthResult) -> Line:
     # Without an HTTP answer the time is only how long it took to give up.
     took = f" in {result.latency_ms:,.0f} ms" if result.status is not None else ""
-    return f"{mark} *{escape(service.name)}* {escape(result.detail)}{took} (`{escape(result.url)}`)"
+    return line(
+        Strong(service.name),
+        f" {result.detail}{took} (",
+        Code(result.url),
+        ")",
+        mark=Mark.OK if result.ok else Mark.PROBLEM,
+    )
 
 
 async def health(ctx: StepContext, params: HealthParams) -> StepOutput:
@@ -47,16 +52,21 @@ async def health(ctx: StepContext, params: HealthParams) -> StepOutput:
     if params.all_services:
         # Many services: the failing ones in the message, all of them in the details.
         head = (
-            f":white_check_mark: All {len(services)} services answer their health check."
+            line(f"All {len(services)} services answer their health check.", mark=Mark.OK)
             if not failing
-            else f":x: {len(failing)} of {len(services)} services fail their health check:"
+            else line(
+                f"{len(failing)} of {len(services)} services fail their health check:",
+                mark=Mark.PROBLEM,
+            )
         )
-        summary = "\n".join([head] + [_line(s, r) for s, r in failing])
+        lines = [head] + [_line(s, r) for s, r in failing]
     else:
-        summary = _line(services[0], results[0])
+        lines = [_line(services[0], results[0])]
     details = "\n".join(
         f"{'ok  ' if r.ok else 'FAIL'} {s.name:<16} {r.status or '-':>4}"
         f" {r.latency_ms:>8.1f} ms  {r.url}  {r.detail}"
         for s, r in zip(services, results, strict=True)
     )
-    return StepOutput(summary, details=details if params.all_services else "", healthy=not failing)
+    return StepOutput(
+        tuple(lines), details=details if params.all_services else "", healthy=not failing
+    )

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.domain.incident import format_duration
+from bot.domain.report import Code, Line, Mark, Strong, line
 from bot.domain.rollout import history, images, recent_rollout, revision_number
 from bot.integrations.kubernetes import Kubernetes, KubernetesError
 from bot.playbooks.model import StepContext, StepOutput
@@ -58,7 +59,7 @@ async def _target(ctx: StepContext) -> tuple[Kubernetes, dict[str, Any], str]:
     return kube, deployment, ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
 
 
-def _pod_line(pod: dict[str, Any], now: datetime) -> tuple[str, bool]:
+def _pod_line(pod: dict[str, Any], now: datetime) -> tuple[Line, bool]:
     status = pod.get("status") or {}
     containers = status.get("containerStatuses") or []
     ready = sum(1 for c in containers if c.get("ready"))
@@ -72,34 +73,39 @@ def _pod_line(pod: dict[str, Any], now: datetime) -> tuple[str, bool]:
     started = _ts(status.get("startTime"))
     age = format_duration((now - started).total_seconds()) if started else "?"
     healthy = bool(containers) and ready == len(containers) and status.get("phase") == "Running"
-    line = (
-        f"{':white_check_mark:' if healthy else ':x:'} `{pod['metadata']['name']}`"
+    shown = line(
+        Code(pod["metadata"]["name"]),
         f" {status.get('phase', '?')} {ready}/{len(containers)} ready, {restarts} restarts,"
         f" age {age}, node {pod.get('spec', {}).get('nodeName') or '?'}"
-        + (f", last: {reason}" if reason else "")
+        + (f", last: {reason}" if reason else ""),
+        mark=Mark.OK if healthy else Mark.PROBLEM,
     )
-    return line, healthy and restarts == 0
+    return shown, healthy and restarts == 0
 
 
 async def pods(ctx: StepContext, params: NoParams) -> StepOutput:
     kube, _, selector = await _target(ctx)
     found = await kube.pods(ctx.namespace, selector)
     if not found:
-        return StepOutput(f"No pods match `{selector}` in `{ctx.namespace}`.", healthy=False)
+        return StepOutput.of(
+            line("No pods match ", Code(selector), " in ", Code(ctx.namespace), "."),
+            healthy=False,
+        )
     now = ctx.clock.now()
     lines = [_pod_line(p, now) for p in found]
     shown = [text for text, _ in lines[:MAX_LISTED]]
     if len(lines) > MAX_LISTED:
-        shown.append(f"…and {len(lines) - MAX_LISTED} more")
-    return StepOutput("\n".join(shown), healthy=all(ok for _, ok in lines))
+        shown.append(line(f"…and {len(lines) - MAX_LISTED} more"))
+    return StepOutput(tuple(shown), healthy=all(ok for _, ok in lines))
 
 
 async def logs(ctx: StepContext, params: LogsParams) -> StepOutput:
     kube, _, selector = await _target(ctx)
     found = await kube.pods(ctx.namespace, selector)
     if not found:
-        return StepOutput(f"No pods match `{selector}`.", healthy=False)
-    parts, summary = [], []
+        return StepOutput.of(line("No pods match ", Code(selector), "."), healthy=False)
+    parts: list[str] = []
+    summary: list[Line] = []
     for pod in found[: params.pods]:
         name = pod["metadata"]["name"]
         text = await kube.pod_logs(
@@ -112,11 +118,16 @@ async def logs(ctx: StepContext, params: LogsParams) -> StepOutput:
         lines = text.splitlines()
         errors = [ln for ln in lines if any(w in ln.lower() for w in ("error", "fatal", "panic"))]
         summary.append(
-            f"`{name}`: {len(lines)} lines, {len(errors)} with errors"
-            + (f"; last: `{errors[-1][:200]}`" if errors else "")
+            line(Code(name), f": {len(lines)} lines, {len(errors)} with errors")
+            if not errors
+            else line(
+                Code(name),
+                f": {len(lines)} lines, {len(errors)} with errors; last: ",
+                Code(errors[-1][:200]),
+            )
         )
         parts.append(f"==> {name}{' (previous)' if params.previous else ''} <==\n{text}")
-    return StepOutput("\n".join(summary), details="\n\n".join(parts))
+    return StepOutput(tuple(summary), details="\n\n".join(parts))
 
 
 async def events(ctx: StepContext, params: EventsParams) -> StepOutput:
@@ -127,15 +138,18 @@ async def events(ctx: StepContext, params: EventsParams) -> StepOutput:
     found = await kube.events(ctx.namespace, names)
     found.sort(key=lambda e: e.get("lastTimestamp") or e.get("eventTime") or "", reverse=True)
     if not found:
-        return StepOutput("No events for the deployment, its ReplicaSets or pods.")
+        return StepOutput.of("No events for the deployment, its ReplicaSets or pods.")
     warnings = [e for e in found if e.get("type") == "Warning"]
+    # Event text is written by whatever runs in the cluster: plain text spans, never markup.
     lines = [
-        f"{':warning:' if e.get('type') == 'Warning' else ':information_source:'}"
-        f" {e.get('reason', '')} {e.get('involvedObject', {}).get('name', '')}:"
-        f" {e.get('message', '')}" + (f" (x{e['count']})" if (e.get("count") or 1) > 1 else "")
+        line(
+            f"{e.get('reason', '')} {e.get('involvedObject', {}).get('name', '')}:"
+            f" {e.get('message', '')}" + (f" (x{e['count']})" if (e.get("count") or 1) > 1 else ""),
+            mark=Mark.WARNING if e.get("type") == "Warning" else Mark.INFO,
+        )
         for e in (warnings + [e for e in found if e not in warnings])[: params.limit]
     ]
-    return StepOutput("\n".join(lines), healthy=not warnings)
+    return StepOutput(tuple(lines), healthy=not warnings)
 
 
 async def deployment(ctx: StepContext, params: NoParams) -> StepOutput:
@@ -147,16 +161,18 @@ async def deployment(ctx: StepContext, params: NoParams) -> StepOutput:
     )
     wanted = spec.get("replicas", 0)
     ready = status.get("readyReplicas") or 0
+    shown = _joined([Code(i) for i in images(spec.get("template") or {})])
     lines = [
-        f"Replicas: {wanted} wanted, {status.get('updatedReplicas') or 0} updated,"
-        f" {ready} ready, {status.get('availableReplicas') or 0} available",
-        f"Revision {revision_number(dep)}; images: "
-        + ", ".join(f"`{i}`" for i in images(spec.get("template") or {})),
-        f"Conditions: {conditions or 'none'}",
+        line(
+            f"Replicas: {wanted} wanted, {status.get('updatedReplicas') or 0} updated,"
+            f" {ready} ready, {status.get('availableReplicas') or 0} available"
+        ),
+        line(f"Revision {revision_number(dep)}; images: ", *shown),
+        line(f"Conditions: {conditions or 'none'}"),
     ]
     if spec.get("paused"):
-        lines.append(":pause_button: The deployment is paused.")
-    return StepOutput("\n".join(lines), healthy=ready >= wanted and not spec.get("paused"))
+        lines.append(line("The deployment is paused.", mark=Mark.PAUSED))
+    return StepOutput(tuple(lines), healthy=ready >= wanted and not spec.get("paused"))
 
 
 async def top(ctx: StepContext, params: NoParams) -> StepOutput:
@@ -166,26 +182,29 @@ async def top(ctx: StepContext, params: NoParams) -> StepOutput:
     except KubernetesError as exc:
         if exc.status != 403:
             raise
-        return StepOutput(
+        return StepOutput.of(
             "The bot's Kubernetes role may not read metrics.k8s.io; grant get and"
             " list on pods.metrics.k8s.io to see CPU and memory here."
         )
     if metrics is None:
-        return StepOutput(
+        return StepOutput.of(
             "The cluster has no metrics-server (metrics.k8s.io is not served), so"
             " there is no CPU or memory use to show."
         )
     wanted = {p["metadata"]["name"] for p in await kube.pods(ctx.namespace, selector)}
     lines = [
-        f"`{m['metadata']['name']}`: "
-        + ", ".join(
-            f"{c.get('name')} cpu {c['usage'].get('cpu')} memory {c['usage'].get('memory')}"
-            for c in m.get("containers") or []
+        line(
+            Code(m["metadata"]["name"]),
+            ": "
+            + ", ".join(
+                f"{c.get('name')} cpu {c['usage'].get('cpu')} memory {c['usage'].get('memory')}"
+                for c in m.get("containers") or []
+            ),
         )
         for m in metrics
         if m["metadata"]["name"] in wanted
     ]
-    return StepOutput("\n".join(lines) or "No metrics for these pods yet.")
+    return StepOutput(tuple(lines)) if lines else StepOutput.of("No metrics for these pods yet.")
 
 
 async def recent_rollouts(ctx: StepContext, params: RolloutsParams) -> StepOutput:
@@ -203,13 +222,23 @@ async def recent_rollouts(ctx: StepContext, params: RolloutsParams) -> StepOutpu
         when = f"{new.created:%H:%M} UTC" if new.created else "recently"
         before = ", ".join(rollout.previous.images) if rollout.previous else "nothing"
         lines.append(
-            f":rocket: *{service.name}* revision {new.number} at {when}:"
-            f" {before} → {', '.join(new.images)}"
-            + (f" ({new.change_cause})" if new.change_cause else "")
+            line(
+                Strong(service.name),
+                f" revision {new.number} at {when}: {before} → {', '.join(new.images)}"
+                + (f" ({new.change_cause})" if new.change_cause else ""),
+                mark=Mark.ROLLOUT,
+            )
         )
     if not lines:
-        return StepOutput(f"No rollouts in the last {params.hours:g} hours.")
-    return StepOutput("\n".join(lines), healthy=False)
+        return StepOutput.of(f"No rollouts in the last {params.hours:g} hours.")
+    return StepOutput(tuple(lines), healthy=False)
+
+
+def _joined(spans: list[Code], separator: str = ", ") -> list[Code | str]:
+    joined: list[Code | str] = []
+    for index, span in enumerate(spans):
+        joined += [separator, span] if index else [span]
+    return joined
 
 
 async def rollout_history(kube: Kubernetes, namespace: str, name: str) -> str:

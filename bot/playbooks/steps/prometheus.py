@@ -10,9 +10,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from bot.domain.report import Code, Mark, Strong, line
 from bot.integrations.prometheus import PrometheusQueries, is_number, preset_query
 from bot.playbooks.model import StepContext, StepOutput
-from bot.slack.blocks import escape
 
 ERROR_RATE_LIMIT = 0.05  # the runbook's P1 threshold
 P95_LIMIT_SECONDS = 1.0
@@ -52,24 +52,30 @@ async def query(ctx: StepContext, params: QueryParams) -> StepOutput:
     prom: PrometheusQueries = ctx.need("prometheus", "PROMETHEUS_URL")
     promql = preset_query(params.preset, service.deployment)
     samples = await prom.instant(promql)
-    what = f"*{escape(service.name)}* {DESCRIPTIONS[params.preset]}"
+    what = (Strong(service.name), f" {DESCRIPTIONS[params.preset]}")
     details = f"PromQL: {promql}"
     if not samples:
-        return StepOutput(
-            f'{what}: no data. Prometheus has no series for `job="{escape(service.deployment)}"`'
-            " in the last 5 minutes (not scraped under that job, or no requests).",
+        return StepOutput.of(
+            line(
+                *what,
+                ": no data. Prometheus has no series for ",
+                Code(f'job="{service.deployment}"'),
+                " in the last 5 minutes (not scraped under that job, or no requests).",
+            ),
             details=details,
         )
     # The presets aggregate to one series; a preset changed to keep labels shows the worst.
     labels, value = max(samples, key=lambda s: s[1] if is_number(s[1]) else float("-inf"))
     if not is_number(value):
         # 0/0: no requests at all in the window, so no ratio and no quantile.
-        return StepOutput(f"{what}: no requests in the last 5 minutes.", details=details)
+        return StepOutput.of(line(*what, ": no requests in the last 5 minutes."), details=details)
     problem = _problem(params.preset, value)
-    shown = f"*{_format(params.preset, value)}*"
-    if labels:
-        shown += " (" + ", ".join(f"{k}={escape(v)}" for k, v in sorted(labels.items())) + ")"
-    summary = f"{':x:' if problem else ':white_check_mark:'} {what}: {shown}"
-    if problem:
-        summary += f", {problem}"
-    return StepOutput(summary, details=details, healthy=problem is None)
+    shown = " (" + ", ".join(f"{k}={v}" for k, v in sorted(labels.items())) + ")" if labels else ""
+    summary = line(
+        *what,
+        ": ",
+        Strong(_format(params.preset, value)),
+        shown + (f", {problem}" if problem else ""),
+        mark=Mark.PROBLEM if problem else Mark.OK,
+    )
+    return StepOutput((summary,), details=details, healthy=problem is None)

@@ -7,14 +7,14 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from bot.domain.report import Code, Line, Link, Mark, line
 from bot.integrations.sentry_issues import SentryIssues
 from bot.playbooks.model import StepContext, StepOutput
-from bot.slack.blocks import escape
 
 MAX_LISTED = 10
 # Warnings and info issues are listed but do not make the step a problem.
 PROBLEM_LEVELS = {"fatal", "error"}
-LEVEL_EMOJI = {"fatal": ":red_circle:", "error": ":red_circle:", "warning": ":warning:"}
+LEVEL_MARKS = {"fatal": Mark.ERROR, "error": Mark.ERROR, "warning": Mark.WARNING}
 
 
 class IssuesParams(BaseModel):
@@ -23,17 +23,19 @@ class IssuesParams(BaseModel):
     hours: float = Field(2, gt=0, le=72)
 
 
-def _line(issue: dict[str, Any]) -> str:
-    emoji = LEVEL_EMOJI.get(issue["level"], ":information_source:")
-    title = escape(issue["title"][:150])
-    # A link only to Sentry's own permalink; the title is escaped, so it cannot forge one.
-    label = escape(issue["shortId"] or issue["project"])
+def _line(issue: dict[str, Any]) -> Line:
+    # A link only to Sentry's own permalink; the title is plain text, so it cannot forge one.
+    label = issue["shortId"] or issue["project"]
     permalink = issue["permalink"]
-    link = f"<{permalink}|{label}>" if permalink.startswith(("https://", "http://")) else label
-    culprit = f" in `{escape(issue['culprit'][:80])}`" if issue["culprit"] else ""
-    return (
-        f"{emoji} {link} {title}{culprit}: {issue['count']:,} events,"
-        f" {issue['userCount']:,} users, first seen {_when(issue['firstSeen'])}"
+    link = Link(permalink, label) if permalink.startswith(("https://", "http://")) else label
+    culprit = (" in ", Code(issue["culprit"][:80])) if issue["culprit"] else ()
+    return line(
+        link,
+        f" {issue['title'][:150]}",
+        *culprit,
+        f": {issue['count']:,} events,"
+        f" {issue['userCount']:,} users, first seen {_when(issue['firstSeen'])}",
+        mark=LEVEL_MARKS.get(issue["level"], Mark.INFO),
     )
 
 
@@ -49,19 +51,21 @@ async def issues(ctx: StepContext, params: IssuesParams) -> StepOutput:
     sentry: SentryIssues = ctx.need("sentry", "SENTRY_API_TOKEN, SENTRY_ORG, SENTRY_PROJECTS")
     found = await sentry.new_issues(params.hours)
     if not found:
-        return StepOutput(f"No new unresolved Sentry issues in the last {params.hours:g} hours.")
+        return StepOutput.of(f"No new unresolved Sentry issues in the last {params.hours:g} hours.")
     serious = [i for i in found if i["level"] in PROBLEM_LEVELS]
     lines = [
-        f"{len(found)} new unresolved issue{'s' if len(found) != 1 else ''}"
-        f" in the last {params.hours:g} hours ({len(serious)} errors or fatal):"
+        line(
+            f"{len(found)} new unresolved issue{'s' if len(found) != 1 else ''}"
+            f" in the last {params.hours:g} hours ({len(serious)} errors or fatal):"
+        )
     ]
     lines += [_line(i) for i in found[:MAX_LISTED]]
     if len(found) > MAX_LISTED:
-        lines.append(f"…and {len(found) - MAX_LISTED} more in the attached list")
+        lines.append(line(f"…and {len(found) - MAX_LISTED} more in the attached list"))
     details = "\n".join(
         f"{i['firstSeen']}  {i['level']:<7} {i['project']:<16} {i['count']:>8} events"
         f" {i['userCount']:>6} users  {i['shortId']}  {i['title']}  ({i['culprit']})"
         f"  {i['permalink']}"
         for i in found
     )
-    return StepOutput("\n".join(lines), details=details, healthy=not serious)
+    return StepOutput(tuple(lines), details=details, healthy=not serious)

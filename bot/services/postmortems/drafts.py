@@ -30,7 +30,7 @@ class Draft:
     def render(self, fmt: Format, names: Mapping[str, str] | None = None) -> bytes:
         if fmt == "md":
             return render_markdown(self.model, names).encode()
-        from bot.postmortem_docx import render_docx
+        from bot.services.postmortems.docx import render_docx
 
         return render_docx(self.model, names, self.chart)
 
@@ -56,7 +56,7 @@ class PostMortems:
     async def _chart(self, incident: Incident, now: Any) -> bytes | None:
         if self._prometheus is None or not incident.services:
             return None
-        from bot.postmortem_chart import incident_chart
+        from bot.services.postmortems.chart import incident_chart
 
         services = [s for s in (self._config.service(n) for n in incident.services) if s]
         try:

@@ -9,7 +9,7 @@ import sentry_sdk
 from sentry_sdk.integrations.aiohttp import AioHttpIntegration
 from sentry_sdk.transport import Transport
 
-from bot.redaction import REDACTED, scrub
+from bot.observability.redaction import REDACTED, scrub
 
 DROPPED_HEADERS = {
     "authorization",

@@ -11,9 +11,9 @@ from bot.config import PlatformConfig
 from bot.domain.clock import Clock
 from bot.domain.incident import Incident, NewIncident, Severity, Status
 from bot.domain.timeline import EventKind, NewEvent
-from bot.paging import Pager
-from bot.slack.outbox import Outbox
-from bot.slack.war_room import WarRoom
+from bot.services.outbox import Outbox
+from bot.services.paging import Pager
+from bot.services.war_room import WarRoom
 from bot.store.base import Store
 
 log = logging.getLogger(__name__)

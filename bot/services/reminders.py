@@ -15,8 +15,8 @@ from bot.domain.clock import Clock
 from bot.domain.incident import Severity
 from bot.domain.reminders import REVIEW_WITHIN, ReminderPolicy, due
 from bot.domain.timeline import EventKind, NewEvent
-from bot.lifecycle import announcement_key
-from bot.slack.outbox import Outbox
+from bot.services.incidents import announcement_key
+from bot.services.outbox import Outbox
 from bot.store.base import Store, StoreUnavailable
 
 log = logging.getLogger(__name__)

@@ -14,11 +14,11 @@ from bot.config import PlatformConfig, Settings
 from bot.domain.clock import Clock
 from bot.integrations.aws import DesktopUpdates
 from bot.integrations.kubernetes import Kubernetes
-from bot.platform_actions import PlatformActions
 from bot.playbooks.loader import load_directory
 from bot.playbooks.registry import STEP_KINDS
 from bot.playbooks.service import Playbooks
-from bot.readiness import secret_values
+from bot.services.actions.plans import PlatformActions
+from bot.services.readiness import secret_values
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from bot.domain.alerts import GroupView
 from bot.domain.clock import Clock
 from bot.domain.incident import Severity
 from bot.domain.timeline import EventKind, NewEvent
-from bot.lifecycle import Lifecycle, Problem
+from bot.services.incidents import Lifecycle, Problem
 from bot.store.base import Store
 from bot.store.records import AlertGroupState
 

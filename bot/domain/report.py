@@ -1,0 +1,146 @@
+"""What a diagnostic found, as data: lines of text spans that know nothing of Slack.
+
+Playbook steps say what they saw in these terms; each place that shows it (Slack, a terminal,
+a post-mortem) renders the spans itself, so text from outside (a pod event, a log line, a query)
+is escaped once, by the renderer, and never read as markup.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+
+class Mark(enum.StrEnum):
+    """How a line reads at a glance; renderers choose the symbol."""
+
+    OK = "ok"
+    PROBLEM = "problem"
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+    ROLLOUT = "rollout"
+    LOCK = "lock"
+    PAUSED = "paused"
+
+
+@dataclass(frozen=True)
+class Code:
+    """A name or value shown verbatim: a pod, an image, a query."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Strong:
+    text: str
+
+
+@dataclass(frozen=True)
+class Faint:
+    """A remark about the data rather than the data ("no query text")."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Link:
+    url: str
+    label: str
+
+
+# A plain `str` span is ordinary text, escaped like every other span.
+Span = str | Code | Strong | Faint | Link
+
+
+@dataclass(frozen=True)
+class Line:
+    spans: tuple[Span, ...]
+    mark: Mark | None = None
+    bullet: bool = False
+
+
+def line(*spans: Span, mark: Mark | None = None, bullet: bool = False) -> Line:
+    return Line(tuple(s for s in spans if s != ""), mark, bullet)
+
+
+def span_text(span: Span) -> str:
+    return span if isinstance(span, str) else span.label if isinstance(span, Link) else span.text
+
+
+def map_text(lines: Iterable[Line], change: Callable[[str], str]) -> tuple[Line, ...]:
+    """The same lines with `change` applied to every piece of text (to scrub secrets, say)."""
+
+    def one(span: Span) -> Span:
+        if isinstance(span, str):
+            return change(span)
+        if isinstance(span, Link):
+            return Link(change(span.url), change(span.label))
+        return type(span)(change(span.text))
+
+    return tuple(Line(tuple(one(s) for s in ln.spans), ln.mark, ln.bullet) for ln in lines)
+
+
+PLAIN_MARKS = {
+    Mark.OK: "[ok]",
+    Mark.PROBLEM: "[FAIL]",
+    Mark.ERROR: "[ERROR]",
+    Mark.WARNING: "[WARN]",
+    Mark.INFO: "[info]",
+    Mark.ROLLOUT: "[rollout]",
+    Mark.LOCK: "[lock]",
+    Mark.PAUSED: "[paused]",
+}
+
+
+def _plain_span(span: Span) -> str:
+    if isinstance(span, Link):
+        return f"{span.label} ({span.url})"
+    return span_text(span)
+
+
+def plain_line(ln: Line) -> str:
+    """For a terminal: no markup, no emoji."""
+    prefix = ("- " if ln.bullet else "") + (f"{PLAIN_MARKS[ln.mark]} " if ln.mark else "")
+    return prefix + "".join(_plain_span(s) for s in ln.spans)
+
+
+def plain_text(lines: Iterable[Line]) -> str:
+    return "\n".join(plain_line(ln) for ln in lines)
+
+
+def _longest_backticks(text: str) -> int:
+    longest = run = 0
+    for char in text:
+        run = run + 1 if char == "`" else 0
+        longest = max(longest, run)
+    return longest
+
+
+_MARKDOWN_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_[]<>#|"})
+
+
+def _markdown_span(span: Span) -> str:
+    if isinstance(span, Code):
+        # A code span holding backticks needs a fence longer than any run of them inside.
+        fence = "`" * (_longest_backticks(span.text) + 1)
+        return f"{fence} {span.text} {fence}" if len(fence) > 1 else f"`{span.text}`"
+    if isinstance(span, Strong):
+        return f"**{span.text.translate(_MARKDOWN_SPECIAL)}**"
+    if isinstance(span, Faint):
+        return f"_{span.text.translate(_MARKDOWN_SPECIAL)}_"
+    if isinstance(span, Link):
+        label = span.label.translate(_MARKDOWN_SPECIAL)
+        if span.url.startswith(("https://", "http://")):
+            return f"[{label}](<{span.url.replace('>', '%3E').replace(' ', '%20')}>)"
+        return f"{label} ({span.url.translate(_MARKDOWN_SPECIAL)})"
+    return span.translate(_MARKDOWN_SPECIAL)
+
+
+def markdown_line(ln: Line) -> str:
+    """For the post-mortem's Markdown: outside text escaped, marks as words."""
+    prefix = ("- " if ln.bullet else "") + (f"{PLAIN_MARKS[ln.mark]} " if ln.mark else "")
+    return prefix.replace("[", "\\[").replace("]", "\\]") + "".join(
+        _markdown_span(s) for s in ln.spans
+    )
