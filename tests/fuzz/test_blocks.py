@@ -16,6 +16,7 @@ from pydantic import BaseModel
 
 from bot.domain.actions import ActionKind, ActionPlan, ActionState, PendingAction
 from bot.domain.alerts import Alert, diff, summarize
+from bot.domain.report import Code, Faint, Line, Link, Mark, Strong
 from bot.playbooks.model import Playbook, PlaybookSpec, StepSpec
 from bot.playbooks.runner import StepResult
 from bot.playbooks.service import Run
@@ -292,8 +293,23 @@ step_results = st.builds(
     title=st.text(min_size=1, max_size=200),
     kind=st.sampled_from(["kube.pods", "prometheus.query", "postgres.connections"]),
     outcome=st.sampled_from(["ok", "problem", "failed", "timeout", "unavailable"]),
-    # Steps write mrkdwn and escape what they quote (a log line, an error): so do these.
-    summary=content.map(blocks.escape),
+    # Steps say what they found as spans of outside text; the Slack renderer escapes them.
+    lines=st.lists(
+        st.builds(
+            Line,
+            st.lists(
+                content
+                | st.builds(Code, content)
+                | st.builds(Strong, content)
+                | st.builds(Faint, content)
+                | st.builds(Link, content, content),
+                max_size=5,
+            ).map(tuple),
+            st.none() | st.sampled_from(Mark),
+            st.booleans(),
+        ),
+        max_size=6,
+    ).map(tuple),
     details=content,
     seconds=st.floats(0, 10_000),
 )
