@@ -14,6 +14,7 @@ from bot.domain.clock import Clock, SystemClock
 from bot.integrations.alertmanager import AlertmanagerAPI
 from bot.integrations.pagerduty import PagerDutyAPI, PagerDutyEvents
 from bot.observability.metrics import Metrics
+from bot.services.actions.approvals import DangerousActions, Operators
 from bot.services.auto_declare import AutoDeclarePolicy
 from bot.services.incidents import Lifecycle
 from bot.services.outbox import Outbox
@@ -22,7 +23,7 @@ from bot.services.platform import build_platform
 from bot.services.postmortems.drafts import PostMortems
 from bot.services.readiness import integration_states
 from bot.services.reminders import ReminderScheduler
-from bot.slack.action_commands import ActionCommands, ActionDeps
+from bot.slack.action_commands import ActionCommands, SlackActionBoard, SlackUserGroups
 from bot.slack.alert_actions import AlertActionDeps, AlertActions
 from bot.slack.alert_threads import AlertThreads, Routing
 from bot.slack.bolt_app import build_bolt_app, socket_mode_handler
@@ -158,15 +159,18 @@ async def _slack_ctx(app: web.Application) -> AsyncIterator[None]:
         )
         assert platform.actions is not None
         dangerous = ActionCommands(
-            ActionDeps(
+            store,
+            DangerousActions(
                 store,
-                outbox,
                 platform.actions,
                 clock,
-                tuple(dict.fromkeys([*config.operators, *settings.operator_list])),
-                config.two_person_p0_rollbacks,
-                client,
-            )
+                SlackActionBoard(outbox),
+                SlackUserGroups(client),
+                Operators(
+                    tuple(dict.fromkeys([*config.operators, *settings.operator_list])),
+                    config.two_person_p0_rollbacks,
+                ),
+            ),
         )
         app[SLACK_ENDPOINT].bolt = build_bolt_app(
             settings,

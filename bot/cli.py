@@ -13,9 +13,10 @@ from pydantic import ValidationError
 from bot.config import ConfigError, PlatformConfig, Settings, load_platform_config
 from bot.domain.clock import SystemClock
 from bot.domain.incident import Incident, Severity
+from bot.domain.problem import Problem
 from bot.domain.timeline import verify_chain
 from bot.integrations.pagerduty import PagerDutyEvents
-from bot.services.incidents import Lifecycle, Problem
+from bot.services.incidents import Lifecycle
 from bot.services.outbox import Outbox
 from bot.services.paging import Pager
 from bot.services.readiness import integration_states, secret_values
@@ -194,7 +195,6 @@ async def _run_playbook(
     settings: Settings, config: PlatformConfig, name: str, service: str | None, quick: bool
 ) -> int:
     from bot.domain.report import plain_line
-    from bot.playbooks.service import NotRun
     from bot.services.platform import build_platform
 
     platform = await build_platform(settings, config, SystemClock())
@@ -203,7 +203,7 @@ async def _run_playbook(
         outcome = await platform.playbooks.run(name, service, quick_only=quick)
     finally:
         await platform.close()
-    if isinstance(outcome, NotRun):
+    if isinstance(outcome, Problem):
         raise CliError(outcome.message)
     attention = 0
     for result in outcome.results:

@@ -49,6 +49,19 @@ class PendingAction:
     created_at: datetime
 
 
+VERB = {
+    ActionKind.ROLLBACK: "Roll back",
+    ActionKind.SCALE: "Scale",
+    ActionKind.RESTART: "Restart",
+    ActionKind.DESKTOP_ROLLBACK: "Roll back the desktop app update channel for",
+}
+
+
+def title(action: PendingAction) -> str:
+    """What the action does, in a few words: "Scale records"."""
+    return f"{VERB[action.plan.kind]} {action.plan.target}"
+
+
 def is_operator(user: str, operators: Iterable[str], groups_of_user: Iterable[str]) -> bool:
     """Operators are user IDs or @usergroup handles; `groups_of_user` are the user's handles."""
     allowed = set(operators)

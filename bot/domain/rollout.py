@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot.domain.problem import Problem
+
 REVISION = "deployment.kubernetes.io/revision"
 CHANGE_CAUSE = "kubernetes.io/change-cause"
 HASH_LABEL = "pod-template-hash"
@@ -43,16 +45,6 @@ class RollbackPatch:
     ops: list[dict[str, Any]]  # the JSON patch kubectl sends
     images_before: tuple[str, ...]
     images_after: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class RollbackRefused:
-    message: str
-
-
-@dataclass(frozen=True)
-class RollbackSkipped:
-    message: str
 
 
 @dataclass(frozen=True)
@@ -102,33 +94,31 @@ def _without_hash(template: Obj) -> dict[str, Any]:
     return clean
 
 
-def _target(replicasets: Sequence[Obj], to_revision: int) -> Obj | RollbackRefused:
+def _target(replicasets: Sequence[Obj], to_revision: int) -> Obj | Problem:
     by_revision = {revision_number(rs): rs for rs in replicasets if revision_number(rs) > 0}
     if to_revision == 0:
         ordered = sorted(by_revision)
         if len(ordered) < 2:
-            return RollbackRefused("no rollout history found: there is no previous revision")
+            return Problem("no rollout history found: there is no previous revision")
         return by_revision[ordered[-2]]
     if to_revision not in by_revision:
-        return RollbackRefused(f"unable to find the specified revision {to_revision} in history")
+        return Problem(f"unable to find the specified revision {to_revision} in history")
     return by_revision[to_revision]
 
 
 def plan_rollback(
     deployment: Obj, replicasets: Sequence[Obj], to_revision: int = 0
-) -> RollbackPatch | RollbackRefused | RollbackSkipped:
+) -> RollbackPatch | Problem:
     if (deployment.get("spec") or {}).get("paused"):
-        return RollbackRefused("you cannot rollback a paused deployment; resume it first")
+        return Problem("you cannot rollback a paused deployment; resume it first")
     target = _target(replicasets, to_revision)
-    if isinstance(target, RollbackRefused):
+    if isinstance(target, Problem):
         return target
     number = revision_number(target)
     current = deployment.get("spec", {}).get("template") or {}
     wanted = _without_hash(target.get("spec", {}).get("template") or {})
     if _without_hash(current) == wanted:
-        return RollbackSkipped(
-            f"skipped rollback (current template already matches revision {number})"
-        )
+        return Problem(f"skipped rollback (current template already matches revision {number})")
     own = deployment.get("metadata", {}).get("annotations") or {}
     annotations = {k: v for k, v in own.items() if k in ANNOTATIONS_TO_SKIP}
     for key, value in (target.get("metadata", {}).get("annotations") or {}).items():

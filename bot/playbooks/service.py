@@ -9,14 +9,10 @@ from typing import Any
 from bot.config import PlatformConfig
 from bot.domain.alerts import GroupView
 from bot.domain.clock import Clock
+from bot.domain.problem import Problem
 from bot.playbooks.loader import Catalogue
 from bot.playbooks.model import Playbook, StepContext, StepKind
 from bot.playbooks.runner import StepResult, run_playbook
-
-
-@dataclass(frozen=True)
-class NotRun:
-    message: str
 
 
 @dataclass(frozen=True)
@@ -49,17 +45,17 @@ class Playbooks:
 
     async def run(
         self, name: str, service: str | None, *, quick_only: bool = False
-    ) -> Run | NotRun:
+    ) -> Run | Problem:
         book = self.catalogue.find(name)
         if book is None:
             known = ", ".join(self.names()) or "none loaded"
-            return NotRun(f"unknown playbook `{name}`; playbooks: {known}")
+            return Problem(f"unknown playbook `{name}`; playbooks: {known}")
         svc = self._config.service(service) if service else None
         if service and svc is None:
             known = ", ".join(s.name for s in self._config.services)
-            return NotRun(f"unknown service `{service}`; known services: {known}")
+            return Problem(f"unknown service `{service}`; known services: {known}")
         if book.spec.needs_service and svc is None:
-            return NotRun(f"`{name}` needs a service: `/incident run {name} SERVICE`")
+            return Problem(f"`{name}` needs a service: `/incident run {name} SERVICE`")
         ctx = StepContext(self._config, self._clock, svc, self._integrations)
         results = await run_playbook(
             book, ctx, self._kinds, quick_only=quick_only, secrets=self._secrets

@@ -8,8 +8,9 @@ from bot.config import PlatformConfig
 from bot.domain.alerts import GroupView
 from bot.domain.clock import Clock
 from bot.domain.incident import Severity
+from bot.domain.problem import Problem
 from bot.domain.timeline import EventKind, NewEvent
-from bot.services.incidents import Lifecycle, Problem
+from bot.services.incidents import Lifecycle
 from bot.store.base import Store
 from bot.store.records import AlertGroupState
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from bot.config import PlatformConfig
 from bot.domain.clock import Clock
 from bot.domain.incident import Incident, NewIncident, Severity, Status
+from bot.domain.problem import Problem
 from bot.domain.timeline import EventKind, NewEvent
 from bot.services.outbox import Outbox
 from bot.services.paging import Pager
@@ -21,10 +22,11 @@ ROLES = ("commander", "comms", "scribe", "ops", "liaison")
 
 
 @dataclass(frozen=True)
-class Problem:
-    """An error a person caused, with a message for them."""
+class Changed:
+    """A change made, and what the bot said about it in the incident's channels."""
 
-    message: str
+    incident: Incident
+    said: str
 
 
 def mention(user: str) -> str:
@@ -165,12 +167,14 @@ class Lifecycle:
         )
         return incident
 
-    async def set_severity(self, incident_id: int, severity: Severity, actor: str) -> str:
+    async def set_severity(
+        self, incident_id: int, severity: Severity, actor: str
+    ) -> Changed | Problem:
         incident = await self._get(incident_id)
         if isinstance(incident, Problem):
-            return incident.message
+            return incident
         if severity == incident.severity:
-            return f"#{incident.id} is already {severity}."
+            return Problem(f"#{incident.id} is already {severity}.")
         old = incident.severity
         incident = await self._store.update_incident(incident_id, severity=severity)
         await self._store.append_event(
@@ -189,15 +193,17 @@ class Lifecycle:
         page = await self._pager.apply(incident, actor) if self._pager is not None else ""
         text = f":arrows_counterclockwise: Severity {old} → {severity} by {mention(actor)}."
         await self._broadcast(incident, f"{text} {page}".strip())
-        return text
+        return Changed(incident, text)
 
-    async def set_role(self, incident_id: int, role: str, user: str, actor: str) -> str:
+    async def set_role(
+        self, incident_id: int, role: str, user: str, actor: str
+    ) -> Changed | Problem:
         incident = await self._get(incident_id)
         if isinstance(incident, Problem):
-            return incident.message
+            return incident
         role = role.lower()
         if role not in ROLES:
-            return f"unknown role `{role}`; roles: {', '.join(ROLES)}"
+            return Problem(f"unknown role `{role}`; roles: {', '.join(ROLES)}")
         roles = {**incident.roles, role: user}
         changes: dict[str, object] = {"roles": roles}
         if role == "commander":
@@ -221,22 +227,22 @@ class Lifecycle:
         text = f":bust_in_silhouette: {mention(user)} is now {role} (set by {mention(actor)})."
         if incident.channel_id:
             await self._outbox.post(incident.channel_id, text, incident_id=incident.id)
-        return text
+        return Changed(incident, text)
 
     async def add_follow_up(
         self, incident_id: int, text: str, owner: str | None, actor: str
-    ) -> str:
+    ) -> Changed | Problem:
         incident = await self._get(incident_id)
         if isinstance(incident, Problem):
-            return incident.message
+            return incident
         if not text.strip():
-            return "a follow-up needs some text"
+            return Problem("a follow-up needs some text")
         await self._store.append_event(
             incident_id,
             NewEvent(EventKind.FOLLOW_UP, actor, text.strip(), self._clock.now(), {"owner": owner}),
         )
         who = f" (owner {mention(owner)})" if owner else ""
-        return f":white_check_mark: Follow-up recorded: {text.strip()}{who}"
+        return Changed(incident, f":white_check_mark: Follow-up recorded: {text.strip()}{who}")
 
     # after ---------------------------------------------------------------------------------
 
@@ -266,12 +272,14 @@ class Lifecycle:
         await self._broadcast(incident, text)
         return incident
 
-    async def close(self, incident_id: int, actor: str) -> str:
+    async def close(self, incident_id: int, actor: str) -> Changed | Problem:
         incident = await self._get(incident_id)
         if isinstance(incident, Problem):
-            return incident.message
+            return incident
         if incident.status != Status.RESOLVED:
-            return f"#{incident.id} is {incident.status}: resolve it first (`/incident resolve`)."
+            return Problem(
+                f"#{incident.id} is {incident.status}: resolve it first (`/incident resolve`)."
+            )
         incident = await self._store.update_incident(incident_id, status=Status.CLOSED)
         await self._store.append_event(
             incident_id,
@@ -279,7 +287,7 @@ class Lifecycle:
         )
         if self.war_room is not None:
             await self.war_room.archive(incident)
-        return f"#{incident.id} closed; the channel is archived."
+        return Changed(incident, f"#{incident.id} closed; the channel is archived.")
 
     async def notify_user(self, user: str, text: str) -> None:
         """A direct message (posting to a user ID opens the DM)."""

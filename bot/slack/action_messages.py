@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.domain.actions import ActionKind, ActionState, PendingAction
+from bot.domain.actions import ActionState, PendingAction, title
 from bot.slack.blocks import (
     MAX_MESSAGE_TEXT,
     Block,
@@ -15,12 +15,6 @@ from bot.slack.blocks import (
     section,
 )
 
-VERB = {
-    ActionKind.ROLLBACK: "Roll back",
-    ActionKind.SCALE: "Scale",
-    ActionKind.RESTART: "Restart",
-    ActionKind.DESKTOP_ROLLBACK: "Roll back the desktop app update channel for",
-}
 ICON = {
     ActionState.PENDING: ":raised_hand:",
     ActionState.RUNNING: ":hourglass_flowing_sand:",
@@ -28,10 +22,6 @@ ICON = {
     ActionState.FAILED: ":x:",
     ActionState.CANCELLED: ":no_entry_sign:",
 }
-
-
-def title(action: PendingAction) -> str:
-    return f"{VERB[action.plan.kind]} {action.plan.target}"
 
 
 def text(action: PendingAction, note: str = "") -> str:

@@ -12,12 +12,13 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain.clock import Clock
 from bot.domain.incident import Severity
+from bot.domain.problem import Problem
 from bot.domain.timeline import EventKind, NewEvent
 from bot.integrations.alertmanager import AlertmanagerAPI, AlertmanagerError
 from bot.integrations.pagerduty import PagerDutyAPI
-from bot.playbooks.service import NotRun, Playbooks
+from bot.playbooks.service import Playbooks
 from bot.services.auto_declare import AutoDeclarePolicy
-from bot.services.incidents import Lifecycle, Problem
+from bot.services.incidents import Lifecycle
 from bot.services.outbox import Outbox
 from bot.slack.alert_threads import AlertThreads, parent_key
 from bot.slack.pagerduty_actions import act_on_pagerduty
@@ -187,7 +188,7 @@ class AlertActions:
         )
         for book in matching:
             run = await books.run(book.name, service)
-            if isinstance(run, NotRun):
+            if isinstance(run, Problem):
                 await self._reply(group, f":warning: {run.message}")
                 continue
             await post_run(

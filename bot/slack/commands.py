@@ -10,8 +10,8 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain.commands import INCIDENT_USAGE, UsageProblem, parse_incident
+from bot.domain.problem import Problem
 from bot.integrations.pagerduty import PagerDutyAPI, PagerDutyError
-from bot.services.incidents import Problem
 from bot.slack import declare_modal
 from bot.slack.incident_commands import CommandDeps, Invocation, answer
 from bot.store.base import StoreUnavailable

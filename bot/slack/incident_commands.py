@@ -11,9 +11,10 @@ from bot.config import PlatformConfig
 from bot.domain.clock import Clock
 from bot.domain.commands import INCIDENT_USAGE, Parsed, parse_user, split_incident_ref
 from bot.domain.incident import Incident, Severity, Status, format_duration
+from bot.domain.problem import Problem
 from bot.domain.timeline import EventKind, NewEvent
-from bot.playbooks.service import NotRun, Playbooks
-from bot.services.incidents import Lifecycle, Problem, mention
+from bot.playbooks.service import Playbooks
+from bot.services.incidents import Changed, Lifecycle, mention
 from bot.services.outbox import Outbox
 from bot.services.postmortems.drafts import PostMortems
 from bot.slack.playbook_runs import post_run
@@ -42,6 +43,11 @@ class Invocation:
 
 
 Handler = Callable[[Invocation, Incident], Awaitable[str]]
+
+
+def said(outcome: Changed | Problem) -> str:
+    """The caller sees what the channel was told, or what was wrong."""
+    return outcome.message if isinstance(outcome, Problem) else outcome.said
 
 
 async def answer(inv: Invocation) -> str:
@@ -98,7 +104,7 @@ async def run(inv: Invocation) -> str:
     name = inv.parsed.args[0]
     service = inv.parsed.args[1] if len(inv.parsed.args) > 1 else None
     outcome = await books.run(name, service)
-    if isinstance(outcome, NotRun):
+    if isinstance(outcome, Problem):
         return f":warning: {outcome.message}"
     incident = await inv.deps.store.incident_by_channel(inv.channel)
     incident_id = incident.id if incident else None
@@ -184,7 +190,7 @@ async def sev(inv: Invocation, incident: Incident) -> str:
     severity = Severity.parse(inv.parsed.args[0]) if inv.parsed.args else None
     if severity is None:
         return "Usage: `/incident sev P0|P1|P2|P3`"
-    return await inv.deps.lifecycle.set_severity(incident.id, severity, inv.user)
+    return said(await inv.deps.lifecycle.set_severity(incident.id, severity, inv.user))
 
 
 async def role(inv: Invocation, incident: Incident) -> str:
@@ -192,7 +198,7 @@ async def role(inv: Invocation, incident: Incident) -> str:
         return "Usage: `/incident role <commander|comms|scribe|ops|liaison> @user`"
     user = parse_user(inv.parsed.args[1])
     assert user is not None
-    return await inv.deps.lifecycle.set_role(incident.id, inv.parsed.args[0], user, inv.user)
+    return said(await inv.deps.lifecycle.set_role(incident.id, inv.parsed.args[0], user, inv.user))
 
 
 async def action(inv: Invocation, incident: Incident) -> str:
@@ -202,7 +208,9 @@ async def action(inv: Invocation, incident: Incident) -> str:
         words = words[:-1]
     if not words:
         return "Usage: `/incident action <text> [@owner]`"
-    return await inv.deps.lifecycle.add_follow_up(incident.id, " ".join(words), owner, inv.user)
+    return said(
+        await inv.deps.lifecycle.add_follow_up(incident.id, " ".join(words), owner, inv.user)
+    )
 
 
 async def resolve(inv: Invocation, incident: Incident) -> str:
@@ -216,7 +224,7 @@ async def resolve(inv: Invocation, incident: Incident) -> str:
 
 
 async def close(inv: Invocation, incident: Incident) -> str:
-    return await inv.deps.lifecycle.close(incident.id, inv.user)
+    return said(await inv.deps.lifecycle.close(incident.id, inv.user))
 
 
 async def postmortem(inv: Invocation, incident: Incident) -> str:

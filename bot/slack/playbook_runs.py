@@ -8,9 +8,10 @@ import logging
 from bot.config import PlatformConfig
 from bot.domain.alerts import GroupView
 from bot.domain.clock import Clock
+from bot.domain.problem import Problem
 from bot.domain.rollout import recent_rollout
 from bot.integrations.kubernetes import Kubernetes, KubernetesError
-from bot.playbooks.service import NotRun, Playbooks, Run
+from bot.playbooks.service import Playbooks, Run
 from bot.services.outbox import Outbox
 from bot.slack import playbook_messages
 from bot.slack.blocks import Block, actions, button, escape, section
@@ -52,7 +53,7 @@ class PlaybookEnricher:
             if book.spec.needs_service and service is None:
                 continue
             run = await self._playbooks.run(book.name, service, quick_only=True)
-            if isinstance(run, NotRun):
+            if isinstance(run, Problem):
                 continue
             replies.append(playbook_messages.run_message(run))
         return replies

@@ -11,9 +11,9 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from bot.domain.incident import Incident, Severity
+from bot.domain.problem import Problem
 from bot.domain.timeline import TimelineEvent
 from bot.intake import one_line
-from bot.services.incidents import Problem
 from bot.services.postmortems.drafts import DOCX_TYPE, Format
 from bot.store.base import StoreUnavailable
 from bot.web.keys import LIFECYCLE, POSTMORTEMS, SETTINGS, STORE

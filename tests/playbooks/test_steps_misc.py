@@ -312,7 +312,8 @@ async def test_no_traffic_and_no_series_are_said_plainly(
 
     assert no_traffic.healthy
     assert (
-        mrkdwn(no_traffic.lines) == "*records* 5xx error rate (5 min): no requests in the last 5 minutes."
+        mrkdwn(no_traffic.lines)
+        == "*records* 5xx error rate (5 min): no requests in the last 5 minutes."
     )
     assert no_series.healthy
     assert 'no series for `job="records-service"`' in mrkdwn(no_series.lines)

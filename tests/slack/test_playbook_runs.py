@@ -18,7 +18,7 @@ from tests.alert_payloads import alert, notification
 from tests.conftest import BOT_TOKEN, SIGNING_SECRET, BotFactory, RunningBot
 from tests.fakes.kube_api import FakeKubernetes
 from tests.fakes.slack_api import FakeSlack
-from tests.slack.test_alert_threads import TOKEN, deliver, parents, replies, settled
+from tests.slack.test_alert_threads import TOKEN, block_text, deliver, parents, replies, settled
 from tests.slack.test_platform_actions import rolled_out
 
 NS = "factsway-prod"
@@ -203,3 +203,42 @@ async def test_a_new_alert_thread_offers_to_roll_back_a_recent_rollout(
         while len(fake_slack.responses) == before:
             await asyncio.sleep(0.05)
     assert fake_slack.responses[-1]["text"].startswith("Posted for confirmation")
+
+
+HOSTILE = (
+    "Back-off <!channel> restarting, ask <@U0ADMIN> or"
+    " <https://evil.example/reset|Reset your password here>"
+)
+
+
+async def test_cluster_text_in_a_new_alert_thread_is_shown_as_text_never_as_markup(
+    start: Callable[..., Any],
+    fake_slack: FakeSlack,
+    kube: FakeKubernetes,
+) -> None:
+    """Event messages and the change-cause annotation are written by whatever runs in the
+    cluster; the quick steps and the rollback offer of an automatic thread show them as text."""
+    kube.add_event("Deployment", "records-service", "BackOff", HOSTILE)
+    kube.set_image("records-service", "registry.local/records:1.1", change_cause=HOSTILE)
+    await rolled_out(kube, "records-service")
+    bot = await start()
+    await deliver(
+        bot, notification("g1", [alert("a1", alertname="ServiceDown")], alertname="ServiceDown")
+    )
+    async with asyncio.timeout(30):
+        while True:
+            await settled(bot)
+            threads = parents(fake_slack)
+            if threads and len(replies(fake_slack, threads[0])) >= 2:
+                break
+            await asyncio.sleep(0.1)
+    offer, quick = replies(fake_slack, threads[0])[:2]
+    shown = [offer.text, block_text(offer), quick.text, block_text(quick)]
+    assert "BackOff" in block_text(quick)  # the events step ran and its line is there
+    for text in shown:
+        assert "<!channel>" not in text
+        assert "<@U0ADMIN>" not in text
+        assert "<https://evil.example" not in text
+    assert "&lt;!channel&gt;" in block_text(quick)
+    assert "&lt;https://evil.example/reset|Reset your password here&gt;" in block_text(quick)
+    assert "&lt;@U0ADMIN&gt;" in offer.text

@@ -15,9 +15,8 @@ from typing import Any
 from bot.config import PlatformConfig, Service
 from bot.domain.actions import ActionKind, ActionPlan
 from bot.domain.clock import Clock
+from bot.domain.problem import Problem
 from bot.domain.rollout import (
-    RollbackRefused,
-    RollbackSkipped,
     images,
     plan_rollback,
     revision_number,
@@ -29,11 +28,6 @@ from bot.playbooks.steps.kubernetes import rollout_history
 
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 Progress = Callable[[str], Awaitable[None]]
-
-
-@dataclass(frozen=True)
-class Refused:
-    message: str
 
 
 @dataclass(frozen=True)
@@ -62,53 +56,53 @@ class PlatformActions:
         self._rollout_timeout = rollout_timeout
         self._poll = poll_seconds
 
-    def _service(self, name: str) -> Service | Refused:
+    def _service(self, name: str) -> Service | Problem:
         service = self._config.service(name)
         if service is None:
             known = ", ".join(s.name for s in self._config.services)
-            return Refused(f"unknown service `{name}`; known services: {known}")
+            return Problem(f"unknown service `{name}`; known services: {known}")
         return service
 
-    def _need_kube(self) -> Kubernetes | Refused:
+    def _need_kube(self) -> Kubernetes | Problem:
         if self._kube is None:
-            return Refused("Kubernetes is not configured (KUBECONFIG or in-cluster)")
+            return Problem("Kubernetes is not configured (KUBECONFIG or in-cluster)")
         return self._kube
 
-    async def _read(self, name: str) -> Target | Refused:
+    async def _read(self, name: str) -> Target | Problem:
         """The service, the API to reach it, and its deployment as it is now."""
         service, kube = self._service(name), self._need_kube()
-        if isinstance(service, Refused):
+        if isinstance(service, Problem):
             return service
-        if isinstance(kube, Refused):
+        if isinstance(kube, Problem):
             return kube
         namespace = self._config.namespace_of(service)
         try:
             deployment = await kube.deployment(namespace, service.deployment)
         except KubernetesError as exc:
-            return Refused(str(exc))
+            return Problem(str(exc))
         return Target(service, kube, namespace, deployment)
 
-    async def history(self, name: str) -> str | Refused:
+    async def history(self, name: str) -> str | Problem:
         target = await self._read(name)
-        if isinstance(target, Refused):
+        if isinstance(target, Problem):
             return target
         try:
             return await rollout_history(target.kube, target.namespace, target.service.deployment)
         except KubernetesError as exc:
-            return Refused(str(exc))
+            return Problem(str(exc))
 
-    async def plan_rollback(self, name: str, to_revision: int = 0) -> ActionPlan | Refused:
+    async def plan_rollback(self, name: str, to_revision: int = 0) -> ActionPlan | Problem:
         target = await self._read(name)
-        if isinstance(target, Refused):
+        if isinstance(target, Problem):
             return target
         service, namespace, deployment = target.service, target.namespace, target.deployment
         try:
             replicasets = await target.kube.replicasets(namespace, deployment)
         except KubernetesError as exc:
-            return Refused(str(exc))
+            return Problem(str(exc))
         plan = plan_rollback(deployment, replicasets, to_revision)
-        if isinstance(plan, RollbackRefused | RollbackSkipped):
-            return Refused(plan.message)
+        if isinstance(plan, Problem):
+            return plan
         return ActionPlan(
             ActionKind.ROLLBACK,
             service.name,
@@ -123,21 +117,21 @@ class PlatformActions:
             },
         )
 
-    async def plan_scale(self, name: str, replicas: int) -> ActionPlan | Refused:
+    async def plan_scale(self, name: str, replicas: int) -> ActionPlan | Problem:
         service = self._service(name)
-        if isinstance(service, Refused):
+        if isinstance(service, Problem):
             return service
         if not service.min_replicas <= replicas <= service.max_replicas:
-            return Refused(
+            return Problem(
                 f"{service.name} may run {service.min_replicas} to"
                 f" {service.max_replicas} replicas (config); {replicas} is outside"
             )
         target = await self._read(name)
-        if isinstance(target, Refused):
+        if isinstance(target, Problem):
             return target
         current = (target.deployment.get("spec") or {}).get("replicas", 0)
         if current == replicas:
-            return Refused(f"{service.name} already runs {replicas} replicas")
+            return Problem(f"{service.name} already runs {replicas} replicas")
         return ActionPlan(
             ActionKind.SCALE,
             service.name,
@@ -147,13 +141,13 @@ class PlatformActions:
             detail={"namespace": target.namespace, "deployment": service.deployment},
         )
 
-    async def plan_restart(self, name: str) -> ActionPlan | Refused:
+    async def plan_restart(self, name: str) -> ActionPlan | Problem:
         target = await self._read(name)
-        if isinstance(target, Refused):
+        if isinstance(target, Problem):
             return target
         spec = target.deployment.get("spec") or {}
         if spec.get("paused"):
-            return Refused("the deployment is paused; resume it before restarting")
+            return Problem("the deployment is paused; resume it before restarting")
         ready = (target.deployment.get("status") or {}).get("readyReplicas") or 0
         pods = spec.get("replicas", 0)
         return ActionPlan(
@@ -165,15 +159,15 @@ class PlatformActions:
             detail={"namespace": target.namespace, "deployment": target.service.deployment},
         )
 
-    async def plan_desktop(self, version: str) -> ActionPlan | Refused:
+    async def plan_desktop(self, version: str) -> ActionPlan | Problem:
         if self._desktop is None:
-            return Refused(
+            return Problem(
                 "desktop updates are not configured (UPDATES_BUCKET, UPDATES_DISTRIBUTION_ID)"
             )
         try:
             plan = await self._desktop.plan(version)
         except DesktopUpdatesError as exc:
-            return Refused(str(exc))
+            return Problem(str(exc))
         now = ", ".join(f"{k}: {v}" for k, v in sorted(plan.current.items())) or "nothing"
         return ActionPlan(
             ActionKind.DESKTOP_ROLLBACK,
@@ -193,7 +187,7 @@ class PlatformActions:
         if plan.kind == ActionKind.DESKTOP_ROLLBACK:
             return await self._desktop_rollback(plan, progress)
         kube = self._need_kube()
-        if isinstance(kube, Refused):
+        if isinstance(kube, Problem):
             return False, kube.message
         d = plan.detail
         namespace, name = str(d["namespace"]), str(d["deployment"])
