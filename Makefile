@@ -30,6 +30,7 @@ lint: install-dev
 	$(BIN)/ruff check bot tests
 	$(BIN)/ruff format --check bot tests
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 # Tests start what they need (throwaway PostgreSQL, real Alertmanager, fake Slack) themselves;
 # scripts/test-tools.sh fetches promtool, amtool and alertmanager once into .cache/.

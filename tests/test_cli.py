@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import CONTRACT_ENV
+from tests.harness.bot import CONTRACT_ENV
 
 SCRIPT = Path(sys.executable).parent / "incident-bot"
 INTEGRATIONS = (

@@ -1029,3 +1029,20 @@ class FakeKubernetes:
         event |= {"lastTimestamp": now(), "eventTime": None, "reportingComponent": component}
         event["reportingInstance"] = ""
         self._store["events"][(ns, key)] = event
+
+
+async def rolled_out(kube: FakeKubernetes, name: str, timeout: float = 15) -> None:
+    """Until the controller has finished rolling the deployment out, as `kubectl rollout status`
+    would say."""
+    async with asyncio.timeout(timeout):
+        while True:
+            d = kube.deployment(name)
+            s, spec = d.get("status") or {}, d["spec"]
+            if (
+                s.get("observedGeneration") == d["metadata"]["generation"]
+                and s.get("updatedReplicas") == spec["replicas"]
+                and s.get("availableReplicas") == spec["replicas"]
+                and s.get("replicas") == spec["replicas"]
+            ):
+                return
+            await asyncio.sleep(0.05)

@@ -6,7 +6,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import aiohttp
 import pytest
@@ -64,7 +64,7 @@ def rolled_out(d: client.V1Deployment, revision: str) -> bool:
 
 
 def status_of(error: ApiException) -> dict[str, Any]:
-    body: dict[str, Any] = json.loads(error.body)
+    body: dict[str, Any] = json.loads(error.body or b"")
     return body
 
 
@@ -233,14 +233,14 @@ async def test_patch_content_types_and_validation(
         "gateway",
         NS,
         {"metadata": {"annotations": {"team": "edge"}}},
-        _content_type="application/merge-patch+json",
+        _content_type="application/merge-patch+json",  # type: ignore[call-arg]
     )
     assert merged.metadata.annotations["team"] == "edge" and merged.metadata.generation == 2
     merged = await apps.patch_namespaced_deployment(
         "gateway",
         NS,
         {"spec": {"template": {"spec": {"containers": [{"name": "gateway", "image": "gw:3"}]}}}},
-        _content_type="application/merge-patch+json",
+        _content_type="application/merge-patch+json",  # type: ignore[call-arg]
     )
     assert [c.name for c in merged.spec.template.spec.containers] == ["gateway"]
 
@@ -412,7 +412,10 @@ async def test_paused_deployment_is_not_rolled_until_resumed(
     ]
 
     await apps.patch_namespaced_deployment(
-        "batch", NS, {"spec": {"paused": False}}, _content_type="application/merge-patch+json"
+        "batch",
+        NS,
+        {"spec": {"paused": False}},
+        _content_type="application/merge-patch+json",  # type: ignore[call-arg]
     )
     d = await until(
         lambda: apps.read_namespaced_deployment("batch", NS), lambda d: rolled_out(d, "2")
@@ -448,7 +451,10 @@ async def test_pod_logs(kube: FakeKubernetes, api: client.ApiClient) -> None:
     # repr. The fake serves text/plain faithfully; raw text needs _preload_content=False.
     kube.set_logs(second, '{"level":"error"}\n')
     assert await core.read_namespaced_pod_log(second, NS) == "{'level': 'error'}"
-    raw = await core.read_namespaced_pod_log(second, NS, _preload_content=False)
+    raw = cast(
+        aiohttp.ClientResponse,
+        await core.read_namespaced_pod_log(second, NS, _preload_content=False),
+    )
     assert (raw.content_type, await raw.text()) == ("text/plain", '{"level":"error"}\n')
 
     kube.add_deployment("gateway", image="registry.local/gateway:1", containers=2)

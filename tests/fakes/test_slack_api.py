@@ -327,7 +327,7 @@ async def test_socket_mode_slash_command_round_trip(
     )
     socket_client.socket_mode_request_listeners.append(on_request)
     try:
-        await socket_client.connect()
+        await socket_client.connect()  # type: ignore[no-untyped-call]
         await fake.wait_for_socket()
         ack = await fake.send_slash_command("/incident", "declare disk full", user_id="U1")
 
@@ -359,7 +359,7 @@ async def test_socket_mode_slash_command_round_trip(
                 assert resp.status == 200
         assert fake.responses == [body]
     finally:
-        await socket_client.close()
+        await socket_client.close()  # type: ignore[no-untyped-call]
 
 
 async def test_send_slash_command_times_out_without_ack(fake: FakeSlack) -> None:
@@ -367,9 +367,9 @@ async def test_send_slash_command_times_out_without_ack(fake: FakeSlack) -> None
         app_token=fake.app_token, web_client=AsyncWebClient(base_url=fake.url)
     )
     try:
-        await socket_client.connect()
+        await socket_client.connect()  # type: ignore[no-untyped-call]
         with pytest.raises(TimeoutError):
             await fake.send_slash_command("/incident", "help", timeout=0.3)
     finally:
-        await socket_client.close()
+        await socket_client.close()  # type: ignore[no-untyped-call]
     assert fake.calls_to("apps.connections.open")[0].token == fake.app_token

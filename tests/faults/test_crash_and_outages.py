@@ -19,13 +19,14 @@ import aiohttp
 import pytest
 
 from bot.config import PlatformConfig, Settings
+from bot.domain.timeline import EventKind
 from bot.web.keys import STORE
-from tests.alert_payloads import alert, notification
-from tests.conftest import BOT_TOKEN, CONTRACT_ENV, SIGNING_SECRET, BotFactory
+from tests.fakes.alertmanager_payloads import alert, notification
 from tests.fakes.kube_api import FakeKubernetes
 from tests.fakes.slack_api import FakeSlack
-from tests.services.ports import free_tcp_port
-from tests.slack.test_alert_threads import TOKEN, settled
+from tests.harness.alerts import TOKEN, settled
+from tests.harness.bot import BOT_TOKEN, CONTRACT_ENV, SIGNING_SECRET, BotFactory
+from tests.harness.ports import free_tcp_port
 
 BOT = str(Path(sys.executable).parent / "incident-bot")
 PLAYBOOKS = Path(__file__).resolve().parents[2] / "playbooks"
@@ -284,4 +285,4 @@ async def test_pagerduty_unreachable_is_said_in_the_war_room_not_hidden(
                 break
             await asyncio.sleep(0.1)
     assert time.monotonic() - started < 45
-    assert [e.kind for e in await bot.app[STORE].timeline(1)].count("page") == 1
+    assert [e.kind for e in await bot.app[STORE].timeline(1)].count(EventKind.PAGE) == 1

@@ -75,7 +75,7 @@ labels = st.dictionaries(
     content,
     max_size=6,
 )
-annotations = st.dictionaries(
+annotation_maps = st.dictionaries(
     st.sampled_from(["summary", "description", "runbook_url", "dashboard_url"]) | content,
     content,
     max_size=5,
@@ -98,7 +98,7 @@ def alert_list(draw: st.DrawFn) -> list[Alert]:
         starts = draw(moments)
         status = draw(st.sampled_from(["firing", "resolved"]))
         ends = starts + draw(st.timedeltas(timedelta(0), timedelta(days=3)))
-        lab, ann, url = draw(labels), draw(annotations), draw(content)
+        lab, ann, url = draw(labels), draw(annotation_maps), draw(content)
         out += [
             Alert(
                 fingerprint=f"{kind:x}{i:06x}",
@@ -121,7 +121,7 @@ def group_views(draw: st.DrawFn) -> Any:
         draw(content),
         alerts,
         common_labels=draw(labels),
-        common_annotations=draw(annotations),
+        common_annotations=draw(annotation_maps),
         external_url=draw(content),
         known_services=KNOWN_SERVICES,
     )

@@ -20,7 +20,7 @@ import asyncpg
 import pytest
 
 from bot.integrations.postgres import PlatformDatabase, PlatformDatabaseError
-from tests.services.postgres import ThrowawayPostgres
+from tests.harness.postgres import ThrowawayPostgres
 
 
 @dataclass(frozen=True)

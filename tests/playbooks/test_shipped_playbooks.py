@@ -18,17 +18,11 @@ from bot.integrations.sentry_issues import SentryIssues
 from bot.playbooks.loader import load_directory
 from bot.playbooks.registry import STEP_KINDS
 from bot.playbooks.service import Playbooks, Run
+from tests.fakes.health import HealthServer
 from tests.fakes.kube_api import FakeKubernetes
-from tests.playbooks.test_steps_misc import (  # noqa: F401 (fixtures)
-    SENTRY_TOKEN,
-    FakePrometheus,
-    FakeSentry,
-    HealthServer,
-    fake_prometheus,
-    fake_sentry,
-    health_config,
-)
-from tests.services.postgres import ThrowawayPostgres
+from tests.fakes.prometheus import FakePrometheus
+from tests.fakes.sentry import SENTRY_TOKEN, FakeSentry
+from tests.harness.postgres import ThrowawayPostgres
 
 PLAYBOOKS = Path(__file__).resolve().parents[2] / "playbooks"
 NAMES = sorted(load_directory(PLAYBOOKS, STEP_KINDS).playbooks)
@@ -49,9 +43,9 @@ async def test_shipped_playbook_runs_every_step(
     name: str,
     kube: Kubernetes,
     postgres: ThrowawayPostgres,
-    fake_prometheus: tuple[FakePrometheus, str],  # noqa: F811
-    fake_sentry: tuple[FakeSentry, str],  # noqa: F811
-    health_config: tuple[PlatformConfig, HealthServer],  # noqa: F811
+    fake_prometheus: tuple[FakePrometheus, str],
+    fake_sentry: tuple[FakeSentry, str],
+    health_config: tuple[PlatformConfig, HealthServer],
 ) -> None:
     config, _ = health_config
     config = config.model_copy(update={"playbooks_dir": PLAYBOOKS})

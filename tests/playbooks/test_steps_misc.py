@@ -8,13 +8,9 @@ HTTP servers speaking their real wire formats, reached by the real clients
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import math
 import secrets
-import socket
 import time
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -40,28 +36,13 @@ from bot.playbooks.runner import run_playbook
 from bot.playbooks.steps import http, prometheus, sentry
 from bot.playbooks.steps import postgres as pg_steps
 from bot.slack.report import mrkdwn
-from tests.services.postgres import ThrowawayPostgres
+from tests.fakes.health import HealthServer
+from tests.fakes.http import closed_port, serve
+from tests.fakes.prometheus import FakePrometheus
+from tests.fakes.sentry import SENTRY_TOKEN, FakeSentry
+from tests.harness.postgres import ThrowawayPostgres
 
 KINDS = STEP_KINDS
-
-
-@contextlib.asynccontextmanager
-async def serve(app: web.Application) -> AsyncIterator[str]:
-    runner = web.AppRunner(app)
-    await runner.setup()
-    try:
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
-    finally:
-        await runner.cleanup()
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 def context(
@@ -76,43 +57,6 @@ def context(
 
 
 # -- health endpoints ----------------------------------------------------------------------
-
-
-@dataclass
-class HealthServer:
-    """Answers /{service}/health: 200, 503 with a reason, or never (until released)."""
-
-    failing: dict[str, int] = field(default_factory=lambda: {"ingestion": 503})
-    silent: set[str] = field(default_factory=lambda: {"export"})
-    seen: list[dict[str, str]] = field(default_factory=list)
-    release: asyncio.Event = field(default_factory=asyncio.Event)
-
-    async def handle(self, request: web.Request) -> web.Response:
-        name = request.match_info["name"]
-        self.seen.append({"name": name, **request.query})
-        if name in self.silent:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.release.wait(), 30)
-        if name in self.failing:
-            return web.json_response(
-                {"status": "down", "postgres": "connection refused"}, status=self.failing[name]
-            )
-        return web.json_response({"status": "ok"})
-
-
-@pytest.fixture
-async def health_config(
-    platform_config: PlatformConfig,
-) -> AsyncIterator[tuple[PlatformConfig, HealthServer]]:
-    server = HealthServer()
-    app = web.Application()
-    app.router.add_get("/{name}/health", server.handle)
-    async with serve(app) as url:
-        template = url + "/{name}{path}?deployment={deployment}&namespace={namespace}&port={port}"
-        try:
-            yield platform_config.model_copy(update={"health_url_template": template}), server
-        finally:
-            server.release.set()
 
 
 async def test_health_of_the_service(health_config: tuple[PlatformConfig, HealthServer]) -> None:
@@ -182,48 +126,6 @@ async def test_health_check_of_a_closed_port() -> None:
 
 
 # -- Prometheus ----------------------------------------------------------------------------
-
-
-@dataclass
-class FakePrometheus:
-    """GET /api/v1/query as Prometheus answers it; records the PromQL it was asked."""
-
-    values: dict[str, str] = field(default_factory=dict)  # preset -> the sample's value
-    empty: bool = False
-    error: tuple[int, str, str] | None = None  # status, errorType, error
-    queries: list[str] = field(default_factory=list)
-    params: list[dict[str, str]] = field(default_factory=list)
-
-    async def handle(self, request: web.Request) -> web.Response:
-        query = request.query["query"]
-        self.queries.append(query)
-        self.params.append(dict(request.query))
-        if self.error is not None:
-            status, kind, message = self.error
-            return web.json_response(
-                {"status": "error", "errorType": kind, "error": message}, status=status
-            )
-        if "histogram_quantile" in query:
-            preset = "p95_latency"
-        elif 'status=~"5.."' in query:
-            preset = "error_rate"
-        else:
-            preset = "request_rate"
-        result = [] if self.empty else [{"metric": {}, "value": [1700000000, self.values[preset]]}]
-        return web.json_response(
-            {"status": "success", "data": {"resultType": "vector", "result": result}}
-        )
-
-
-@pytest.fixture
-async def fake_prometheus() -> AsyncIterator[tuple[FakePrometheus, str]]:
-    fake = FakePrometheus(
-        values={"error_rate": "0.07", "p95_latency": "0.25", "request_rate": "12.5"}
-    )
-    app = web.Application()
-    app.router.add_get("/api/v1/query", fake.handle)
-    async with serve(app) as url:
-        yield fake, url
 
 
 async def run_query(config: PlatformConfig, url: str, preset: str, service: str = "records") -> Any:
@@ -382,69 +284,6 @@ async def test_instant_returns_labels_and_values(
 
 
 # -- Sentry --------------------------------------------------------------------------------
-
-SENTRY_TOKEN = "sntrys_" + secrets.token_hex(16)
-
-
-def sentry_issue(
-    project: str, number: int, level: str, first_seen: str, count: str
-) -> dict[str, Any]:
-    """An issue as GET /api/0/projects/{org}/{project}/issues/ returns it (abridged)."""
-    short_id = f"{project.upper()}-{number}"
-    return {
-        "id": str(4000 + number),
-        "shortId": short_id,
-        "title": f"TypeError: cannot read 'caseId' of undefined <{number}>",
-        "culprit": "app/routes/records.ts in getRecord",
-        "permalink": f"https://acme.sentry.io/issues/{4000 + number}/",
-        "level": level,
-        "status": "unresolved",
-        "isUnhandled": True,
-        "count": count,  # a string in Sentry's API
-        "userCount": 7,
-        "firstSeen": first_seen,
-        "lastSeen": "2026-01-01T11:59:00.000000Z",
-        "project": {"id": "2", "name": project, "slug": project},
-        "stats": {},
-    }
-
-
-@dataclass
-class FakeSentry:
-    issues: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    requests: list[tuple[str, dict[str, str], str]] = field(default_factory=list)
-
-    async def handle(self, request: web.Request) -> web.Response:
-        org, project = request.match_info["org"], request.match_info["project"]
-        self.requests.append(
-            (f"{org}/{project}", dict(request.query), request.headers["Authorization"])
-        )
-        if request.headers["Authorization"] != f"Bearer {SENTRY_TOKEN}":
-            return web.json_response({"detail": "Invalid token"}, status=401)
-        if org != "acme" or project not in self.issues:
-            return web.json_response(
-                {"detail": "The requested resource does not exist"}, status=404
-            )
-        return web.json_response(self.issues[project])
-
-
-@pytest.fixture
-async def fake_sentry() -> AsyncIterator[tuple[FakeSentry, str]]:
-    fake = FakeSentry(
-        issues={
-            "factsway-api": [
-                sentry_issue("factsway-api", 2, "error", "2026-01-01T11:40:00.123456Z", "1532"),
-                sentry_issue("factsway-api", 1, "warning", "2026-01-01T10:15:00Z", "3"),
-            ],
-            "factsway-web": [
-                sentry_issue("factsway-web", 3, "error", "2026-01-01T11:50:00.5Z", "12"),
-            ],
-        }
-    )
-    app = web.Application()
-    app.router.add_get("/api/0/projects/{org}/{project}/issues/", fake.handle)
-    async with serve(app) as url:
-        yield fake, url
 
 
 async def test_new_sentry_issues_across_projects(

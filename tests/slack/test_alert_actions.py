@@ -9,11 +9,11 @@ import pytest
 
 from bot.config import Settings
 from bot.web.keys import STORE
-from tests.alert_payloads import alert, notification
-from tests.conftest import BOT_TOKEN, SIGNING_SECRET, BotFactory, RunningBot
+from tests.fakes.alertmanager_payloads import alert, notification
 from tests.fakes.slack_api import FakeSlack, Message
-from tests.services.plugin import AlertmanagerFactory
-from tests.slack.test_alert_threads import TOKEN, block_text, deliver, parents, replies, settled
+from tests.harness.alerts import TOKEN, block_text, deliver, parents, replies, settled
+from tests.harness.bot import BOT_TOKEN, SIGNING_SECRET, BotFactory, RunningBot
+from tests.harness.plugin import AlertmanagerFactory
 
 
 @pytest.fixture

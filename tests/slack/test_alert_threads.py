@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
-from typing import Any
 
 import pytest
 
 from bot.config import PlatformConfig, Settings
 from bot.store.sqlite import SqliteStore
 from bot.web.keys import STORE
-from tests.alert_payloads import alert, notification
-from tests.conftest import BOT_TOKEN, SIGNING_SECRET, BotFactory, RunningBot, stop_bot
-from tests.fakes.slack_api import FakeSlack, Message
-
-TOKEN = "am-token"
+from tests.fakes.alertmanager_payloads import alert, notification
+from tests.fakes.slack_api import FakeSlack
+from tests.harness.alerts import TOKEN, block_text, deliver, parents, replies, settled
+from tests.harness.bot import BOT_TOKEN, SIGNING_SECRET, BotFactory, stop_bot
 
 
 @pytest.fixture
@@ -37,38 +35,6 @@ def settings_for(make_settings: Callable[..., Settings]) -> Callable[[FakeSlack]
 async def strict_slack() -> AsyncIterator[FakeSlack]:
     async with FakeSlack(bot_token=BOT_TOKEN, enforce_post_rate=True) as fake:
         yield fake
-
-
-async def deliver(bot: RunningBot, body: dict[str, Any]) -> str:
-    response = await bot.request(
-        "POST",
-        "/webhooks/alertmanager",
-        json=body,
-        headers={"Authorization": f"Bearer {TOKEN}"},
-    )
-    assert response.status == 200, await response.text()
-    status: str = (await response.json())["status"]
-    return status
-
-
-async def settled(bot: RunningBot, timeout: float = 30) -> None:
-    """Until every stored change has reached Slack."""
-    store = bot.app[STORE]
-    async with asyncio.timeout(timeout):
-        while await store.dirty_alert_groups(limit=1) or (await store.outbox_stats(0)).depth:
-            await asyncio.sleep(0.05)
-
-
-def parents(fake: FakeSlack, channel: str = "C_ALERTS") -> list[Message]:
-    return [m for m in fake.messages.get(channel, []) if m.thread_ts is None]
-
-
-def replies(fake: FakeSlack, parent: Message) -> list[Message]:
-    return [m for m in fake.messages.get(parent.channel, []) if m.thread_ts == parent.ts]
-
-
-def block_text(message: Message) -> str:
-    return repr(message.blocks)
 
 
 async def test_a_new_group_gets_one_parent_with_state_links_and_buttons(

@@ -16,9 +16,9 @@ from bot.config import PlatformConfig, Settings
 from bot.domain.clock import ManualClock
 from bot.domain.timeline import verify_chain
 from bot.web.keys import REMINDERS, STORE
-from tests.conftest import BOT_TOKEN, SIGNING_SECRET, BotFactory, RunningBot
 from tests.fakes.pagerduty_api import FakePagerDuty
 from tests.fakes.slack_api import FakeSlack
+from tests.harness.bot import BOT_TOKEN, SIGNING_SECRET, BotFactory, RunningBot
 
 TUESDAY_10AM_NEW_YORK = datetime(2026, 3, 3, 15, 0, tzinfo=UTC)
 SATURDAY = datetime(2026, 3, 7, 15, 0, tzinfo=UTC)

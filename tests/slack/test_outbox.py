@@ -17,8 +17,8 @@ from bot.services.outbox import METADATA_EVENT_TYPE
 from bot.store.records import NewOutboxItem, OutboxState
 from bot.store.sqlite import SqliteStore
 from bot.web.keys import OUTBOX, STORE
-from tests.conftest import BOT_TOKEN, SIGNING_SECRET, BotFactory, RunningBot, stop_bot
 from tests.fakes.slack_api import FakeSlack
+from tests.harness.bot import BOT_TOKEN, SIGNING_SECRET, BotFactory, RunningBot, stop_bot
 
 
 @pytest.fixture

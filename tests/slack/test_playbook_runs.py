@@ -14,12 +14,11 @@ from aiohttp import web
 from bot.config import PlatformConfig, Settings
 from bot.playbooks.loader import load_directory
 from bot.playbooks.registry import STEP_KINDS
-from tests.alert_payloads import alert, notification
-from tests.conftest import BOT_TOKEN, SIGNING_SECRET, BotFactory, RunningBot
-from tests.fakes.kube_api import FakeKubernetes
+from tests.fakes.alertmanager_payloads import alert, notification
+from tests.fakes.kube_api import FakeKubernetes, rolled_out
 from tests.fakes.slack_api import FakeSlack
-from tests.slack.test_alert_threads import TOKEN, block_text, deliver, parents, replies, settled
-from tests.slack.test_platform_actions import rolled_out
+from tests.harness.alerts import TOKEN, block_text, deliver, parents, replies, settled
+from tests.harness.bot import BOT_TOKEN, SIGNING_SECRET, BotFactory, RunningBot
 
 NS = "factsway-prod"
 PLAYBOOKS = Path(__file__).resolve().parents[2] / "playbooks"

@@ -21,8 +21,8 @@ from bot.domain.incident import NewIncident, Severity
 from bot.domain.timeline import EventKind, NewEvent
 from bot.store.sqlite import SqliteStore
 from bot.web.keys import LIFECYCLE, REMINDERS, STORE
-from tests.conftest import BOT_TOKEN, CONTRACT_ENV, SIGNING_SECRET, BotFactory, RunningBot
 from tests.fakes.slack_api import FakeSlack
+from tests.harness.bot import BOT_TOKEN, CONTRACT_ENV, SIGNING_SECRET, BotFactory, RunningBot
 
 START = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)
 API = "pm-api-token"
@@ -33,7 +33,7 @@ async def record_incident(store: SqliteStore | object, clock: ManualClock) -> in
     incident = await store.create_incident(
         NewIncident("Records API returning 5xx", Severity.P1, "U1", clock.now(), ("records",))
     )
-    steps = [
+    steps: list[tuple[int, EventKind, str, dict[str, object], bool]] = [
         (3, EventKind.ACTION, "acknowledged alert HighErrorRate", {}, False),
         (10, EventKind.STATUS_UPDATE, "root cause: pool exhausted after deploy 1.1", {}, False),
         (12, EventKind.MESSAGE, "anyone seen the dashboard?", {}, False),
@@ -102,7 +102,11 @@ async def test_slash_command_uploads_markdown_and_word_through_the_external_flow
     assert b"anyone seen the dashboard" not in markdown
     word = next(c for c in contents if isinstance(c, bytes) and c.startswith(b"PK"))
     document = docx.Document(io.BytesIO(word))
-    headings = [p.text for p in document.paragraphs if p.style.name.startswith("Heading")]
+    headings = [
+        p.text
+        for p in document.paragraphs
+        if p.style is not None and p.style.name.startswith("Heading")
+    ]
     assert headings[:3] == ["Summary", "Impact", "Response times"]
 
 

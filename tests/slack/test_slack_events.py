@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from bot.config import Settings
-from tests.conftest import BotFactory
+from tests.harness.bot import BotFactory
 
 
 async def test_signed_incident_help_is_answered_with_usage(

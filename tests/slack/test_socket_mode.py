@@ -7,8 +7,8 @@ from collections.abc import Callable
 
 from bot.config import Settings
 from bot.web.keys import SLACK_STATE
-from tests.conftest import APP_TOKEN, BOT_TOKEN, BotFactory
 from tests.fakes.slack_api import FakeSlack
+from tests.harness.bot import APP_TOKEN, BOT_TOKEN, BotFactory
 
 
 async def test_incident_help_over_socket_mode_is_acked_with_usage(

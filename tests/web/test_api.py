@@ -14,10 +14,10 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.config import Settings
-from tests.conftest import one_line_error
+from tests.harness.bot import one_line_error
 
 if TYPE_CHECKING:
-    from tests.conftest import BotFactory, RunningBot
+    from tests.harness.bot import BotFactory, RunningBot
 
 API_TOKEN = "api-token-5be1"
 AUTH = {"Authorization": f"Bearer {API_TOKEN}"}

@@ -214,6 +214,6 @@ def test_a_bearer_token_of_undecodable_bytes_is_refused_with_401(bot_url: str, t
     deadline=None,
     suppress_health_check=list(HealthCheck),
 )
-def test_the_running_bot_answers_as_documented(case: schemathesis.Case, bot_url: str) -> None:
+def test_the_running_bot_answers_as_documented(case: schemathesis.Case[Any], bot_url: str) -> None:
     assert (case.method, case.path) not in NOT_FUZZED
     case.call_and_validate(base_url=bot_url, headers=AUTH, checks=CHECKS, timeout=30)

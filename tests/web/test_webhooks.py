@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from bot.config import Settings
-from tests.conftest import one_line_error
+from tests.harness.bot import one_line_error
 
 if TYPE_CHECKING:
-    from tests.conftest import BotFactory, RunningBot
-    from tests.services.plugin import AlertmanagerFactory
+    from tests.harness.bot import BotFactory, RunningBot
+    from tests.harness.plugin import AlertmanagerFactory
 
 AM_TOKEN = "am-webhook-token-4f1c"
 API_TOKEN = "api-token-9d2e"

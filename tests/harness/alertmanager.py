@@ -34,7 +34,7 @@ from typing import Any
 import aiohttp
 import yaml
 
-from tests.services.ports import free_tcp_port, tail
+from tests.harness.ports import free_tcp_port, tail
 
 __all__ = ["AlertmanagerError", "LocalAlertmanager"]
 

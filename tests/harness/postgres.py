@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
-from tests.services.ports import free_tcp_port, tail
+from tests.harness.ports import free_tcp_port, tail
 
 __all__ = ["PostgresError", "ThrowawayPostgres", "find_pg_bindir"]
 

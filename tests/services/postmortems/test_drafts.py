@@ -4,19 +4,14 @@ from a local fake Prometheus answering range queries over HTTP."""
 
 from __future__ import annotations
 
-import contextlib
 import io
 import math
 import struct
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import docx
 import pytest
-from aiohttp import web
 from docx.document import Document as DocumentObject
 from docx.shared import Inches
 from docx.table import Table
@@ -31,6 +26,7 @@ from bot.integrations.prometheus import PrometheusError, PrometheusQueries, pres
 from bot.services.postmortems.chart import MAX_POINTS, PAD, incident_chart, step_for
 from bot.services.postmortems.docx import render_docx
 from bot.store.sqlite import SqliteStore
+from tests.fakes.prometheus import FakePrometheus, served
 
 DECLARED = datetime(2026, 3, 2, 14, 2, tzinfo=UTC)
 RESOLVED = datetime(2026, 3, 2, 14, 58, tzinfo=UTC)
@@ -264,9 +260,9 @@ def read_docx(body: bytes) -> DocumentObject:
 
 def headings(doc: DocumentObject) -> list[tuple[str, str]]:
     return [
-        (p.style.name, p.text)
+        (style(p), p.text)
         for p in doc.paragraphs
-        if p.style is not None and (p.style.name == "Title" or p.style.name.startswith("Heading"))
+        if p.style is not None and (style(p) == "Title" or (style(p).startswith("Heading")))
     ]
 
 
@@ -276,7 +272,7 @@ def section(doc: DocumentObject, title: str) -> list[Paragraph | Table]:
     inside = False
     for block in doc.iter_inner_content():
         is_heading = isinstance(block, Paragraph) and (
-            block.style is not None and block.style.name.startswith(("Heading", "Title"))
+            block.style is not None and style(block).startswith(("Heading", "Title"))
         )
         if is_heading:
             if inside:
@@ -321,7 +317,10 @@ def test_docx_has_the_markdowns_sections_as_real_headings(postmortem: PostMortem
         "Records API failed 12% of requests for 29 minutes after the 1.1 deploy."
     ]
     impact = section(doc, "Impact")
-    assert all(isinstance(b, Paragraph) and b.style.name == "List Bullet" for b in impact)
+    assert all(
+        isinstance(b, Paragraph) and b.style is not None and style(b) == "List Bullet"
+        for b in impact
+    )
     assert texts(impact) == [
         "Services affected: records",
         "Duration: 56m",
@@ -357,7 +356,8 @@ def test_docx_timeline_is_a_table_of_the_key_events(postmortem: PostMortem) -> N
     assert rows(table)[0] == ("Time (UTC)", "Event", "Who")
     assert all(run.bold for cell in table.rows[0].cells for run in cell.paragraphs[0].runs)
     # Word repeats the header row on each page of a long timeline.
-    assert table.rows[0]._tr.trPr.xpath("./w:tblHeader")
+    header = table.rows[0]._tr.trPr
+    assert header is not None and header.xpath("./w:tblHeader")
     assert rows(table)[1:] == EXPECTED_TIMELINE
 
     everything = all_text(doc)
@@ -394,7 +394,7 @@ def test_docx_embeds_the_chart_under_impact(postmortem: PostMortem) -> None:
     impact = section(doc, "Impact")
     pictures = [b for b in impact if isinstance(b, Paragraph) and "graphicData" in b._p.xml]
     assert len(pictures) == 1
-    assert any(isinstance(b, Paragraph) and b.style.name == "Caption" for b in impact)
+    assert any(isinstance(b, Paragraph) and style(b) == "Caption" for b in impact)
     assert headings(doc) == HEADINGS
 
 
@@ -428,56 +428,16 @@ def test_docx_of_an_empty_open_incident_says_what_is_missing() -> None:
 # -- the chart --------------------------------------------------------------------------
 
 
-@dataclass
-class FakePrometheus:
-    """GET /api/v1/query_range as Prometheus answers it; records what it was asked."""
-
-    mode: str = "data"  # data | empty | nan | error
-    asked: list[dict[str, str]] = field(default_factory=list)
-
-    async def handle(self, request: web.Request) -> web.Response:
-        params = dict(request.query)
-        self.asked.append(params)
-        if self.mode == "error":
-            return web.json_response(
-                {"status": "error", "errorType": "timeout", "error": "query timed out"},
-                status=503,
-            )
-        start, end, step = float(params["start"]), float(params["end"]), float(params["step"])
-        query = params["query"]
-        result: list[dict[str, Any]] = []
-        if self.mode != "empty":
-            values = []
-            t = start
-            while t <= end:
-                values.append([t, self.value(query, t)])
-                t += step
-            result.append({"metric": {}, "values": values})
-        return web.json_response(
-            {"status": "success", "data": {"resultType": "matrix", "result": result}}
-        )
-
-    def value(self, query: str, t: float) -> str:
-        if self.mode == "nan":
-            return "NaN"
-        during = DECLARED.timestamp() <= t <= (DECLARED + timedelta(minutes=29)).timestamp()
-        if "histogram_quantile" in query:
-            return str(1.4 if during else 0.18)
-        return str(0.12 if during else 0.004)
+def during_incident(query: str, t: float) -> str:
+    """High error rate and slow responses while the incident lasted, normal before and after."""
+    during = DECLARED.timestamp() <= t <= (DECLARED + timedelta(minutes=29)).timestamp()
+    if "histogram_quantile" in query:
+        return str(1.4 if during else 0.18)
+    return str(0.12 if during else 0.004)
 
 
-@contextlib.asynccontextmanager
-async def serve(fake: FakePrometheus) -> AsyncIterator[str]:
-    app = web.Application()
-    app.router.add_get("/api/v1/query_range", fake.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    try:
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
-    finally:
-        await runner.cleanup()
+def style(paragraph: Paragraph) -> str:
+    return paragraph.style.name if paragraph.style is not None else ""
 
 
 def services_of(config: PlatformConfig, *names: str) -> list[Service]:
@@ -495,15 +455,15 @@ def png_size(png: bytes) -> tuple[int, int]:
 async def test_chart_plots_error_rate_and_p95_of_each_service(
     platform_config: PlatformConfig,
 ) -> None:
-    fake = FakePrometheus()
+    fake = FakePrometheus(at=during_incident)
     services = services_of(platform_config, "records", "export")
-    async with serve(fake) as url:
+    async with served(fake) as url:
         png = await incident_chart(PrometheusQueries(url), services, DECLARED, RESOLVED)
 
     assert png is not None
     width, height = png_size(png)
     assert width > 600 and height > 400
-    queries = sorted(asked["query"] for asked in fake.asked)
+    queries = sorted(asked["query"] for asked in fake.params)
     assert queries == sorted(
         preset_query(preset, deployment)
         for preset in ("error_rate", "p95_latency")
@@ -518,7 +478,7 @@ async def test_chart_plots_error_rate_and_p95_of_each_service(
         "histogram_quantile(0.95, sum by (le)"
         ' (rate(http_request_duration_seconds_bucket{job="export-service"}[5m])))'
     ) in queries
-    for asked in fake.asked:
+    for asked in fake.params:
         start, end, step = float(asked["start"]), float(asked["end"]), float(asked["step"])
         # 15 minutes either side of the incident, at most 300 points.
         assert start == (DECLARED - PAD).timestamp()
@@ -529,19 +489,19 @@ async def test_chart_plots_error_rate_and_p95_of_each_service(
 
 @pytest.mark.parametrize("mode", ["empty", "nan"])
 async def test_no_chart_without_data(platform_config: PlatformConfig, mode: str) -> None:
-    fake = FakePrometheus(mode=mode)
+    fake = FakePrometheus(at=during_incident, empty=mode == "empty", nan=mode == "nan")
     services = services_of(platform_config, "records")
-    async with serve(fake) as url:
+    async with served(fake) as url:
         png = await incident_chart(PrometheusQueries(url), services, DECLARED, RESOLVED)
 
     assert png is None
-    assert len(fake.asked) == 2
+    assert len(fake.params) == 2
 
 
 async def test_chart_reports_prometheus_errors(platform_config: PlatformConfig) -> None:
-    fake = FakePrometheus(mode="error")
+    fake = FakePrometheus(error=(503, "timeout", "query timed out"))
     services = services_of(platform_config, "records")
-    async with serve(fake) as url:
+    async with served(fake) as url:
         with pytest.raises(PrometheusError) as failed:
             await incident_chart(PrometheusQueries(url), services, DECLARED, RESOLVED)
 
@@ -549,8 +509,8 @@ async def test_chart_reports_prometheus_errors(platform_config: PlatformConfig) 
 
 
 async def test_range_query_returns_the_series(platform_config: PlatformConfig) -> None:
-    fake = FakePrometheus()
-    async with serve(fake) as url:
+    fake = FakePrometheus(at=during_incident)
+    async with served(fake) as url:
         series = await PrometheusQueries(url).range(
             "up", DECLARED, DECLARED + timedelta(minutes=2), 30
         )

@@ -1,7 +1,7 @@
 """pytest plugin exposing the real test services as fixtures.
 
-Enable with ``pytest_plugins = ["tests.services.plugin"]`` in ``tests/conftest.py``
-(or ``-p tests.services.plugin``).
+Enable with ``pytest_plugins = ["tests.harness.plugin"]`` in ``tests/conftest.py``
+(or ``-p tests.harness.plugin``).
 
 Fixtures:
 
@@ -26,8 +26,8 @@ from typing import Protocol
 
 import pytest
 
-from tests.services.alertmanager import AlertmanagerError, LocalAlertmanager
-from tests.services.postgres import PostgresError, ThrowawayPostgres
+from tests.harness.alertmanager import AlertmanagerError, LocalAlertmanager
+from tests.harness.postgres import PostgresError, ThrowawayPostgres
 
 __all__ = ["AlertmanagerFactory", "alertmanager_factory", "postgres", "test_tools_bin"]
 

@@ -16,7 +16,6 @@ from bot.config import PlatformConfig, Settings
 from bot.domain.incident import NewIncident, Severity
 from bot.domain.rollout import HASH_LABEL
 from bot.web.keys import STORE
-from tests.conftest import BOT_TOKEN, SIGNING_SECRET, BotFactory, RunningBot
 from tests.fakes.aws import (
     create_distribution,
     fake_aws_env,
@@ -24,8 +23,9 @@ from tests.fakes.aws import (
     read_object,
     seed_updates,
 )
-from tests.fakes.kube_api import FakeKubernetes
+from tests.fakes.kube_api import FakeKubernetes, rolled_out
 from tests.fakes.slack_api import FakeSlack, Message
+from tests.harness.bot import BOT_TOKEN, SIGNING_SECRET, BotFactory, RunningBot
 
 NS = "factsway-prod"
 
@@ -37,21 +37,6 @@ async def kube() -> AsyncIterator[FakeKubernetes]:
             "records-service", image="registry.local/records:1.0", change_cause="release 1.0"
         )
         yield fake
-
-
-async def rolled_out(kube: FakeKubernetes, name: str, timeout: float = 15) -> None:
-    async with asyncio.timeout(timeout):
-        while True:
-            d = kube.deployment(name)
-            s, spec = d.get("status") or {}, d["spec"]
-            if (
-                s.get("observedGeneration") == d["metadata"]["generation"]
-                and s.get("updatedReplicas") == spec["replicas"]
-                and s.get("availableReplicas") == spec["replicas"]
-                and s.get("replicas") == spec["replicas"]
-            ):
-                return
-            await asyncio.sleep(0.05)
 
 
 @dataclass

@@ -20,9 +20,9 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from tests.services.alertmanager import LocalAlertmanager
-from tests.services.plugin import AlertmanagerFactory
-from tests.services.postgres import ThrowawayPostgres
+from tests.harness.alertmanager import LocalAlertmanager
+from tests.harness.plugin import AlertmanagerFactory
+from tests.harness.postgres import ThrowawayPostgres
 
 DELIVERY_TIMEOUT = 10.0
 
@@ -44,7 +44,7 @@ class WebhookRecorder:
         try:
             return await asyncio.wait_for(self.deliveries.get(), timeout)
         except TimeoutError:
-            log = f"\nAlertmanager log:\n{source.log_tail()}" if source else ""
+            log = f"\nAlertmanager log:\n{source.logtail()}" if source else ""
             pytest.fail(f"no webhook delivery to {self.url} within {timeout}s{log}")
 
 
