@@ -22,7 +22,7 @@ from urllib.parse import urlencode
 import aiohttp
 
 from bench._harness import SIGNING_SECRET
-from tests.alert_payloads import alert, notification
+from tests.fakes.alertmanager_payloads import alert, notification
 
 JSON = {"Content-Type": "application/json"}
 

@@ -39,7 +39,7 @@ from bench._harness import (
 )
 from bench._load import LoadResult, open_loop, session, signed_slash_command, summary
 from bench._slack import BenchSlack
-from tests.alert_payloads import alert, notification
+from tests.fakes.alertmanager_payloads import alert, notification
 
 GROUPS = 50
 

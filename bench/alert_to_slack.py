@@ -39,7 +39,7 @@ from bench._harness import (
     write_json,
 )
 from bench._slack import BenchSlack
-from tests.alert_payloads import alert, notification
+from tests.fakes.alertmanager_payloads import alert, notification
 from tests.fakes.slack_api import BOT_USER_ID
 
 CHANNELS = 5

@@ -57,7 +57,7 @@ from bench._harness import (
     write_json,
 )
 from bench._slack import WEBHOOK, BenchSlack
-from tests.services.alertmanager import RECEIVER_NAME, LocalAlertmanager
+from tests.harness.alertmanager import RECEIVER_NAME, LocalAlertmanager
 
 TICK = 0.25
 CHANNEL = "C_ALERTS"

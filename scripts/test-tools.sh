@@ -18,7 +18,7 @@
 # default.tmpl. Rather than writing into /usr/share, the extracted binary gets that
 # path rewritten to the equally long relative path ././././././././share/alertmanager
 # and the templates are copied to <cache>/share/alertmanager, so the patched binary
-# must be started with <cache> as its working directory (tests/services/alertmanager.py
+# must be started with <cache> as its working directory (tests/harness/alertmanager.py
 # does this). Go keeps string lengths out of band, so a same-length rewrite is safe.
 set -euo pipefail
 

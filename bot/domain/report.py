@@ -8,6 +8,7 @@ is escaped once, by the renderer, and never read as markup.
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -118,7 +119,13 @@ def _longest_backticks(text: str) -> int:
     return longest
 
 
-_MARKDOWN_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_[]<>#|"})
+_MARKDOWN_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_[]<>#|~&"})
+# In a link destination written <…>, these would end it or make it no link at all.
+_URL_UNSAFE = str.maketrans(
+    {"<": "%3C", ">": "%3E", " ": "%20", "\\": "%5C", "\n": "%0A", "\r": "%0D"}
+)
+# Text that starts a line like this would become a list item or a heading.
+_BLOCK_START = re.compile(r"(\d+)([.)] )|([-+] )")
 
 
 def _markdown_span(span: Span) -> str:
@@ -133,7 +140,7 @@ def _markdown_span(span: Span) -> str:
     if isinstance(span, Link):
         label = span.label.translate(_MARKDOWN_SPECIAL)
         if span.url.startswith(("https://", "http://")):
-            return f"[{label}](<{span.url.replace('>', '%3E').replace(' ', '%20')}>)"
+            return f"[{label}](<{span.url.translate(_URL_UNSAFE)}>)"
         return f"{label} ({span.url.translate(_MARKDOWN_SPECIAL)})"
     return span.translate(_MARKDOWN_SPECIAL)
 
@@ -141,6 +148,9 @@ def _markdown_span(span: Span) -> str:
 def markdown_line(ln: Line) -> str:
     """For the post-mortem's Markdown: outside text escaped, marks as words."""
     prefix = ("- " if ln.bullet else "") + (f"{PLAIN_MARKS[ln.mark]} " if ln.mark else "")
-    return prefix.replace("[", "\\[").replace("]", "\\]") + "".join(
-        _markdown_span(s) for s in ln.spans
-    )
+    text = "".join(_markdown_span(s) for s in ln.spans)
+    start = _BLOCK_START.match(text) if not prefix else None
+    if start is not None:
+        escaped = f"{start[1]}\\{start[2]}" if start[1] else f"\\{start[3]}"
+        text = escaped + text[start.end() :]
+    return prefix.replace("[", "\\[").replace("]", "\\]") + text

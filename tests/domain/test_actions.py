@@ -1,0 +1,57 @@
+"""Who may confirm a dangerous action, and how many confirmations it needs."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.domain.actions import ActionKind, ActionPlan, approvals_needed, is_operator
+from bot.domain.incident import Severity
+
+OPERATORS = ["U_ALICE", "@sre-oncall"]
+
+
+def test_an_operator_listed_by_user_id() -> None:
+    assert is_operator("U_ALICE", OPERATORS, []) is True
+
+
+@pytest.mark.parametrize("handle", ["sre-oncall", "@sre-oncall"])
+def test_a_member_of_an_operator_user_group(handle: str) -> None:
+    assert is_operator("U_BOB", OPERATORS, ["platform", handle]) is True
+
+
+def test_anyone_else_is_not_an_operator() -> None:
+    assert is_operator("U_MALLORY", OPERATORS, ["platform", "frontend"]) is False
+    assert is_operator("U_MALLORY", OPERATORS, []) is False
+    assert is_operator("U_ALICE", [], ["sre-oncall"]) is False
+
+
+def test_a_group_named_like_a_user_id_does_not_make_an_operator() -> None:
+    # Operators' user IDs are not group handles: only "@handle" entries grant group access.
+    assert is_operator("U_BOB", ["U_ALICE"], ["U_ALICE"]) is False
+
+
+def plan(kind: ActionKind) -> ActionPlan:
+    return ActionPlan(kind, "checkout", {}, before="revision 3", after="revision 2")
+
+
+def test_a_p0_rollback_needs_two_operators_when_the_rule_is_on() -> None:
+    needed = approvals_needed(plan(ActionKind.ROLLBACK), Severity.P0, two_person_p0_rollbacks=True)
+    assert needed == 2
+
+
+@pytest.mark.parametrize("severity", [Severity.P1, Severity.P2, Severity.P3, None])
+def test_other_rollbacks_need_one(severity: Severity | None) -> None:
+    assert approvals_needed(plan(ActionKind.ROLLBACK), severity, two_person_p0_rollbacks=True) == 1
+
+
+@pytest.mark.parametrize(
+    "kind", [ActionKind.SCALE, ActionKind.RESTART, ActionKind.DESKTOP_ROLLBACK]
+)
+def test_other_actions_on_a_p0_need_one(kind: ActionKind) -> None:
+    assert approvals_needed(plan(kind), Severity.P0, two_person_p0_rollbacks=True) == 1
+
+
+def test_with_the_rule_off_a_p0_rollback_needs_one() -> None:
+    assert (
+        approvals_needed(plan(ActionKind.ROLLBACK), Severity.P0, two_person_p0_rollbacks=False) == 1
+    )
