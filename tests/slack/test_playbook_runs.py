@@ -16,7 +16,7 @@ from bot.playbooks.loader import load_directory
 from bot.playbooks.registry import STEP_KINDS
 from tests.fakes.alertmanager_payloads import alert, notification
 from tests.fakes.kube_api import FakeKubernetes, rolled_out
-from tests.fakes.slack_api import FakeSlack
+from tests.fakes.slack_api import FakeSlack, Message
 from tests.harness.alerts import TOKEN, block_text, deliver, parents, replies, settled
 from tests.harness.bot import BOT_TOKEN, SIGNING_SECRET, BotFactory, RunningBot
 
@@ -77,6 +77,18 @@ def start(
         return await start_bot(settings, config)
 
     return run
+
+
+async def offer_and_quick_steps(bot: RunningBot, fake: FakeSlack) -> tuple[Message, Message]:
+    """The first two replies of the first alert thread: the rollback offer, then the quick steps."""
+    async with asyncio.timeout(30):
+        while True:
+            await settled(bot)
+            threads = parents(fake)
+            if threads and len(replies(fake, threads[0])) >= 2:
+                offer, quick = replies(fake, threads[0])[:2]
+                return offer, quick
+            await asyncio.sleep(0.1)
 
 
 async def run_command(bot: RunningBot, fake: FakeSlack, text: str) -> str:
@@ -178,14 +190,7 @@ async def test_a_new_alert_thread_offers_to_roll_back_a_recent_rollout(
     await deliver(
         bot, notification("g1", [alert("a1", alertname="ServiceDown")], alertname="ServiceDown")
     )
-    async with asyncio.timeout(30):
-        while True:
-            await settled(bot)
-            threads = parents(fake_slack)
-            if threads and len(replies(fake_slack, threads[0])) >= 2:
-                break
-            await asyncio.sleep(0.1)
-    offer, quick = replies(fake_slack, threads[0])[:2]
+    offer, quick = await offer_and_quick_steps(bot, fake_slack)
     assert "records* rolled out" in offer.text and "release 1.1" in offer.text
     assert "registry.local/records:1.0" in offer.text
     assert "Playbook service-down for records" in quick.text
@@ -224,14 +229,7 @@ async def test_cluster_text_in_a_new_alert_thread_is_shown_as_text_never_as_mark
     await deliver(
         bot, notification("g1", [alert("a1", alertname="ServiceDown")], alertname="ServiceDown")
     )
-    async with asyncio.timeout(30):
-        while True:
-            await settled(bot)
-            threads = parents(fake_slack)
-            if threads and len(replies(fake_slack, threads[0])) >= 2:
-                break
-            await asyncio.sleep(0.1)
-    offer, quick = replies(fake_slack, threads[0])[:2]
+    offer, quick = await offer_and_quick_steps(bot, fake_slack)
     shown = [offer.text, block_text(offer), quick.text, block_text(quick)]
     assert "BackOff" in block_text(quick)  # the events step ran and its line is there
     for text in shown:
