@@ -12,12 +12,13 @@ WORKDIR /src
 RUN python -m venv /opt/venv
 
 # pyproject.toml names README.md as the package's readme, so the build needs it; the package
-# data (bot/defaults/*.yaml) is declared in pyproject's [tool.setuptools.package-data].
+# data (bot/defaults/*.yaml and the shipped playbooks, bot/defaults/playbooks/*.yaml) is
+# declared in pyproject's [tool.setuptools.package-data].
 COPY pyproject.toml README.md ./
 COPY bot/ bot/
 RUN /opt/venv/bin/pip wheel --no-deps --wheel-dir /wheels . \
     && /opt/venv/bin/pip install /wheels/incident_bot-*.whl \
-    && /opt/venv/bin/python -c "import importlib.resources as r; assert r.files('bot').joinpath('defaults/factsway.yaml').is_file()"
+    && /opt/venv/bin/python -c "import importlib.resources as r; d = r.files('bot') / 'defaults'; assert (d / 'factsway.yaml').is_file() and (d / 'playbooks' / 'service-down.yaml').is_file()"
 
 
 FROM python:3.11-slim
@@ -34,8 +35,10 @@ RUN groupadd --system --gid 10001 incident-bot \
     && chown 10001:10001 /app /data
 
 COPY --from=builder /opt/venv /opt/venv
-# The shipped playbooks; the bundled config finds them relative to the working directory.
-COPY --chown=10001:10001 playbooks/ /app/playbooks/
+# The bundled config finds the shipped playbooks inside the package. This copy is for configs
+# that set `playbooks_dir: /app/playbooks` (the overlays do); playbooks/ in the checkout is a
+# link to the package's folder, so copy the folder itself.
+COPY --chown=10001:10001 bot/defaults/playbooks/ /app/playbooks/
 
 WORKDIR /app
 USER 10001:10001

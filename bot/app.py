@@ -59,7 +59,6 @@ from bot.web.middleware import observe
 SLACK_ENDPOINT = web.AppKey("slack_endpoint", SlackEndpoint)
 
 log = logging.getLogger(__name__)
-MAX_BODY = 1024 * 1024
 SOCKET_RETRY_SECONDS = 5.0
 
 
@@ -135,7 +134,11 @@ async def _slack_ctx(app: web.Application) -> AsyncIterator[None]:
     pd_threads = PagerDutyThreads(store, alerts_channel, clock, outbox_wakeup=outbox.wakeup)
     reminders = ReminderScheduler(store, outbox, config, clock, incidents_channel=incidents_channel)
     app[OUTBOX], app[LIFECYCLE], app[REMINDERS] = outbox, lifecycle, reminders
-    app[WEBHOOK_WAKEUPS] = {"alertmanager": threads.wakeup, "pagerduty": pd_threads.wakeup}
+    app[WEBHOOK_WAKEUPS] = {
+        "alertmanager": threads.wakeup,
+        "grafana": threads.wakeup,
+        "pagerduty": pd_threads.wakeup,
+    }
     if client is not None:
         alertmanager = (
             AlertmanagerAPI(settings.alertmanager_url) if settings.alertmanager_url else None
@@ -176,7 +179,7 @@ async def _slack_ctx(app: web.Application) -> AsyncIterator[None]:
             settings,
             client,
             lambda bolt: register_commands(bolt, deps, pagerduty),
-            lambda bolt: register_channel_events(bolt, store),
+            lambda bolt: register_channel_events(bolt, store, outbox, metrics),
             actions.register,
             dangerous.register,
             lambda bolt: register_pagerduty_actions(bolt, pagerduty),
@@ -184,7 +187,10 @@ async def _slack_ctx(app: web.Application) -> AsyncIterator[None]:
         app[SLACK_STATE].update(state="configured", detail="HTTP mode at /slack/events")
     tasks = [
         asyncio.create_task(
-            OutboxSender(store, outbox, client, clock, metrics).run(), name="outbox-sender"
+            OutboxSender(
+                store, outbox, client, clock, metrics, fallback_channel=incidents_channel
+            ).run(),
+            name="outbox-sender",
         ),
         asyncio.create_task(threads.run(), name="alert-threads"),
         asyncio.create_task(pd_threads.run(), name="pagerduty-threads"),
@@ -225,7 +231,9 @@ async def _run_socket_mode(app: web.Application) -> None:
 def create_app(
     settings: Settings, config: PlatformConfig, *, clock: Clock | None = None
 ) -> web.Application:
-    app = web.Application(client_max_size=MAX_BODY, middlewares=[observe, api.require_token])
+    app = web.Application(
+        client_max_size=settings.max_body_bytes, middlewares=[observe, api.require_token]
+    )
     app[SETTINGS] = settings
     app[CONFIG] = config
     app[CLOCK] = clock or SystemClock()

@@ -19,7 +19,7 @@ from bot.integrations.pagerduty import PagerDutyEvents
 from bot.services.incidents import Lifecycle
 from bot.services.outbox import Outbox
 from bot.services.paging import Pager
-from bot.services.readiness import integration_states, secret_values
+from bot.services.readiness import integration_states, playbook_state, secret_values
 from bot.store.base import Store, StoreUnavailable
 from bot.store.factory import open_store
 
@@ -71,13 +71,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
+    from bot.playbooks.loader import load_directory
+    from bot.playbooks.registry import STEP_KINDS
+
     settings, config = _settings(args.config)
     print(
         f"platform config: ok ({config.platform}, {len(config.services)} services, "
         f"namespace {config.namespace})"
     )
     worst = 0
-    for state in integration_states(settings, config.operators):
+    catalogue = load_directory(config.playbooks_dir, STEP_KINDS)
+    books = playbook_state(config.playbooks_dir, catalogue)
+    for state in [*integration_states(settings, config.operators), books]:
         print(f"  {state.name:<22} {state.state:<11} {state.detail}")
         if state.state == "invalid":
             worst = 1

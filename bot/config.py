@@ -24,6 +24,9 @@ DEFAULT_CONFIG = Path(__file__).parent / "defaults" / "factsway.yaml"
 DEFAULT_DATABASE = "./data/incident-bot.db"
 
 
+DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024
+
+
 class Settings(BaseSettings):
     """Everything that comes from the process environment; every integration is optional."""
 
@@ -34,6 +37,11 @@ class Settings(BaseSettings):
     api_token: SecretStr | None = Field(None, alias="INCIDENT_BOT_API_TOKEN")
     operators: str = Field("", alias="INCIDENT_BOT_OPERATORS")
     log_level: str = Field("INFO", alias="INCIDENT_BOT_LOG_LEVEL")
+    # A real Alertmanager group of 2,000 alerts is a 1.7 MB body; the largest groups users run
+    # are several times that. Above this, 413 (counted and logged).
+    max_body_bytes: int = Field(
+        DEFAULT_MAX_BODY_BYTES, alias="INCIDENT_BOT_MAX_BODY_BYTES", ge=64 * 1024
+    )
 
     slack_bot_token: SecretStr | None = Field(None, alias="SLACK_BOT_TOKEN")
     slack_signing_secret: SecretStr | None = Field(None, alias="SLACK_SIGNING_SECRET")
@@ -311,6 +319,8 @@ def load_platform_config(path: Path | None) -> PlatformConfig:
             for err in exc.errors()
         ]
         raise ConfigError("\n".join(lines)) from None
-    if not config.playbooks_dir.is_absolute() and path is not None:
+    # Relative paths in a config are relative to the config file, wherever the bot was started
+    # from; for the bundled config that is the package, which ships the playbooks beside it.
+    if not config.playbooks_dir.is_absolute():
         config.playbooks_dir = (source.parent / config.playbooks_dir).resolve()
     return config

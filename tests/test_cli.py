@@ -12,13 +12,16 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.harness.bot import CONTRACT_ENV
+from bot.config import Settings, load_platform_config
+from tests.harness.bot import CONTRACT_ENV, BotFactory
 
 SCRIPT = Path(sys.executable).parent / "incident-bot"
+REPO = Path(__file__).resolve().parents[1]
 INTEGRATIONS = (
     "slack",
     "alertmanager_webhook",
@@ -136,6 +139,85 @@ def test_check_config_with_an_invalid_config_names_the_field(
     line = assert_clean_failure(run(env, "--config", str(bad), "check-config"))
 
     assert "services.0.owners" in line
+
+
+def playbooks_line(result: subprocess.CompletedProcess[str]) -> list[str]:
+    line = next(ln for ln in result.stdout.splitlines() if ln.split()[:1] == ["playbooks"])
+    return line.split(maxsplit=2)
+
+
+def test_check_config_from_another_directory_finds_the_shipped_playbooks(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    result = run(env, "check-config", cwd=tmp_path)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    _, state, detail = playbooks_line(result)
+    assert state == "configured"
+    assert detail.startswith("7 loaded from ")
+
+
+def test_check_config_says_when_no_playbook_loads_and_exits_1(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    # The bundled config copied elsewhere: its `playbooks_dir: playbooks` is beside the copy.
+    copied = tmp_path / "etc" / "platform.yaml"
+    copied.parent.mkdir()
+    copied.write_text((REPO / "bot" / "defaults" / "factsway.yaml").read_text())
+
+    result = run(env, "check-config", "--config", str(copied), cwd=tmp_path)
+
+    assert result.returncode == 1, result.stdout
+    _, state, detail = playbooks_line(result)
+    assert state == "invalid"
+    assert str(tmp_path / "etc" / "playbooks") in detail and "not found" in detail
+    assert "Traceback" not in result.stderr
+
+    (tmp_path / "etc" / "playbooks").mkdir()
+    empty = run(env, "check-config", "--config", str(copied), cwd=tmp_path)
+    assert empty.returncode == 0, empty.stdout
+    assert playbooks_line(empty)[1] == "missing"
+
+
+def test_check_config_names_a_playbook_that_failed_to_load(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    books = tmp_path / "playbooks"
+    books.mkdir()
+    (books / "service-down.yaml").write_text((REPO / "playbooks" / "service-down.yaml").read_text())
+    (books / "broken.yaml").write_text("name: broken\ndescription: x\nsteps:\n  - kind: k8s.podz\n")
+    config = tmp_path / "platform.yaml"
+    config.write_text((REPO / "bot" / "defaults" / "factsway.yaml").read_text(), encoding="utf-8")
+
+    result = run(env, "check-config", "--config", str(config), cwd=tmp_path)
+
+    assert result.returncode == 1, result.stdout
+    _, state, detail = playbooks_line(result)
+    assert state == "invalid"
+    assert detail.startswith("1 loaded from ")
+    assert "1 failed to load: broken.yaml:4: unknown step kind `k8s.podz`" in detail
+
+
+async def test_readyz_of_a_bot_started_elsewhere_with_a_copied_config_says_no_playbook_loaded(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    start_bot: BotFactory,
+    make_settings: Callable[..., Settings],
+) -> None:
+    copied = tmp_path / "platform.yaml"
+    copied.write_text((REPO / "bot" / "defaults" / "factsway.yaml").read_text())
+    monkeypatch.chdir(REPO)  # a playbooks/ folder in the working directory must not count
+    bot = await start_bot(make_settings(), load_platform_config(copied))
+
+    async with await bot.request("GET", "/readyz") as resp:
+        assert resp.status == 200
+        platform = (await resp.json())["integrations"]["platform"]
+
+    assert platform["state"] == "invalid"
+    assert (
+        f"playbooks_dir {tmp_path / 'playbooks'} not found: no playbook loaded"
+        in (platform["detail"])
+    )
 
 
 # --- incidents -------------------------------------------------------------------------------
@@ -279,6 +361,8 @@ def test_serve_with_no_credentials_becomes_ready_and_stops_cleanly_on_sigterm(
         assert body["status"] == "ready"
         assert body["integrations"]["slack"]["state"] == "missing"
         assert body["integrations"]["store"]["state"] == "ok"
+        # Started outside the checkout, the bundled config still has its seven playbooks.
+        assert body["integrations"]["platform"]["state"] == "ok", body["integrations"]
         assert (workdir / "data" / "incident-bot.db").is_file()
         assert get(f"http://127.0.0.1:{port}/")[0] == 200
     finally:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import fnmatch
+import tomllib
 from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
 
 from bot.config import ConfigError, Settings, load_platform_config
+from bot.playbooks.loader import load_directory
+from bot.playbooks.registry import STEP_KINDS
 
 VALID = """\
 platform: ACME
@@ -50,6 +54,42 @@ def test_bundled_factsway_config_has_eight_services_on_ports_3001_to_3008() -> N
     assert all(config.namespace_of(s) == "factsway-prod" for s in config.services)
     assert set(config.severities) == {"P0", "P1", "P2", "P3"}
     assert config.severities["P0"].page == "always"
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_the_bundled_config_finds_the_shipped_playbooks_from_any_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A service manager starts the bot in / or its home, never in the checkout.
+    monkeypatch.chdir(tmp_path)
+    config = load_platform_config(None)
+
+    catalogue = load_directory(config.playbooks_dir, STEP_KINDS)
+    assert config.playbooks_dir.is_absolute()
+    assert catalogue.errors == []
+    assert len(catalogue.playbooks) == 7
+    assert "service-down" in catalogue.playbooks
+
+
+def test_the_shipped_playbooks_are_one_folder_packaged_with_the_bot() -> None:
+    packaged = load_platform_config(None).playbooks_dir
+    # The checkout's playbooks/ (DESIGN.md's promise) is the package's folder, not a copy.
+    assert (REPO / "playbooks").resolve() == packaged.resolve()
+    package_data = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
+    globs = package_data["package-data"]["bot"]
+    shipped = sorted(p.relative_to(REPO / "bot").as_posix() for p in packaged.glob("*.yaml"))
+    assert len(shipped) == 7
+    assert all(any(fnmatch.fnmatch(f, g) for g in globs) for f in shipped), (shipped, globs)
+
+
+def test_a_copied_config_looks_for_its_playbooks_beside_itself(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(REPO)  # even where a playbooks/ folder exists in the working directory
+    copied = write(tmp_path, (REPO / "bot" / "defaults" / "factsway.yaml").read_text())
+    assert load_platform_config(copied).playbooks_dir == (tmp_path / "playbooks").resolve()
 
 
 def test_bundled_config_finds_a_service_by_short_name_or_deployment() -> None:

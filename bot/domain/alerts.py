@@ -22,6 +22,12 @@ SERVICE_LABELS = ("service", "app", "app_kubernetes_io_name", "deployment", "job
 
 
 @dataclass(frozen=True)
+class Link:
+    label: str
+    url: str
+
+
+@dataclass(frozen=True)
 class Alert:
     fingerprint: str
     status: str  # "firing" | "resolved"
@@ -30,16 +36,17 @@ class Alert:
     starts_at: datetime | None = None
     ends_at: datetime | None = None
     generator_url: str = ""
+    # Links the sender gave this alert (Grafana: silence, dashboard, panel, image).
+    links: tuple[Link, ...] = ()
+    # What the rule saw when it fired (Grafana: each query's value), shown as text.
+    values: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
         return self.labels.get("alertname", "alert")
 
-
-@dataclass(frozen=True)
-class Link:
-    label: str
-    url: str
+    def link(self, label: str) -> str:
+        return next((each.url for each in self.links if each.label == label), "")
 
 
 @dataclass(frozen=True)
@@ -60,6 +67,9 @@ class GroupView:
     started_at: datetime | None
     resolved_at: datetime | None
     alerts: tuple[Alert, ...] = field(default=(), repr=False)
+    # Alerts of the group the last notification left out (Alertmanager's max_alerts): their
+    # state is unknown, so the group is not resolved while there are any.
+    unseen: int = 0
 
     @property
     def duration_seconds(self) -> float | None:
@@ -95,6 +105,55 @@ def affected_services(alerts: Iterable[Alert], known: Mapping[str, str]) -> tupl
     return tuple(found)
 
 
+_FNV_OFFSET = 14695981039346656037
+_FNV_PRIME = 1099511628211
+_SEPARATOR = 0xFF  # a byte that cannot occur in UTF-8, between names and values
+
+
+def fingerprint(labels: Mapping[str, str]) -> str:
+    """The fingerprint Alertmanager gives an alert: FNV-1a (64-bit) over the label names in
+    order, each followed by its value, every string followed by 0xff, as 16 hex digits
+    (prometheus/common model.LabelSet.Fingerprint). Alertmanager before 0.19 sends none."""
+    h = _FNV_OFFSET
+    for name in sorted(labels):
+        for part in (name, labels[name]):
+            for byte in part.encode():
+                h = ((h ^ byte) * _FNV_PRIME) & 0xFFFFFFFFFFFFFFFF
+            h = ((h ^ _SEPARATOR) * _FNV_PRIME) & 0xFFFFFFFFFFFFFFFF
+    return f"{h:016x}"
+
+
+MAX_SILENCES = 20  # one silence per alert beyond this is no longer something to review
+
+
+def silence_matchers(
+    group_labels: Mapping[str, str], alerts: Sequence[Alert]
+) -> list[dict[str, str]]:
+    """Label sets that silence the thread's alerts and, as far as labels can tell, no others.
+
+    The group labels alone would silence far more (with `group_by: [alertname]`, every
+    TargetDown of every team). The labels every firing alert shares narrow it when they say
+    more than the group labels do; else one exact set per alert, up to MAX_SILENCES. Empty
+    when neither is possible (too many alerts with nothing in common)."""
+    chosen = [a for a in alerts if a.status == "firing"] or list(alerts)
+    if not chosen:
+        return []
+    common = dict(chosen[0].labels)
+    for alert in chosen[1:]:
+        common = {k: v for k, v in common.items() if alert.labels.get(k) == v}
+    if set(common) - set(group_labels) or len(chosen) == 1:
+        return [common]
+    if len(chosen) <= MAX_SILENCES:
+        unique = {tuple(sorted(a.labels.items())): dict(a.labels) for a in chosen}
+        return list(unique.values())
+    return []
+
+
+def matchers_text(labels: Mapping[str, str]) -> str:
+    """As Alertmanager writes a matcher set: {alertname="X", job="y"}."""
+    return "{" + ", ".join(f'{k}="{v}"' for k, v in sorted(labels.items())) + "}"
+
+
 def silence_url(external_url: str, labels: Mapping[str, str]) -> str:
     """Alertmanager's own "new silence" form, prefilled with the group's labels."""
     matchers = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
@@ -118,6 +177,7 @@ def summarize(
     common_annotations: Mapping[str, str],
     external_url: str,
     known_services: Mapping[str, str],
+    unseen: int = 0,
 ) -> GroupView:
     firing = [a for a in alerts if a.status == "firing"]
     resolved = [a for a in alerts if a.status != "firing"]
@@ -130,15 +190,20 @@ def summarize(
         if alert.generator_url:
             links.append(Link("Source", alert.generator_url))
     for key, label in (("runbook_url", "Runbook"), ("dashboard_url", "Dashboard")):
-        url = _first(alerts, key, common_annotations)
+        url = _first(alerts, key, common_annotations) or _first_link(alerts, label)
         if url:
             links.append(Link(label, url))
-    if external_url:
+    if panel := _first_link(alerts, "Panel"):
+        links.append(Link("Panel", panel))
+    # A sender's own silence form (Grafana's) knows its alerts; else Alertmanager's, prefilled.
+    if silence := _first_link(alerts, "Silence"):
+        links.append(Link("Silence", silence))
+    elif external_url:
         links.append(Link("Silence", silence_url(external_url, common_labels)))
     namespaces = sorted({a.labels["namespace"] for a in alerts if a.labels.get("namespace")})
     return GroupView(
         group_key=group_key,
-        status="firing" if firing else "resolved",
+        status="firing" if firing or unseen else "resolved",
         severity=worst_severity(firing or alerts),
         title=title,
         firing=len(firing),
@@ -149,9 +214,14 @@ def summarize(
         namespace=", ".join(namespaces),
         links=tuple(links),
         started_at=min(starts) if starts else None,
-        resolved_at=max(ends) if ends and not firing else None,
+        resolved_at=max(ends) if ends and not firing and not unseen else None,
         alerts=tuple(alerts),
+        unseen=unseen,
     )
+
+
+def _first_link(alerts: Sequence[Alert], label: str) -> str:
+    return next((url for a in alerts if (url := a.link(label))), "")
 
 
 def diff(posted: Mapping[str, str], alerts: Iterable[Alert]) -> Changes:

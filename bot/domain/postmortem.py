@@ -13,8 +13,10 @@ from datetime import datetime
 from bot.domain.incident import Incident, format_duration
 from bot.domain.timeline import EventKind, TimelineEvent
 
-# Kinds that make the timeline even when not marked key; chatter and reminders do not.
+# Kinds that make the timeline even when not marked key; chatter and reminders do not. Every
+# status update is there: it is what the responders said was happening, as it happened.
 TIMELINE_KINDS = {
+    EventKind.STATUS_UPDATE,
     EventKind.ALERT,
     EventKind.DECLARED,
     EventKind.PAGE,
@@ -136,11 +138,7 @@ def response_times(incident: Incident, events: Sequence[TimelineEvent]) -> Respo
 
 def build(incident: Incident, events: Sequence[TimelineEvent], now: datetime) -> PostMortem:
     timeline = tuple(
-        Entry(e.at, _entry_text(e), e.actor)
-        for e in events
-        if e.kind in TIMELINE_KINDS
-        or e.key
-        or (e.kind == EventKind.STATUS_UPDATE and _is_root_cause(e))
+        Entry(e.at, _entry_text(e), e.actor) for e in events if e.kind in TIMELINE_KINDS or e.key
     )
     root_cause = tuple(
         _clean_root_cause(e.text)

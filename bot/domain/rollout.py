@@ -1,12 +1,14 @@
 """Deployment history, rollback and rollout status, by kubectl's own rules.
 
 Rollback follows kubectl's `pkg/polymorphichelpers/rollback.go` (DeploymentRollbacker) and
-status follows `rollout_status.go` (DeploymentStatusViewer); objects are the API's JSON dicts.
+status follows `rollout_status.go` (DeploymentStatusViewer); when a revision became current
+follows the deployment controller (`pkg/controller/deployment`); objects are the API's JSON dicts.
 """
 
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -15,13 +17,14 @@ from typing import Any
 from bot.domain.problem import Problem
 
 REVISION = "deployment.kubernetes.io/revision"
+REVISION_HISTORY = "deployment.kubernetes.io/revision-history"
 CHANGE_CAUSE = "kubernetes.io/change-cause"
 HASH_LABEL = "pod-template-hash"
 # Annotations that belong to the deployment itself and never come back from a ReplicaSet.
 ANNOTATIONS_TO_SKIP = {
     "kubectl.kubernetes.io/last-applied-configuration",
     REVISION,
-    "deployment.kubernetes.io/revision-history",
+    REVISION_HISTORY,
     "deployment.kubernetes.io/desired-replicas",
     "deployment.kubernetes.io/max-replicas",
     "deprecated.deployment.rollback.to",
@@ -35,8 +38,10 @@ class Revision:
     number: int
     images: tuple[str, ...]
     change_cause: str
-    created: datetime | None
+    created: datetime | None  # the ReplicaSet's creation: months ago for a reused one
     replicaset: str
+    # Revisions this ReplicaSet served before (a rollback or a revert reuses it), oldest first.
+    earlier: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -58,11 +63,26 @@ def _ts(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
 
 
-def revision_number(obj: Obj) -> int:
-    try:
-        return int((obj.get("metadata", {}).get("annotations") or {}).get(REVISION, 0))
-    except ValueError:
+def parsed_revision(obj: Obj) -> int | None:
+    """deploymentutil.Revision: no annotation is revision 0; one that is not a number is an
+    error, and kubectl and the controller skip that ReplicaSet (None)."""
+    value = (obj.get("metadata", {}).get("annotations") or {}).get(REVISION)
+    if value is None:
         return 0
+    try:
+        return int(value)
+    except ValueError:
+        return None
+
+
+def revision_number(obj: Obj) -> int:
+    """The revision to show: 0 when there is none, or none that can be read."""
+    return parsed_revision(obj) or 0
+
+
+def _earlier(rs: Obj) -> tuple[int, ...]:
+    text = (rs.get("metadata", {}).get("annotations") or {}).get(REVISION_HISTORY) or ""
+    return tuple(int(part) for part in text.split(",") if part.strip().isdigit())
 
 
 def images(template: Obj) -> tuple[str, ...]:
@@ -70,18 +90,23 @@ def images(template: Obj) -> tuple[str, ...]:
     return tuple(f"{c.get('name')}={c.get('image')}" for c in containers)
 
 
+def _revision(rs: Obj, number: int) -> Revision:
+    return Revision(
+        number=number,
+        images=images(rs.get("spec", {}).get("template") or {}),
+        change_cause=(rs.get("metadata", {}).get("annotations") or {}).get(CHANGE_CAUSE, ""),
+        created=_ts(rs.get("metadata", {}).get("creationTimestamp")),
+        replicaset=str(rs.get("metadata", {}).get("name", "")),
+        earlier=_earlier(rs),
+    )
+
+
 def history(replicasets: Sequence[Obj]) -> list[Revision]:
-    """Newest first, as `kubectl rollout history` lists them (but newest on top)."""
+    """Newest first, as `kubectl rollout history` lists them (but newest on top). A ReplicaSet
+    without a revision annotation is revision 0, as kubectl counts it; one whose annotation is
+    not a number is left out, as kubectl leaves it out."""
     revisions = [
-        Revision(
-            number=revision_number(rs),
-            images=images(rs.get("spec", {}).get("template") or {}),
-            change_cause=(rs.get("metadata", {}).get("annotations") or {}).get(CHANGE_CAUSE, ""),
-            created=_ts(rs.get("metadata", {}).get("creationTimestamp")),
-            replicaset=str(rs.get("metadata", {}).get("name", "")),
-        )
-        for rs in replicasets
-        if revision_number(rs) > 0
+        _revision(rs, number) for rs in replicasets if (number := parsed_revision(rs)) is not None
     ]
     return sorted(revisions, key=lambda r: r.number, reverse=True)
 
@@ -95,15 +120,18 @@ def _without_hash(template: Obj) -> dict[str, Any]:
 
 
 def _target(replicasets: Sequence[Obj], to_revision: int) -> Obj | Problem:
-    by_revision = {revision_number(rs): rs for rs in replicasets if revision_number(rs) > 0}
+    """deploymentRevision in kubectl's rollback.go: the second-highest revision, or the asked-for
+    one; revision 0 (no annotation) counts, an unreadable annotation does not."""
+    numbered = [(n, rs) for rs in replicasets if (n := parsed_revision(rs)) is not None]
     if to_revision == 0:
-        ordered = sorted(by_revision)
+        ordered = sorted(numbered, key=lambda pair: pair[0])
         if len(ordered) < 2:
             return Problem("no rollout history found: there is no previous revision")
-        return by_revision[ordered[-2]]
-    if to_revision not in by_revision:
+        return ordered[-2][1]
+    found = next((rs for n, rs in numbered if n == to_revision), None)
+    if found is None:
         return Problem(f"unable to find the specified revision {to_revision} in history")
-    return by_revision[to_revision]
+    return found
 
 
 def plan_rollback(
@@ -165,17 +193,66 @@ def rollout_status(deployment: Obj) -> RolloutStatus:
     return RolloutStatus(f'deployment "{name}" successfully rolled out', True)
 
 
+# The Progressing condition's reasons that name the ReplicaSet being rolled out, as the
+# controller writes them (deploymentutil: NewReplicaSetCreated, FoundNewReplicaSet,
+# ReplicaSetUpdated, NewReplicaSetAvailable, ProgressDeadlineExceeded).
+NAMING_REASONS = {
+    "NewReplicaSetCreated",
+    "FoundNewReplicaSet",
+    "ReplicaSetUpdated",
+    "NewReplicaSetAvailable",
+    "ProgressDeadlineExceeded",
+}
+_QUOTED = re.compile(r'"([^"]+)"')
+
+
+def became_current(deployment: Obj, replicaset: Obj) -> datetime | None:
+    """When the ReplicaSet's revision became the Deployment's current one, or None if the
+    objects cannot say.
+
+    After `kubectl rollout undo`, or any change back to an older template, the controller
+    reuses that template's ReplicaSet (its revision bumped, the old number kept in
+    revision-history), so its creationTimestamp can be months old. The Deployment's Progressing
+    condition names the ReplicaSet it is rolling out ("ReplicaSet "x" is progressing.", then
+    "... has successfully progressed."), and its lastUpdateTime moves on each step of that
+    rollout and stops when it completes. A ReplicaSet that never served another revision was
+    created for this one, so its creation time is the rollout's start.
+    """
+    name = (replicaset.get("metadata") or {}).get("name")
+    for cond in (deployment.get("status") or {}).get("conditions") or []:
+        if cond.get("type") != "Progressing" or cond.get("reason") not in NAMING_REASONS:
+            continue
+        named = _QUOTED.search(str(cond.get("message") or ""))
+        stamp = _ts(cond.get("lastUpdateTime"))
+        if named and named.group(1) == name and stamp is not None:
+            return stamp
+    if _earlier(replicaset):
+        return None  # reused, and the condition speaks of another ReplicaSet: unknown
+    return _ts((replicaset.get("metadata") or {}).get("creationTimestamp"))
+
+
 @dataclass(frozen=True)
 class RecentRollout:
     revision: Revision
     previous: Revision | None
+    at: datetime  # when the revision became current (see `became_current`)
 
 
 def recent_rollout(
-    replicasets: Sequence[Obj], now: datetime, window: timedelta = timedelta(hours=2)
+    deployment: Obj,
+    replicasets: Sequence[Obj],
+    now: datetime,
+    window: timedelta = timedelta(hours=2),
 ) -> RecentRollout | None:
-    """The current revision, if it appeared within the window, with the one it replaced."""
-    revisions = history(replicasets)
-    if not revisions or revisions[0].created is None or now - revisions[0].created > window:
+    """The current revision, if it became current within the window, with the one it replaced
+    (the one `kubectl rollout undo` would go back to)."""
+    numbered = [(n, rs) for rs in replicasets if (n := parsed_revision(rs)) is not None]
+    if not numbered:
         return None
-    return RecentRollout(revisions[0], revisions[1] if len(revisions) > 1 else None)
+    ordered = sorted(numbered, key=lambda pair: pair[0], reverse=True)
+    number, current = ordered[0]
+    at = became_current(deployment, current)
+    if at is None or now - at > window:
+        return None
+    previous = _revision(ordered[1][1], ordered[1][0]) if len(ordered) > 1 else None
+    return RecentRollout(_revision(current, number), previous, at)

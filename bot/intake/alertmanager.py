@@ -1,15 +1,26 @@
-"""Alertmanager webhook v4: authentication, validation and the delivery's identity."""
+"""Alertmanager's webhook (v4, and the older bodies before 0.19): authentication, validation
+and the delivery's identity. Grafana's webhook contact point sends the same body with more
+fields (bot.intake.grafana).
+
+A sender that gets a 4xx drops the notification for good, so a body is refused only when no
+sender could have meant it: a version we have not seen is read as v4, and a missing fingerprint
+is computed as Alertmanager computes it."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import hmac
-from typing import Literal
+import logging
+from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from bot.domain.alerts import fingerprint
 from bot.intake import NotJSON, Rejected, load_json, one_line
+
+log = logging.getLogger(__name__)
+KNOWN_VERSIONS = {"4"}
 
 
 class Alert(BaseModel):
@@ -22,13 +33,20 @@ class Alert(BaseModel):
     starts_at: AwareDatetime = Field(alias="startsAt")
     ends_at: AwareDatetime | None = Field(None, alias="endsAt")
     generator_url: str = Field("", alias="generatorURL")
-    fingerprint: str = Field(min_length=1)
+    # Alertmanager 0.19 added it; before, the alert is known by its labels alone.
+    fingerprint: str = ""
+
+    @model_validator(mode="after")
+    def _fingerprinted(self) -> Alert:
+        if not self.fingerprint:
+            self.fingerprint = fingerprint(self.labels)
+        return self
 
 
 class Notification(BaseModel):
     model_config = ConfigDict(extra="allow", populate_by_name=True)
 
-    version: Literal["4"]
+    version: str = "4"
     group_key: str = Field(alias="groupKey", min_length=1)
     truncated_alerts: int = Field(0, alias="truncatedAlerts", ge=0)
     status: Literal["firing", "resolved"]
@@ -38,6 +56,12 @@ class Notification(BaseModel):
     common_annotations: dict[str, str] = Field(alias="commonAnnotations")
     external_url: str = Field(alias="externalURL")
     alerts: list[Alert] = Field(min_length=1)
+
+    def stored(self, raw: dict[str, Any]) -> dict[str, Any]:
+        """The body as the store keeps it: as sent, with the fingerprints filled in."""
+        for alert, sent in zip(self.alerts, raw["alerts"], strict=True):
+            sent["fingerprint"] = alert.fingerprint
+        return raw
 
     def delivery_id(self) -> str:
         """Same notification, same id: Alertmanager re-sends identical payloads on retry."""
@@ -70,20 +94,35 @@ def authorized(header: str | None, token: str | None) -> bool:
     return False
 
 
-def _first_error(exc: ValidationError) -> str:
+def first_error(exc: ValidationError) -> str:
     err = exc.errors()[0]
     where = ".".join(str(p) for p in err["loc"])
     return one_line(f"{where}: {err['msg']}" if where else str(err["msg"]))
 
 
-def parse(body: bytes) -> Notification | Rejected:
+def load(body: bytes) -> dict[str, Any] | Rejected:
     try:
         raw = load_json(body)
     except NotJSON as exc:
         return Rejected(400, f"body is not JSON: {exc}")
     if not isinstance(raw, dict):
         return Rejected(400, "body must be a JSON object")
+    return raw
+
+
+def validate(raw: dict[str, Any]) -> Notification | Rejected:
     try:
-        return Notification.model_validate(raw)
+        notification = Notification.model_validate(raw)
     except ValidationError as exc:
-        return Rejected(400, f"not an Alertmanager v4 webhook: {_first_error(exc)}")
+        return Rejected(400, f"not an Alertmanager webhook: {first_error(exc)}")
+    if notification.version not in KNOWN_VERSIONS:
+        log.info(
+            "webhook of an unknown version read as v4",
+            extra={"version": one_line(notification.version, 40)},
+        )
+    return notification
+
+
+def parse(body: bytes) -> Notification | Rejected:
+    raw = load(body)
+    return raw if isinstance(raw, Rejected) else validate(raw)

@@ -37,14 +37,15 @@ class Reference(BaseModel):
 
     model_config = ConfigDict(strict=True)
 
-    summary: str = ""
+    # PagerDuty's own examples send `"summary": null` (incident_field_values, incident_task).
+    summary: str | None = None
 
 
 class IncidentRef(BaseModel):
     model_config = ConfigDict(strict=True)
 
     id: str | int | None = None
-    summary: str = ""
+    summary: str | None = None
 
 
 class EventData(BaseModel):

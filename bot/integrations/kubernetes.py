@@ -43,6 +43,7 @@ class Kubernetes:
         self._api = api
         self._apps = client.AppsV1Api(api)
         self._core = client.CoreV1Api(api)
+        self._autoscaling = client.AutoscalingV2Api(api)
         self._custom = client.CustomObjectsApi(api)
 
     @classmethod
@@ -110,6 +111,48 @@ class Kubernetes:
         )
         items: list[Obj] = self._plain(found).get("items", [])
         return items
+
+    async def autoscaler_for(self, namespace: str, deployment: str) -> Obj | None:
+        """The autoscaling/v2 HorizontalPodAutoscaler whose scaleTargetRef is this Deployment
+        (the HPA controller then owns its replica count), or None."""
+        found = await self._call(
+            self._autoscaling.list_namespaced_horizontal_pod_autoscaler(
+                namespace, _request_timeout=REQUEST_TIMEOUT
+            )
+        )
+        items: list[Obj] = self._plain(found).get("items", [])
+        for hpa in items:
+            ref = (hpa.get("spec") or {}).get("scaleTargetRef") or {}
+            group = str(ref.get("apiVersion") or "").split("/")[0]
+            if (
+                ref.get("kind") == "Deployment"
+                and ref.get("name") == deployment
+                and group
+                in (
+                    "apps",
+                    "extensions",
+                )
+            ):
+                return hpa
+        return None
+
+    async def patch_autoscaler(
+        self, namespace: str, name: str, patch: Obj, *, dry_run: bool
+    ) -> Obj:
+        """A JSON merge patch of an HPA (its minReplicas and maxReplicas)."""
+        kwargs: dict[str, Any] = {
+            "_content_type": "application/merge-patch+json",
+            "_request_timeout": REQUEST_TIMEOUT,
+        }
+        if dry_run:
+            kwargs["dry_run"] = "All"
+        found = await self._call(
+            self._autoscaling.patch_namespaced_horizontal_pod_autoscaler(
+                name, namespace, patch, **kwargs
+            )
+        )
+        result: Obj = self._plain(found)
+        return result
 
     async def pod_logs(
         self, namespace: str, pod: str, *, tail: int, container: str | None, previous: bool

@@ -48,6 +48,17 @@ class Metrics:
             ["method", "result"],
             registry=r,
         )
+        self.outbox_awaiting_invite = Gauge(
+            "incident_bot_outbox_awaiting_invite",
+            "Slack writes waiting because the bot is not a member of their channel: invite it",
+            ["channel"],
+            registry=r,
+        )
+        self.slack_events_rate_limited = Counter(
+            "incident_bot_slack_events_rate_limited_total",
+            "app_rate_limited notices: Slack dropped Events API deliveries to the bot",
+            registry=r,
+        )
         self.outbox_sent_latency = Histogram(
             "incident_bot_outbox_delivery_seconds",
             "From outbox row written to Slack accepting it",

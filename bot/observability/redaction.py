@@ -10,7 +10,12 @@ REDACTED = "[redacted]"
 SECRET_KEY = re.compile(r"password|passwd|token|secret|api_?key|authorization|cookie|dsn", re.I)
 # Credentials inside URLs and common token shapes, wherever they appear in text.
 SECRET_TEXT = [
-    re.compile(r"(?P<keep>[a-z][a-z0-9+.-]*://[^:/@\s]+:)[^@\s]+(?=@)", re.I),
+    # Linear time: a scheme starts only where a word does and is short, and the user and
+    # password parts are bounded, so a long run of letters is read once, not once per letter.
+    re.compile(
+        r"(?P<keep>(?<![a-z0-9+.-])[a-z][a-z0-9+.-]{0,31}://[^:/@\s]{0,256}:)[^@\s]{1,1024}(?=@)",
+        re.I,
+    ),
     re.compile(r"xox[abposr]-[A-Za-z0-9-]+"),
     re.compile(r"xapp-[A-Za-z0-9-]+"),
     re.compile(r"(?P<keep>(?:password|passwd|pwd|token|secret|api_?key)\s*[=:]\s*)[^\s,;&]+", re.I),

@@ -18,7 +18,7 @@ from bot.playbooks.loader import load_directory
 from bot.playbooks.registry import STEP_KINDS
 from bot.playbooks.service import Playbooks
 from bot.services.actions.plans import PlatformActions
-from bot.services.readiness import secret_values
+from bot.services.readiness import playbook_state, secret_values
 
 log = logging.getLogger(__name__)
 
@@ -78,8 +78,11 @@ async def build_platform(settings: Settings, config: PlatformConfig, clock: Cloc
         platform.integrations["kubernetes"] = platform.kube
     catalogue = load_directory(config.playbooks_dir, STEP_KINDS)
     for error in catalogue.errors:
-        platform.problems.append(f"playbook {error}")
         log.warning("playbook not loaded", extra={"error": str(error)})
+    playbooks = playbook_state(config.playbooks_dir, catalogue)
+    if playbooks.state != "configured":  # /readyz names it: none loaded, or some failed
+        platform.problems.append(f"playbooks: {playbooks.detail}")
+        log.warning("playbooks", extra={"state": playbooks.state, "detail": playbooks.detail})
     platform.playbooks = Playbooks(
         catalogue, STEP_KINDS, config, clock, platform.integrations, secrets=secret_values(settings)
     )

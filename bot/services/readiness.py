@@ -1,13 +1,16 @@
-"""Which integrations are configured, missing or invalid: for /readyz and check-config."""
+"""Which integrations are configured, missing or invalid, and whether playbooks loaded: for
+/readyz and check-config."""
 
 from __future__ import annotations
 
 import os
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Literal
 from urllib.parse import urlparse
 
 from bot.config import Settings
+from bot.playbooks.loader import Catalogue
 
 State = Literal["configured", "missing", "invalid", "ok", "down"]
 
@@ -170,6 +173,32 @@ def integration_states(
     if not settings.operator_list and not config_operators:
         add("operators", "missing", "no INCIDENT_BOT_OPERATORS: dangerous actions need config")
     return states
+
+
+def playbook_state(folder: Path, catalogue: Catalogue) -> IntegrationState:
+    """Whether `/incident run`, the alert buttons and the enrichment have playbooks to run:
+    invalid when the folder is missing or a file failed to load, missing when it is empty."""
+    loaded, errors = len(catalogue.playbooks), catalogue.errors
+    if not folder.is_dir():
+        return IntegrationState(
+            "playbooks",
+            "invalid",
+            f"playbooks_dir {folder} not found: no playbook loaded, /incident run has nothing"
+            " to run",
+        )
+    if errors:
+        shown = "; ".join(str(e) for e in errors[:3]) + ("; …" if len(errors) > 3 else "")
+        files = len({e.file for e in errors})
+        return IntegrationState(
+            "playbooks",
+            "invalid",
+            f"{loaded} loaded from {folder}, {files} failed to load: {shown}",
+        )
+    if not loaded:
+        return IntegrationState(
+            "playbooks", "missing", f"no playbook in {folder}: /incident run has nothing to run"
+        )
+    return IntegrationState("playbooks", "configured", f"{loaded} loaded from {folder}")
 
 
 def secret_values(settings: Settings) -> list[str]:

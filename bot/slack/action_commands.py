@@ -17,6 +17,7 @@ from bot.services.actions.approvals import DangerousActions
 from bot.services.actions.plans import parse_replicas
 from bot.services.outbox import Outbox
 from bot.slack import action_messages
+from bot.slack.blocks import escape
 from bot.store.base import Store, StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -117,7 +118,16 @@ class ActionCommands:
         outcome = await self._dangerous.request(plan, user, channel, [name, *words])
         if isinstance(outcome, Problem):
             return shown(outcome) if outcome.refused else f":warning: {outcome.message}"
-        return "Posted for confirmation in this channel: an operator must click Confirm."
+        posted = "Posted for confirmation in this channel: an operator must click Confirm."
+        detail = outcome.plan.detail
+        if detail.get("autoscaler"):
+            low, high = detail["new_bounds"]
+            posted += (
+                f" {escape(str(detail['deployment']))} is scaled by HorizontalPodAutoscaler"
+                f" {escape(str(detail['autoscaler']))}, so Confirm sets its bounds to"
+                f" {low} to {high} rather than the replica count, which it would undo."
+            )
+        return posted
 
     async def _plan(self, name: str, words: list[str]) -> ActionPlan | Problem | str:
         actions = self._dangerous.actions

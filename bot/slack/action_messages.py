@@ -37,6 +37,8 @@ def blocks(action: PendingAction, note: str = "", needed: int = 1) -> list[Block
         ),
         fields([("Now", escape(plan.before)), ("After", escape(plan.after))]),
     ]
+    if plan.detail.get("note"):  # what the operator must know before confirming (an HPA)
+        out.append(section(f":warning: {escape(str(plan.detail['note']))}"))
     if action.approvals:
         out.append(context("Confirmed by " + ", ".join(f"<@{u}>" for u in action.approvals)))
     if note:

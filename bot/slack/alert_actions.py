@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
@@ -10,6 +12,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.domain.alerts import matchers_text, silence_matchers
 from bot.domain.clock import Clock
 from bot.domain.incident import Severity
 from bot.domain.problem import Problem
@@ -21,6 +24,7 @@ from bot.services.auto_declare import AutoDeclarePolicy
 from bot.services.incidents import Lifecycle
 from bot.services.outbox import Outbox
 from bot.slack.alert_threads import AlertThreads, parent_key
+from bot.slack.blocks import actions, button, clip, escape, link, section
 from bot.slack.pagerduty_actions import act_on_pagerduty
 from bot.slack.playbook_runs import post_run
 from bot.store.base import Store
@@ -44,6 +48,11 @@ class AlertActionDeps:
     playbooks: Playbooks | None = None
 
 
+def _digest(sets: list[dict[str, str]]) -> str:
+    """Ties a confirmation to the matchers it showed."""
+    return hashlib.sha256(json.dumps(sets, sort_keys=True).encode()).hexdigest()[:16]
+
+
 def _ephemeral(text: str) -> dict[str, Any]:
     return {"response_type": "ephemeral", "replace_original": False, "text": text}
 
@@ -57,6 +66,7 @@ class AlertActions:
             ("alert_ack", self.acknowledge),
             ("alert_declare", self.declare),
             ("alert_silence", self.silence),
+            ("alert_silence_confirm", self.silence_confirmed),
             ("alert_playbook", self.playbook),
         ):
             app.action(action_id)(self._wrap(handler))
@@ -66,9 +76,14 @@ class AlertActions:
             await ack()
             user = str(body.get("user", {}).get("id", ""))
             value = str((body.get("actions") or [{}])[0].get("value", ""))
-            group = await self.d.store.alert_group(value)
+            # A confirmation button carries what it confirmed after the group id.
+            group_id, _, shown = value.partition(":")
+            group = await self.d.store.alert_group(group_id)
             if group is None:
                 await respond(**_ephemeral("This alert group is no longer known to the bot."))
+                return
+            if handler == self.silence_confirmed:
+                await self.silence_confirmed(group, user, respond, shown)
                 return
             await handler(group, user, respond)
 
@@ -141,7 +156,11 @@ class AlertActions:
         )
         self.d.threads.wakeup.set()
 
+    def _matchers(self, group: AlertGroupState) -> list[dict[str, str]]:
+        return silence_matchers(group.group_labels, group.alerts)
+
     async def silence(self, group: AlertGroupState, user: str, respond: AsyncRespond) -> None:
+        """Shows exactly what would be silenced; nothing is silenced until that is confirmed."""
         if self.d.alertmanager is None:
             await respond(
                 **_ephemeral(
@@ -149,23 +168,85 @@ class AlertActions:
                 )
             )
             return
-        now = self.d.clock.now()
-        matchers = dict(group.group_labels) or dict(group.common_labels)
-        try:
-            silence_id = await self.d.alertmanager.create_silence(
-                matchers,
-                starts_at=now,
-                ends_at=now + SILENCE_FOR,
-                created_by=f"slack:{user}",
-                comment=f"Silenced from Slack for 1h (alert group {group.group_id})",
+        sets = self._matchers(group)
+        if not sets:
+            await respond(
+                **_ephemeral(
+                    f":warning: This thread's {len(group.alerts)} alerts share no label beyond"
+                    " the group's, and one silence each would be too many to review. Silence"
+                    " them in Alertmanager, where the matchers can be chosen by hand."
+                )
             )
-        except AlertmanagerError as exc:
-            await respond(**_ephemeral(f":warning: Could not create the silence: {exc}"))
             return
-        await self._reply(
-            group, f":mute: <@{user}> silenced this group for 1 hour (silence `{silence_id}`)."
+        shown = "\n".join(f"• `{escape(matchers_text(m))}`" for m in sets)
+        what = f"{len(sets)} silences" if len(sets) > 1 else "one silence"
+        text = f":mute: Silence for 1 hour with {what}, matching:\n{shown}"
+        await respond(
+            response_type="ephemeral",
+            replace_original=False,
+            text=clip(text, 2900),
+            blocks=[
+                section(text),
+                actions(
+                    f"silence-confirm:{group.group_id}",
+                    button(
+                        "Silence for 1h",
+                        "alert_silence_confirm",
+                        f"{group.group_id}:{_digest(sets)}",
+                        style="danger",
+                    ),
+                ),
+            ],
         )
-        await self._record(group, user, f"silenced alert group for 1h ({silence_id})")
+
+    async def silence_confirmed(
+        self, group: AlertGroupState, user: str, respond: AsyncRespond, shown: str = ""
+    ) -> None:
+        if self.d.alertmanager is None:
+            return
+        sets = self._matchers(group)
+        if not sets or _digest(sets) != shown:
+            await respond(
+                **_ephemeral(
+                    "The thread's alerts changed since those matchers were shown; nothing was"
+                    " silenced. Click Silence 1h again to see the new ones."
+                )
+            )
+            return
+        now = self.d.clock.now()
+        created: list[str] = []
+        try:
+            for matchers in sets:
+                created.append(
+                    await self.d.alertmanager.create_silence(
+                        matchers,
+                        starts_at=now,
+                        ends_at=now + SILENCE_FOR,
+                        created_by=f"slack:{user}",
+                        comment=f"Silenced from Slack for 1h (alert group {group.group_id})",
+                    )
+                )
+        except AlertmanagerError as exc:
+            made = f" ({len(created)} of {len(sets)} were made)" if created else ""
+            await respond(**_ephemeral(f":warning: Could not create the silence: {exc}{made}"))
+            if not created:
+                return
+        base = group.external_url.rstrip("/")
+        listed = ", ".join(
+            (link(f"{base}/#/silences/{sid}", f"silence {sid}") if base else f"silence `{sid}`")
+            for sid in created
+        )
+        matched = "; ".join(f"`{escape(matchers_text(m))}`" for m in sets[: len(created)])
+        await self._reply(
+            group,
+            clip(
+                f":mute: <@{user}> silenced this thread's alerts for 1 hour ({listed}): {matched}",
+                3000,
+            ),
+        )
+        await self._record(
+            group, user, f"silenced alert group for 1h ({', '.join(created)}): {matched}"
+        )
 
     async def playbook(self, group: AlertGroupState, user: str, respond: AsyncRespond) -> None:
         books = self.d.playbooks

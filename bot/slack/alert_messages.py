@@ -62,7 +62,7 @@ def parent_blocks(
     info = [
         ("Status", f"{icon} {view.status}"),
         ("Severity", escape(view.severity)),
-        ("Alerts", f"{view.firing} firing, {view.resolved} resolved"),
+        ("Alerts", f"{view.firing} firing, {view.resolved} resolved" + _unseen(view)),
     ]
     if view.services:
         info.append(("Services", ", ".join(view.services)))
@@ -84,6 +84,14 @@ def parent_blocks(
     firing = [a for a in view.alerts if a.status == "firing"]
     if firing:
         blocks.append(section("*Firing:*\n" + _alert_lines(firing)))
+    if view.unseen:
+        blocks.append(
+            context(
+                f":grey_question: The last notification left out {view.unseen} alert"
+                f"{'s' if view.unseen != 1 else ''} of this group (`max_alerts` on the"
+                " receiver): they may still be firing, so this group is not shown resolved."
+            )
+        )
     if view.links:
         blocks.append(context(" · ".join(link(each.url, each.label) for each in view.links)))
     notes = []
@@ -106,12 +114,27 @@ def parent_blocks(
     return bounded(blocks)
 
 
+def _unseen(view: GroupView) -> str:
+    return f", {view.unseen} not shown" if view.unseen else ""
+
+
 def _alert_line(alert: Alert) -> str:
     detail = alert.labels.get("pod") or alert.labels.get("instance") or alert.fingerprint
     summary = alert.annotations.get("summary", "")
-    return f"• `{escape(alert.name)}` {escape(detail)}" + (
-        f": {escape(summary)}" if summary else ""
+    values = ", ".join(f"{k}={_number(v)}" for k, v in sorted(alert.values.items()))
+    return (
+        f"• `{escape(alert.name)}` {escape(detail)}"
+        + (f": {escape(summary)}" if summary else "")
+        + (f" ({escape(values)})" if values else "")
     )
+
+
+def _number(value: str) -> str:
+    """A rule's value as a person reads it: 44.24, not 44.23943737541908."""
+    try:
+        return f"{float(value):.4g}"
+    except ValueError:
+        return value
 
 
 def _alert_lines(alerts: Sequence[Alert]) -> str:

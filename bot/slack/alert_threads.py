@@ -67,7 +67,9 @@ def parent_key(group: AlertGroupState) -> str:
     return f"alertgroup:{group.group_id}"
 
 
-def _digest(payload: Any) -> str:
+def view_digest(payload: Any) -> str:
+    """What a message shows, as the digest a thread keeps in `posted_view`: when the next
+    render has the same digest, the message is not edited."""
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
@@ -104,6 +106,7 @@ class AlertThreads:
             common_annotations=group.common_annotations,
             external_url=group.external_url,
             known_services=self._known_services,
+            unseen=group.truncated_alerts,
         )
 
     async def run(self) -> None:
@@ -150,7 +153,7 @@ class AlertThreads:
             view, group.group_id, acked_by=group.acked_by, incident=incident
         )
         text = alert_messages.parent_text(view)
-        shown = _digest({"text": text, "blocks": blocks})
+        shown = view_digest({"text": text, "blocks": blocks})
         items: list[NewOutboxItem] = []
         digest_key = group.digest_key
         is_new = group.posted_view is None and digest_key is None

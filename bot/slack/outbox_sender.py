@@ -3,6 +3,12 @@
 A posted message carries metadata naming its outbox row. A row whose last attempt may have
 reached Slack (a crash, a timeout, a 5xx) is looked up in the channel's history before it is
 sent again, because Slack has no idempotency key.
+
+A channel the bot is not a member of (Slack answers not_in_channel, or channel_not_found for a
+private channel) keeps its rows waiting, in order, and says once, in the log and the fallback
+channel, that the bot must be invited; the rows go out when it is (member_joined_channel, or
+the next retry). A reply never goes out without its thread's parent: it waits for a parent
+still to be sent, and an update of a message that was never posted posts it.
 """
 
 from __future__ import annotations
@@ -14,16 +20,18 @@ import logging
 import random
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain.clock import Clock
 from bot.domain.timeline import EventKind, NewEvent
 from bot.observability.metrics import Metrics
 from bot.services.outbox import METADATA_EVENT_TYPE, Outbox
+from bot.slack.invites import Invites
 from bot.slack.rate_limits import Pacing
 from bot.store.base import Store, StoreUnavailable
 from bot.store.records import OutboxRow, OutboxState, SlackMessageRef
@@ -42,9 +50,19 @@ TRANSIENT_ERRORS = {
 UNREADABLE_HISTORY = {"not_in_channel", "channel_not_found", "missing_scope", "is_archived"}
 # Errors that mean a retried write had already taken effect.
 ALREADY_DONE = {"already_in_channel", "already_pinned", "already_reacted", "already_archived"}
+PARENT_WAIT = 2.0  # a reply whose parent is queued in another channel looks again after this
+MAX_REQUEST_ERRORS = 5  # the SDK refused the request (a refused upload): retried, then failed
 MAX_BACKOFF = 60.0
 MAX_CONCURRENT_SENDS = 8
 HISTORY_PAGES = 5
+
+
+@dataclass(frozen=True)
+class _Hold:
+    """A row that cannot go yet: it waits (`give_up` False) or never will."""
+
+    reason: str
+    give_up: bool = False
 
 
 class OutboxSender:
@@ -57,8 +75,12 @@ class OutboxSender:
         metrics: Metrics,
         *,
         pacing: Pacing | None = None,
+        fallback_channel: str | None = None,
     ) -> None:
+        """`fallback_channel` (the incidents channel) hears when the bot must be invited to
+        another channel."""
         self._store = store
+        self._invites = Invites(store, outbox, fallback_channel)
         self._outbox = outbox
         self._client = client
         self._clock = clock
@@ -133,11 +155,20 @@ class OutboxSender:
         row, superseded = await self._store.coalesce_update(row)
         for stale_id in superseded:
             await self._notify(stale_id)
-        args = await self._resolve_args(row)
-        if args is None:
-            await self._give_up(row, "the message to update was never posted", OutboxState.FAILED)
+        prepared = await self._prepare(row)
+        if isinstance(prepared, _Hold):
+            if prepared.give_up:
+                await self._give_up(row, prepared.reason, OutboxState.FAILED)
+            else:
+                await self._store.reschedule(
+                    row.id,
+                    self._now() + PARENT_WAIT,
+                    prepared.reason,
+                    maybe_sent=row.state == OutboxState.IN_FLIGHT,
+                )
             return
-        if row.method == "chat.postMessage" and row.state == OutboxState.IN_FLIGHT:
+        method, args = prepared
+        if method == "chat.postMessage" and row.state == OutboxState.IN_FLIGHT:
             try:
                 found = await self._find_posted(row, args)
             except _LookupFailed as exc:
@@ -148,20 +179,30 @@ class OutboxSender:
                 return
         await self._store.mark_in_flight(row.id)
         try:
-            response = await self._call(row.method, args)
+            response = await self._call(method, args)
         except SlackApiError as exc:
-            await self._failed(row, exc)
+            await self._failed(row, exc, method)
+            return
+        except SlackRequestError as exc:
+            # The SDK's own refusal (an upload the file host did not take): not Slack's
+            # answer to the call, so retried a few times, then given up.
+            if row.attempts + 1 >= MAX_REQUEST_ERRORS:
+                await self._give_up(row, f"{method} refused: {exc}", OutboxState.FAILED)
+            else:
+                await self._retry(row, f"request refused: {exc}", maybe_sent=False)
             return
         except (aiohttp.ClientError, TimeoutError) as exc:
-            await self._retry(row, f"connection error: {type(exc).__name__}", maybe_sent=True)
+            await self._retry(
+                row, f"connection error: {type(exc).__name__}", maybe_sent=True, method=method
+            )
             return
         finally:
             # Paced from the answer, not the request: Slack counts arrivals, and the next
             # post must arrive a full interval after this one did.
-            self._pacing.sent(row.method, row.channel, self._now())
+            self._pacing.sent(method, row.channel, self._now())
         data: Mapping[str, Any] = response.data if isinstance(response.data, dict) else {}
         ref = None
-        if row.method == "chat.postMessage" and "ts" in data:
+        if method == "chat.postMessage" and "ts" in data:
             ref = SlackMessageRef(str(data.get("channel", row.channel)), str(data["ts"]))
         result = {k: data[k] for k in ("ts", "channel") if k in data}
         await self._finish(row, result, ref)
@@ -175,25 +216,29 @@ class OutboxSender:
             return await named(**args)
         return await self._client.api_call(method, json=args)
 
-    async def _resolve_args(self, row: OutboxRow) -> dict[str, Any] | None:
-        args = dict(row.args)
-        if row.method == "chat.update":
+    async def _prepare(self, row: OutboxRow) -> tuple[str, dict[str, Any]] | _Hold:
+        """The method and arguments to send now, or why the row cannot go yet."""
+        method, args, thread_key = row.method, dict(row.args), row.thread_key
+        if method == "chat.update":
             ref = await self._store.message_ref(row.message_key or "")
-            if ref is None:
-                return None
-            args["channel"], args["ts"] = ref.channel, ref.ts
-        if row.method == "files.upload_v2":
-            if "content_base64" in args:
-                args["file"] = base64.b64decode(args.pop("content_base64"))
-            if row.thread_key:
-                parent = await self._store.message_ref(row.thread_key)
-                if parent is not None:
-                    args["thread_ts"] = parent.ts
-        if row.method == "chat.postMessage":
-            if row.thread_key:
-                parent = await self._store.message_ref(row.thread_key)
-                if parent is not None:
-                    args["thread_ts"] = parent.ts
+            if ref is not None:
+                args["channel"], args["ts"] = ref.channel, ref.ts
+                return method, args
+            post = await self._store.latest_post(row.message_key or "")
+            if post is None or post.state == OutboxState.SENT:
+                return _Hold("the message to update was never posted", give_up=True)
+            if post.state not in (OutboxState.FAILED, OutboxState.UNDELIVERED):
+                return _Hold("waiting for the message it updates to be posted")
+            # Its post was refused for good: this newer state becomes the message.
+            method, thread_key = "chat.postMessage", post.thread_key
+        if method in ("chat.postMessage", "files.upload_v2") and thread_key:
+            parent = await self._store.message_ref(thread_key)
+            if parent is None:
+                return await self._without_parent(thread_key)
+            args["thread_ts"] = parent.ts
+        if method == "files.upload_v2" and "content_base64" in args:
+            args["file"] = base64.b64decode(args.pop("content_base64"))
+        if method == "chat.postMessage":
             metadata = dict(args.get("metadata") or {})
             payload = dict(metadata.get("event_payload") or {})
             payload["outbox_id"] = row.id
@@ -201,7 +246,14 @@ class OutboxSender:
                 "event_type": metadata.get("event_type", METADATA_EVENT_TYPE),
                 "event_payload": payload,
             }
-        return args
+        return method, args
+
+    async def _without_parent(self, thread_key: str) -> _Hold:
+        """A reply must never go out on its own, as if it were a new thread."""
+        post = await self._store.latest_post(thread_key)
+        if post is not None and post.state in (OutboxState.PENDING, OutboxState.IN_FLIGHT):
+            return _Hold("waiting for its thread's parent to be posted")
+        return _Hold("its thread's parent was never posted", give_up=True)
 
     async def _find_posted(self, row: OutboxRow, args: Mapping[str, Any]) -> SlackMessageRef | None:
         """Looks for a message carrying this row's id, posted by an attempt that may have
@@ -250,31 +302,36 @@ class OutboxSender:
                 return None
         return None
 
-    async def _failed(self, row: OutboxRow, exc: SlackApiError) -> None:
+    async def _failed(self, row: OutboxRow, exc: SlackApiError, method: str) -> None:
         status = exc.response.status_code
         error = str(exc.response.get("error", "")) if status == 200 else f"HTTP {status}"
         if status == 429:
             retry_after = float(exc.response.headers.get("Retry-After", "1") or 1)
             until = self._now() + retry_after
-            self._pacing.retry_after(row.method, row.channel, until)
+            self._pacing.retry_after(method, row.channel, until)
             await self._store.reschedule(row.id, until, "rate limited")
             return
         if error in ALREADY_DONE:
             await self._finish(row, {"note": error}, None)
             return
         if status >= 500 or error in TRANSIENT_ERRORS:
-            await self._retry(row, error, maybe_sent=status >= 500)
+            await self._retry(row, error, maybe_sent=status >= 500, method=method)
             return
-        await self._give_up(row, f"Slack refused {row.method}: {error}", OutboxState.FAILED)
+        if Invites.applies(row, error):
+            await self._invites.wait(row, method, error, self._now())
+            return
+        await self._give_up(row, f"Slack refused {method}: {error}", OutboxState.FAILED)
 
-    async def _retry(self, row: OutboxRow, error: str, *, maybe_sent: bool) -> None:
+    async def _retry(
+        self, row: OutboxRow, error: str, *, maybe_sent: bool, method: str | None = None
+    ) -> None:
         backoff = min(MAX_BACKOFF, 2.0 ** max(0, row.attempts)) * random.uniform(0.5, 1.0)
         # A post that may have landed stays in flight, so the next attempt looks first.
         await self._store.reschedule(
             row.id,
             self._now() + backoff,
             error,
-            maybe_sent=maybe_sent and row.method == "chat.postMessage",
+            maybe_sent=maybe_sent and (method or row.method) == "chat.postMessage",
         )
 
     async def _finish(

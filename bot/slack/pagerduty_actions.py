@@ -10,6 +10,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.integrations.pagerduty import PagerDutyAPI, PagerDutyError, Status
+from bot.slack.blocks import escape
 
 log = logging.getLogger(__name__)
 
@@ -47,9 +48,63 @@ async def act_on_pagerduty(
     try:
         await pagerduty.set_status(incident_id, status, email)
     except PagerDutyError as exc:
-        log.warning("pagerduty call failed", extra={"incident": incident_id, "error": str(exc)})
-        return f":warning: {exc}"
+        log.warning(
+            "pagerduty refused a button",
+            extra={
+                "incident": incident_id,
+                "reason": exc.reason,
+                "status": exc.status,
+                "code": exc.code,
+                "error": str(exc),
+            },
+        )
+        return refusal_text(exc, incident_id, status, email)
     return f"Done: PagerDuty incident {status} as {email}."
+
+
+def refusal_text(exc: PagerDutyError, incident_id: str, status: Status, email: str) -> str:
+    """What PagerDuty answered, in words for the person who clicked, with what to do next."""
+    verb = "acknowledge" if status == "acknowledged" else "resolve"
+    incident = f"PagerDuty incident {escape(incident_id)}"
+    said = escape("; ".join(exc.details) or str(exc))
+    match exc.reason:
+        case "already_resolved":
+            return f":white_check_mark: {incident} is already resolved: nothing to {verb}."
+        case "unknown_requester":
+            return (
+                f":warning: PagerDuty has no user with your Slack email ({escape(email)}), so"
+                f" it would not let you {verb} {incident}. Ask a PagerDuty admin to add that"
+                " email to your PagerDuty profile, or do it in PagerDuty."
+            )
+        case "unauthorized":
+            return (
+                ":warning: PagerDuty refused the bot's API token (PAGERDUTY_API_TOKEN is wrong"
+                f" or revoked), so {incident} was not changed. Tell whoever runs the bot;"
+                f" {verb} it in PagerDuty meanwhile."
+            )
+        case "forbidden":
+            return (
+                f":warning: PagerDuty does not let the bot's API token {verb} incidents (a"
+                f" read-only key?), so {incident} was not changed: {said}"
+            )
+        case "not_found":
+            return (
+                f":warning: PagerDuty has no incident {escape(incident_id)} (deleted, merged"
+                " into another, or in another account)."
+            )
+        case "rate_limited":
+            wait = f"in {exc.retry_after} s" if exc.retry_after is not None else "in a minute"
+            return (
+                f":hourglass_flowing_sand: PagerDuty is rate limiting the bot right now, so"
+                f" {incident} was not changed. Try again {wait}."
+            )
+        case "invalid":
+            return f":warning: PagerDuty refused to {verb} {incident}: {said}"
+        case _:
+            return (
+                f":warning: PagerDuty could not be reached or had an error, so {incident} may"
+                f" not be {status}. Try again in a moment, or {verb} it in PagerDuty."
+            )
 
 
 def register_pagerduty_actions(app: AsyncApp, pagerduty: PagerDutyAPI | None) -> None:

@@ -11,7 +11,7 @@ from datetime import timedelta
 from bot.domain.clock import Clock
 from bot.services.outbox import message
 from bot.slack import pagerduty_messages as messages
-from bot.slack.alert_threads import parent_key
+from bot.slack.alert_threads import parent_key, view_digest
 from bot.store.base import Store, StoreUnavailable
 from bot.store.records import NewOutboxItem, PagerDutyIncident
 
@@ -85,10 +85,14 @@ class PagerDutyThreads:
             )
             return True
         own = thread_key == f"pd:{incident.id}"
-        text, blocks = messages.parent_text(incident), messages.parent_blocks(incident)
+        shown = incident.posted_view
         if new_parent or own:
-            method = "chat.postMessage" if new_parent else "chat.update"
-            items.append(message(method, channel, text, blocks=blocks, message_key=thread_key))
+            text, blocks = messages.parent_text(incident), messages.parent_blocks(incident)
+            shown = view_digest({"text": text, "blocks": blocks})
+            # Edited only when what it shows changed: a note or a status update is a reply.
+            if new_parent or shown != incident.posted_view:
+                method = "chat.postMessage" if new_parent else "chat.update"
+                items.append(message(method, channel, text, blocks=blocks, message_key=thread_key))
         for event in incident.pending_events:
             if new_parent and event.event_type == "incident.triggered":
                 continue  # the new parent says as much
@@ -101,6 +105,11 @@ class PagerDutyThreads:
                 )
             )
         await self._store.complete_pagerduty_sync(
-            incident, items=items, channel=channel, thread_key=thread_key, link_group=link
+            incident,
+            items=items,
+            channel=channel,
+            thread_key=thread_key,
+            link_group=link,
+            posted_view=shown,
         )
         return True

@@ -12,6 +12,7 @@ from bot.domain.problem import Problem
 from bot.domain.rollout import recent_rollout
 from bot.integrations.kubernetes import Kubernetes, KubernetesError
 from bot.playbooks.service import Playbooks, Run
+from bot.playbooks.steps.kubernetes import reused, rollout_when
 from bot.services.outbox import Outbox
 from bot.slack import playbook_messages
 from bot.slack.blocks import Block, actions, button, escape, section
@@ -71,7 +72,7 @@ class PlaybookEnricher:
             try:
                 dep = await self._kube.deployment(namespace, svc.deployment)
                 rollout = recent_rollout(
-                    await self._kube.replicasets(namespace, dep), self._clock.now()
+                    dep, await self._kube.replicasets(namespace, dep), self._clock.now()
                 )
             except KubernetesError as exc:
                 log.warning("rollout check failed", extra={"service": name, "error": str(exc)})
@@ -79,12 +80,12 @@ class PlaybookEnricher:
             if rollout is None or rollout.previous is None:
                 continue
             new, old = rollout.revision, rollout.previous
-            when = f"{new.created:%H:%M} UTC" if new.created else "recently"
+            when = rollout_when(rollout, self._clock.now())
             # Images and the change-cause annotation are whatever the deployer wrote.
             text = (
-                f":rocket: *{escape(name)}* rolled out {when}: revision {old.number}"
+                f":rocket: *{escape(name)}* rolled out at {when}: revision {old.number}"
                 f" ({escape(', '.join(old.images))}) → revision {new.number}"
-                f" ({escape(', '.join(new.images))})"
+                f"{reused(rollout)} ({escape(', '.join(new.images))})"
                 + (f". Change-cause: {escape(new.change_cause)}" if new.change_cause else "")
                 + ". If this started it, roll back (the runbook's first mitigation)."
             )

@@ -11,6 +11,7 @@ from bot.domain.incident import Incident, NewIncident
 from bot.domain.timeline import NewEvent, TimelineEvent
 from bot.store.records import (
     AlertGroupState,
+    ChannelAccess,
     NewOutboxItem,
     OutboxRow,
     OutboxState,
@@ -31,9 +32,16 @@ class Store(Protocol):
 
     # Webhook intake: idempotency and the stored payloads.
     async def record_delivery(
-        self, source: str, delivery_id: str, body: Mapping[str, Any], received_at: datetime
+        self,
+        source: str,
+        delivery_id: str,
+        body: Mapping[str, Any],
+        received_at: datetime,
+        *,
+        raw: bytes | None = None,
     ) -> bool:
-        """Stores a delivery once; False when this (source, id) was seen before."""
+        """Stores a delivery once; False when this (source, id) was seen before. `raw` is the
+        body as it came, kept instead of serialising `body` again (a big group is megabytes)."""
         ...
 
     async def list_alerts(
@@ -71,6 +79,7 @@ class Store(Protocol):
         channel: str | None,
         thread_key: str | None,
         link_group: str | None,
+        posted_view: str | None = None,
     ) -> bool: ...
 
     # Dangerous actions waiting for confirmation.
@@ -128,6 +137,21 @@ class Store(Protocol):
 
     async def mark_unsent(self, row_id: int, state: OutboxState, reason: str) -> None:
         """Finishes a row that will never be sent (offline mode, or Slack refused it)."""
+        ...
+
+    async def await_invite(self, row_id: int, not_before: float, error: str) -> bool:
+        """Keeps a row Slack refused because the bot is not in its channel waiting (pending,
+        retried from `not_before`); True for the first row of that channel to wait so, since
+        the last one of them was sent: the moment to say that the bot must be invited."""
+        ...
+
+    async def channels_awaiting_invite(self) -> list[ChannelAccess]: ...
+    async def retry_channel(self, channel: str) -> int:
+        """Makes every unsent row of a channel due now (the bot was just invited)."""
+        ...
+
+    async def latest_post(self, message_key: str) -> OutboxRow | None:
+        """The newest chat.postMessage row of that logical message, whatever its state."""
         ...
 
     async def outbox_row(self, row_id: int) -> OutboxRow | None: ...

@@ -229,12 +229,29 @@ def _v5_dirty_groups_index(db: Database) -> None:
     )
 
 
+def _v6_unseen_alerts_and_sender_links(db: Database) -> None:
+    """Alertmanager's max_alerts leaves alerts out of a notification and says how many: the
+    group keeps that count, so it is never shown resolved while some may still fire. Grafana's
+    alerts bring their own silence, dashboard and panel links and values: kept per alert."""
+    db.execute("ALTER TABLE alert_groups ADD COLUMN truncated_alerts INTEGER NOT NULL DEFAULT 0")
+    db.execute("ALTER TABLE alerts ADD COLUMN extra TEXT")
+
+
+def _v7_pagerduty_priority_and_view(db: Database) -> None:
+    """A PagerDuty thread's parent shows the incident's priority, and is edited only when what
+    it shows changed: the digest of the parent last queued, as alert groups keep theirs."""
+    db.execute("ALTER TABLE pd_incidents ADD COLUMN priority TEXT")
+    db.execute("ALTER TABLE pd_incidents ADD COLUMN posted_view TEXT")
+
+
 MIGRATIONS: list[Callable[[Database], None]] = [
     _v1_initial,
     _v2_alert_threads,
     _v3_slack_events,
     _v4_pending_actions,
     _v5_dirty_groups_index,
+    _v6_unseen_alerts_and_sender_links,
+    _v7_pagerduty_priority_and_view,
 ]
 
 

@@ -56,6 +56,21 @@ class SlackMessageRef:
     ts: str
 
 
+# The start of a row's last_error when Slack refused it because the bot is not a member of
+# its channel (not_in_channel, channel_not_found): the row waits, pending, for an invite.
+AWAITING_INVITE = "awaiting invite: "
+
+
+@dataclass(frozen=True)
+class ChannelAccess:
+    """A channel whose Slack writes wait because the bot is not a member of it."""
+
+    channel: str
+    error: str  # what Slack answered
+    waiting: int  # unsent rows of the channel
+    since: datetime  # when the oldest of them was queued
+
+
 @dataclass(frozen=True)
 class OutboxStats:
     depth: int
@@ -87,6 +102,7 @@ class AlertGroupState:
     digest_key: str | None
     pd_incident_id: str | None
     alerts: tuple[Alert, ...]
+    truncated_alerts: int = 0  # left out of the last notification (max_alerts)
 
 
 @dataclass(frozen=True)
@@ -118,3 +134,5 @@ class PagerDutyIncident:
     channel: str | None
     thread_key: str | None
     pending_events: tuple[PagerDutyEvent, ...] = ()
+    priority: str = ""  # the priority's name ("P1"), empty when it has none
+    posted_view: str | None = None  # digest of the parent message last queued

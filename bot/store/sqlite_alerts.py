@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from bot.domain.alerts import Alert
+from bot.domain.alerts import Alert, Link
 from bot.store.records import AlertGroupState, NewOutboxItem
 from bot.store.sqlite_base import SqliteBase, _iso, _now
 from bot.store.sqlite_outbox import insert_outbox_items
@@ -45,7 +45,37 @@ def _alert(row: Mapping[str, Any]) -> Alert:
         starts_at=_ts(row["starts_at"]),
         ends_at=_ts(row["ends_at"]),
         generator_url=row["generator_url"] or "",
+        **_extra(row["extra"]),
     )
+
+
+# A sender's per-alert links (Grafana's webhook), by the label the thread shows them under.
+SENDER_LINKS = {
+    "silenceURL": "Silence",
+    "dashboardURL": "Dashboard",
+    "panelURL": "Panel",
+    "imageURL": "Image",
+}
+
+
+def _extra_of(alert: Mapping[str, Any]) -> str | None:
+    extra: dict[str, Any] = {k: alert[k] for k in SENDER_LINKS if alert.get(k)}
+    if alert.get("values"):
+        extra["values"] = alert["values"]
+    return json.dumps(extra) if extra else None
+
+
+def _extra(stored: str | None) -> dict[str, Any]:
+    if not stored:
+        return {}
+    extra = json.loads(stored)
+    values = extra.pop("values", None) or {}
+    return {
+        "links": tuple(
+            Link(SENDER_LINKS[k], str(v)) for k, v in extra.items() if k in SENDER_LINKS
+        ),
+        "values": {str(k): str(v) for k, v in values.items()},
+    }
 
 
 def _group(row: Mapping[str, Any], alerts: Sequence[Alert]) -> AlertGroupState:
@@ -70,22 +100,34 @@ def _group(row: Mapping[str, Any], alerts: Sequence[Alert]) -> AlertGroupState:
         digest_key=row["digest_key"],
         pd_incident_id=row["pd_incident_id"],
         alerts=tuple(alerts),
+        truncated_alerts=row["truncated_alerts"] or 0,
     )
+
+
+ALERT_SOURCES = ("alertmanager", "grafana")
 
 
 class AlertStore(SqliteBase):
     async def record_delivery(
-        self, source: str, delivery_id: str, body: Mapping[str, Any], received_at: datetime
+        self,
+        source: str,
+        delivery_id: str,
+        body: Mapping[str, Any],
+        received_at: datetime,
+        *,
+        raw: bytes | None = None,
     ) -> bool:
+        kept = raw.decode() if raw is not None else json.dumps(body)
+
         def write(db: Database) -> bool:
             cur = db.execute(
                 "INSERT OR IGNORE INTO webhook_deliveries (source, delivery_id, received_at, body)"
                 " VALUES (?, ?, ?, ?)",
-                [source, delivery_id, _iso(received_at), json.dumps(body)],
+                [source, delivery_id, _iso(received_at), kept],
             )
             if cur.rowcount == 0:
                 return False
-            if source == "alertmanager":
+            if source in ALERT_SOURCES:
                 self._upsert_alerts(db, body, received_at)
                 self._upsert_group(db, body, received_at)
             elif source == "pagerduty" and isinstance(body.get("event"), dict):
@@ -102,11 +144,13 @@ class AlertStore(SqliteBase):
             # firing; a real re-fire starts later than the instance that resolved.
             db.execute(
                 "INSERT INTO alerts (group_key, fingerprint, status, labels, annotations,"
-                " starts_at, ends_at, generator_url, updated_at) VALUES (?,?,?,?,?,?,?,?,?)"
+                " starts_at, ends_at, generator_url, updated_at, extra)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?)"
                 " ON CONFLICT(group_key, fingerprint) DO UPDATE SET status=excluded.status,"
                 " labels=excluded.labels, annotations=excluded.annotations,"
                 " starts_at=excluded.starts_at, ends_at=excluded.ends_at,"
-                " generator_url=excluded.generator_url, updated_at=excluded.updated_at"
+                " generator_url=excluded.generator_url, updated_at=excluded.updated_at,"
+                " extra=excluded.extra"
                 " WHERE NOT (alerts.status = 'resolved' AND excluded.status = 'firing'"
                 " AND excluded.starts_at <= alerts.starts_at)",
                 [
@@ -119,6 +163,7 @@ class AlertStore(SqliteBase):
                     alert.get("endsAt"),
                     alert.get("generatorURL"),
                     _iso(at),
+                    _extra_of(alert),
                 ],
             )
 
@@ -128,9 +173,12 @@ class AlertStore(SqliteBase):
         firing = db.execute(
             "SELECT count(*) FROM alerts WHERE group_key = ? AND status = 'firing'", [group_key]
         ).fetchone()[0]
+        # Alerts the notification left out (max_alerts) may still fire: not resolved yet.
+        unseen = int(body.get("truncatedAlerts") or 0)
         values = {
             "receiver": body.get("receiver", ""),
-            "status": "firing" if firing else "resolved",
+            "status": "firing" if firing or unseen else "resolved",
+            "truncated_alerts": unseen,
             "group_labels": json.dumps(body.get("groupLabels", {})),
             "common_labels": json.dumps(body.get("commonLabels", {})),
             "common_annotations": json.dumps(body.get("commonAnnotations", {})),

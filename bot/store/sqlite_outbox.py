@@ -10,6 +10,8 @@ from typing import Any
 from sqlite_utils import Database
 
 from bot.store.records import (
+    AWAITING_INVITE,
+    ChannelAccess,
     NewOutboxItem,
     OutboxRow,
     OutboxState,
@@ -132,10 +134,10 @@ class OutboxStore(SqliteBase):
                     "last_error": None,
                 },
             )
-            key = db.execute(
-                "SELECT message_key, method FROM outbox WHERE id = ?", [row_id]
-            ).fetchone()
-            if message is not None and key and key[0] and key[1] == "chat.postMessage":
+            key = db.execute("SELECT message_key FROM outbox WHERE id = ?", [row_id]).fetchone()
+            # The sender names a message only for a post (or an update sent as the post of a
+            # message that was never posted).
+            if message is not None and key and key[0]:
                 db.table("slack_messages").insert(
                     {
                         "message_key": key[0],
@@ -156,6 +158,78 @@ class OutboxStore(SqliteBase):
 
     async def mark_unsent(self, row_id: int, state: OutboxState, reason: str) -> None:
         await self._set(row_id, state=state.value, last_error=reason)
+
+    async def await_invite(self, row_id: int, not_before: float, error: str) -> bool:
+        marker = f"{AWAITING_INVITE}{error}"
+
+        def write(db: Database) -> bool:
+            row = db.execute(
+                "SELECT channel, last_error FROM outbox WHERE id = ?", [row_id]
+            ).fetchone()
+            if row is None:
+                return False
+            waited = db.execute(
+                "SELECT 1 FROM outbox WHERE channel = ? AND state IN (?, ?)"
+                " AND substr(last_error, 1, ?) = ? LIMIT 1",
+                [row[0], *UNFINISHED, len(AWAITING_INVITE), AWAITING_INVITE],
+            ).fetchone()
+            db.table("outbox").update(
+                row_id,
+                {
+                    "state": OutboxState.PENDING.value,
+                    "not_before": not_before,
+                    "last_error": marker,
+                    "updated_at": _now(),
+                },
+            )
+            return waited is None
+
+        return await self._write(write)
+
+    async def channels_awaiting_invite(self) -> list[ChannelAccess]:
+        def read(db: Database) -> list[ChannelAccess]:
+            rows = self._rows(
+                db,
+                "SELECT h.channel, h.last_error, count(o.id) AS waiting,"
+                " min(o.created_at) AS since FROM (SELECT channel, max(last_error) AS last_error"
+                " FROM outbox WHERE state IN (?, ?) AND substr(last_error, 1, ?) = ?"
+                " GROUP BY channel) h JOIN outbox o ON o.channel = h.channel AND o.state IN (?, ?)"
+                " GROUP BY h.channel ORDER BY h.channel",
+                [*UNFINISHED, len(AWAITING_INVITE), AWAITING_INVITE, *UNFINISHED],
+            )
+            return [
+                ChannelAccess(
+                    channel=r["channel"],
+                    error=str(r["last_error"]).removeprefix(AWAITING_INVITE),
+                    waiting=r["waiting"],
+                    since=datetime.fromisoformat(r["since"]),
+                )
+                for r in rows
+            ]
+
+        return await self._read(read)
+
+    async def retry_channel(self, channel: str) -> int:
+        def write(db: Database) -> int:
+            cursor = db.execute(
+                "UPDATE outbox SET not_before = 0 WHERE channel = ? AND state IN (?, ?)",
+                [channel, *UNFINISHED],
+            )
+            return int(cursor.rowcount)
+
+        return await self._write(write)
+
+    async def latest_post(self, message_key: str) -> OutboxRow | None:
+        def read(db: Database) -> OutboxRow | None:
+            rows = self._rows(
+                db,
+                "SELECT * FROM outbox WHERE message_key = ? AND method = ?"
+                " ORDER BY id DESC LIMIT 1",
+                [message_key, "chat.postMessage"],
+            )
+            return _outbox(rows[0]) if rows else None
+
+        return await self._read(read)
 
     async def outbox_row(self, row_id: int) -> OutboxRow | None:
         def read(db: Database) -> OutboxRow | None:

@@ -54,6 +54,8 @@ def store_pagerduty_event(db: Database, event: Mapping[str, Any]) -> None:
             html_url=incident.get("html_url", ""),
             incident_key=incident.get("incident_key"),
             assignees=json.dumps([a.get("summary", "") for a in incident.get("assignees") or []]),
+            # A priority of null is PagerDuty saying the incident has none (any more).
+            priority=(incident.get("priority") or {}).get("summary") or "",
         )
     existing = db.execute(
         "SELECT updated_at FROM pd_incidents WHERE id = ?", [incident_id]
@@ -107,6 +109,8 @@ def _incident(row: Mapping[str, Any], events: Sequence[PagerDutyEvent]) -> Pager
         channel=row["channel"],
         thread_key=row["thread_key"],
         pending_events=tuple(events),
+        priority=row["priority"] or "",
+        posted_view=row["posted_view"],
     )
 
 
@@ -159,16 +163,18 @@ class PagerDutyStore(SqliteBase):
         channel: str | None,
         thread_key: str | None,
         link_group: str | None,
+        posted_view: str | None = None,
     ) -> bool:
         def write(db: Database) -> bool:
             cur = db.execute(
                 "UPDATE pd_incidents SET synced_version = ?, posted_status = ?, channel = ?,"
-                " thread_key = ? WHERE id = ? AND synced_version < ?",
+                " thread_key = ?, posted_view = ? WHERE id = ? AND synced_version < ?",
                 [
                     incident.version,
                     incident.status,
                     channel,
                     thread_key,
+                    posted_view,
                     incident.id,
                     incident.version,
                 ],

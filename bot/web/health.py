@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -21,7 +23,7 @@ async def readyz(request: web.Request) -> web.Response:
         store_state = {"name": "store", "state": "down", "detail": str(exc)}
     slack_state: dict[str, str] = request.app[SLACK_STATE]
     slack = {"name": "slack_connection", **slack_state}
-    integrations = [store_state, slack]
+    integrations = [store_state, slack, await _slack_channels(request.app)]
     integrations += [s.as_dict() for s in request.app[INTEGRATIONS]]
     problems = request.app[PLATFORM].problems if PLATFORM in request.app else []
     integrations.append(
@@ -44,14 +46,40 @@ async def readyz(request: web.Request) -> web.Response:
     )
 
 
+async def _slack_channels(app: web.Application) -> dict[str, Any]:
+    """The channels whose messages wait because the bot is not a member of them."""
+    try:
+        waiting = await app[STORE].channels_awaiting_invite()
+    except StoreUnavailable as exc:
+        return {"name": "slack_channels", "state": "down", "detail": str(exc)}
+    if not waiting:
+        return {"name": "slack_channels", "state": "ok", "detail": "the bot can post everywhere"}
+    detail = "; ".join(
+        f"invite the bot to {c.channel} (Slack answers {c.error}):"
+        f" {c.waiting} messages waiting since {c.since.isoformat(timespec='seconds')}"
+        for c in waiting
+    )
+    channels = [
+        {"channel": c.channel, "error": c.error, "waiting": c.waiting,
+         "since": c.since.isoformat()}
+        for c in waiting
+    ]  # fmt: skip
+    return {"name": "slack_channels", "state": "needs_invite", "detail": detail,
+            "channels": channels}  # fmt: skip
+
+
 async def metrics(request: web.Request) -> web.Response:
     registry = request.app[METRICS]
     try:
         stats = await request.app[STORE].outbox_stats(request.app[CLOCK].now().timestamp())
+        waiting = await request.app[STORE].channels_awaiting_invite()
     except StoreUnavailable:
         pass
     else:
         registry.outbox_depth.set(stats.depth)
         registry.outbox_oldest_age.set(stats.oldest_age_seconds)
+        registry.outbox_awaiting_invite.clear()
+        for access in waiting:
+            registry.outbox_awaiting_invite.labels(access.channel).set(access.waiting)
     body = generate_latest(registry.registry)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

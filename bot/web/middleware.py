@@ -24,6 +24,15 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
         response = await handler(request)
         status = response.status
         return response
+    except web.HTTPRequestEntityTooLarge as exc:
+        # aiohttp refuses a body over INCIDENT_BOT_MAX_BODY_BYTES while reading it; the
+        # webhooks answer that themselves, any other route is said here.
+        status = exc.status
+        log.warning(
+            "request body over the limit",
+            extra={"route": route, "method": request.method, "length": request.content_length},
+        )
+        raise
     except web.HTTPException as exc:
         status = exc.status
         raise

@@ -7,16 +7,23 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.intake import Rejected, alertmanager, pagerduty
+from bot.intake import Rejected, alertmanager, grafana, pagerduty
 from bot.store.base import StoreUnavailable
 from bot.web.keys import CLOCK, METRICS, SETTINGS, STORE, WEBHOOK_WAKEUPS
 
 log = logging.getLogger(__name__)
 
 
-def _reject(request: web.Request, source: str, rejected: Rejected) -> web.Response:
+def _reject(
+    request: web.Request,
+    source: str,
+    rejected: Rejected,
+    *,
+    level: int = logging.INFO,
+) -> web.Response:
     request.app[METRICS].webhooks.labels(source, f"rejected_{rejected.status}").inc()
-    log.info(
+    log.log(
+        level,
         "webhook rejected",
         extra={"source": source, "status": rejected.status, "reason": rejected.reason},
     )
@@ -24,11 +31,15 @@ def _reject(request: web.Request, source: str, rejected: Rejected) -> web.Respon
 
 
 async def _store(
-    request: web.Request, source: str, delivery_id: str, body: dict[str, Any]
+    request: web.Request,
+    source: str,
+    delivery_id: str,
+    body: dict[str, Any],
+    raw: bytes | None = None,
 ) -> web.Response:
     app = request.app
     try:
-        new = await app[STORE].record_delivery(source, delivery_id, body, app[CLOCK].now())
+        new = await app[STORE].record_delivery(source, delivery_id, body, app[CLOCK].now(), raw=raw)
     except StoreUnavailable as exc:
         # 5xx makes the sender retry; the delivery is not lost.
         app[METRICS].webhooks.labels(source, "unavailable").inc()
@@ -42,16 +53,45 @@ async def _store(
     return web.json_response({"status": "stored" if new else "duplicate", "id": delivery_id})
 
 
+async def _body(request: web.Request, source: str) -> bytes | web.Response:
+    """The whole body, or the 413 aiohttp raises past INCIDENT_BOT_MAX_BODY_BYTES, counted and
+    logged like every other refusal (a sender that gets 413 drops the notification for good)."""
+    try:
+        return await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        limit = request.app[SETTINGS].max_body_bytes
+        return _reject(
+            request,
+            source,
+            Rejected(
+                413,
+                f"body of {request.content_length or 'more than ' + str(limit)} bytes is over"
+                f" the {limit} byte limit (INCIDENT_BOT_MAX_BODY_BYTES)",
+            ),
+            level=logging.WARNING,
+        )
+
+
 async def alertmanager_webhook(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     token = settings.alertmanager_token.get_secret_value() if settings.alertmanager_token else None
     if not alertmanager.authorized(request.headers.get("Authorization"), token):
         return _reject(request, "alertmanager", Rejected(401, "missing or wrong bearer token"))
-    parsed = alertmanager.parse(await request.read())
+    body = await _body(request, "alertmanager")
+    if isinstance(body, web.Response):
+        return body
+    raw = alertmanager.load(body)
+    if isinstance(raw, Rejected):
+        return _reject(request, "alertmanager", raw)
+    # Grafana's contact point posts to the same URL; it is told apart by its body.
+    source = "grafana" if grafana.is_grafana(raw) else "alertmanager"
+    parsed = grafana.validate(raw) if source == "grafana" else alertmanager.validate(raw)
     if isinstance(parsed, Rejected):
-        return _reject(request, "alertmanager", parsed)
-    body = parsed.model_dump(mode="json", by_alias=True)
-    return await _store(request, "alertmanager", parsed.delivery_id(), body)
+        return _reject(request, source, parsed)
+    delivery_id, stored = parsed.delivery_id(), parsed.stored(raw)
+    # The model has done its work: the store reads the body, so no second copy waits on it.
+    del parsed
+    return await _store(request, source, delivery_id, stored, body)
 
 
 async def pagerduty_webhook(request: web.Request) -> web.Response:
@@ -61,7 +101,9 @@ async def pagerduty_webhook(request: web.Request) -> web.Response:
         if settings.pagerduty_webhook_secret
         else None
     )
-    raw = await request.read()
+    raw = await _body(request, "pagerduty")
+    if isinstance(raw, web.Response):
+        return raw
     if not pagerduty.signature_valid(raw, request.headers.get("X-PagerDuty-Signature"), secret):
         return _reject(
             request, "pagerduty", Rejected(401, "missing or invalid X-PagerDuty-Signature")

@@ -151,7 +151,7 @@ def test_the_description_stands_in_for_a_missing_summary() -> None:
     assert pm.summary == "Records API returns 500 for a third of requests"
 
 
-def test_the_timeline_keeps_key_events_in_order_and_leaves_out_chatter_and_reminders() -> None:
+def test_the_timeline_keeps_key_events_and_every_update_and_leaves_out_chatter() -> None:
     texts = [entry.text for entry in draft().timeline]
     assert texts == [
         "Alert linked: HighErrorRate records",
@@ -163,6 +163,7 @@ def test_the_timeline_keeps_key_events_in_order_and_leaves_out_chatter_and_remin
         "Root cause identified: connection pool exhausted after deploy 1.1",
         "Scale records to 6 replicas failed: quota exceeded",
         "Rolled back records to revision 41 (records:1.0.9)",
+        "Update: error rate back to baseline",
         "Resolved: rolled back the bad deploy",
     ]
 

@@ -14,10 +14,12 @@ import copy
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from bot.domain.rollout import (
     RollbackPatch,
+    became_current,
     history,
     images,
     plan_rollback,
@@ -26,6 +28,7 @@ from bot.domain.rollout import (
 )
 
 Obj = dict[str, Any]
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "kubernetes"
 
 NAMESPACE = "shop"
 NAME = "checkout"
@@ -278,10 +281,40 @@ def test_history_without_a_change_cause_shows_none() -> None:
     assert history([rs])[0].change_cause == ""
 
 
-def test_replicasets_without_a_revision_are_not_history() -> None:
+def test_a_replicaset_without_a_revision_is_revision_0_as_kubectl_counts_it() -> None:
     orphan = replicaset(None, "0.9.0", "4b5c6d7f8g", "2025-12-01T00:00:00Z")
-    assert [r.number for r in history([orphan, RS1])] == [1]
+    assert [r.number for r in history([orphan, RS1])] == [1, 0]
     assert history([]) == []
+
+
+def test_a_replicaset_whose_revision_is_not_a_number_is_left_out_as_kubectl_does() -> None:
+    garbled = replicaset(None, "0.9.0", "4b5c6d7f8g", "2025-12-01T00:00:00Z")
+    garbled["metadata"]["annotations"][REVISION] = "two"
+    assert [r.number for r in history([garbled, RS1])] == [1]
+    result = plan_rollback(deployment(1, "1.4.0"), [garbled, RS1])
+    assert not isinstance(result, RollbackPatch)
+    assert "no rollout history found" in result.message
+
+
+def listed(name: str) -> list[Obj]:
+    """The items of a `kubectl get … -o json` List in tests/fixtures/kubernetes."""
+    items: list[Obj] = json.loads((FIXTURES / name).read_text())["items"]
+    return items
+
+
+def split(items: list[Obj]) -> tuple[Obj, list[Obj]]:
+    [live] = [i for i in items if i["kind"] == "Deployment"]
+    return live, [i for i in items if i["kind"] == "ReplicaSet"]
+
+
+def test_undo_goes_back_to_a_replicaset_without_a_revision_annotation() -> None:
+    # A Deployment adopted a hand-made ReplicaSet: `kubectl rollout history` lists it as
+    # revision 0, and `kubectl rollout undo` goes back to it.
+    live, sets = split(listed("replicaset-without-revision.json"))
+    assert [r.number for r in history(sets)] == [1, 0]
+    patch = planned(plan_rollback(live, sets))
+    assert patch.to_revision == 0
+    assert patch.images_after == ("app=registry.factsway.example/records-service:2025.08.4",)
 
 
 def test_images_names_each_container_with_its_image() -> None:
@@ -608,32 +641,79 @@ def test_a_deployment_scaled_to_zero_is_rolled_out() -> None:
 
 # Recent rollout -----------------------------------------------------------------------------
 
-DEPLOYED = datetime(2026, 2, 10, 14, 0, tzinfo=UTC)
+# When LIVE's Progressing condition says revision 3's ReplicaSet finished rolling out.
+DEPLOYED = datetime(2026, 2, 10, 14, 2, 11, tzinfo=UTC)
 
 
 def test_a_rollout_within_the_window_is_reported_with_the_revision_it_replaced() -> None:
-    found = recent_rollout([RS1, RS2, RS3], DEPLOYED + timedelta(minutes=30))
+    found = recent_rollout(LIVE, [RS1, RS2, RS3], DEPLOYED + timedelta(minutes=30))
     assert found is not None
     assert found.revision.number == 3
     assert found.revision.images == checkout("1.5.0")
+    assert found.at == DEPLOYED
     assert found.previous is not None
     assert found.previous.number == 2
     assert found.previous.images == checkout("1.4.1")
 
 
 def test_a_rollout_older_than_the_window_is_not_recent() -> None:
-    assert recent_rollout([RS1, RS2, RS3], DEPLOYED + timedelta(hours=2, minutes=1)) is None
-    wider = recent_rollout([RS1, RS2, RS3], DEPLOYED + timedelta(hours=5), timedelta(hours=6))
+    assert recent_rollout(LIVE, [RS1, RS2, RS3], DEPLOYED + timedelta(hours=2, minutes=1)) is None
+    wider = recent_rollout(LIVE, [RS1, RS2, RS3], DEPLOYED + timedelta(hours=5), timedelta(hours=6))
     assert wider is not None
     assert wider.revision.number == 3
 
 
 def test_a_first_deploy_has_nothing_before_it() -> None:
-    found = recent_rollout([RS1], datetime(2026, 1, 20, 9, 10, tzinfo=UTC))
+    first = deployment(1, "1.4.0", status={"observedGeneration": 3})  # no conditions yet
+    found = recent_rollout(first, [RS1], datetime(2026, 1, 20, 9, 10, tzinfo=UTC))
     assert found is not None
     assert found.revision.number == 1
+    assert found.at == datetime(2026, 1, 20, 9, 0, tzinfo=UTC)  # its ReplicaSet's creation
     assert found.previous is None
 
 
 def test_no_replicasets_no_rollout() -> None:
-    assert recent_rollout([], DEPLOYED) is None
+    assert recent_rollout(LIVE, [], DEPLOYED) is None
+
+
+# After `kubectl rollout undo` (tests/fixtures/kubernetes/rollout-after-undo.json): revision 2's
+# ReplicaSet, created on 2025-11-18, is revision 4 since 14:06:19 on 2026-02-10.
+UNDONE = datetime(2026, 2, 10, 14, 6, 19, tzinfo=UTC)
+
+
+def test_an_undo_is_a_recent_rollout_though_its_replicaset_is_months_old() -> None:
+    live, sets = split(listed("rollout-after-undo.json"))
+    found = recent_rollout(live, sets, UNDONE + timedelta(minutes=9))
+    assert found is not None
+    assert found.revision.number == 4
+    assert found.revision.earlier == (2,)
+    assert found.revision.created == datetime(2025, 11, 18, 14, 31, 52, tzinfo=UTC)
+    assert found.at == UNDONE
+    assert found.revision.images == ("app=registry.factsway.example/records-service:2025.11.2",)
+    assert found.previous is not None
+    assert found.previous.number == 3  # what `kubectl rollout undo` would go back to now
+    assert found.previous.images == ("app=registry.factsway.example/records-service:2026.02.0",)
+    assert recent_rollout(live, sets, UNDONE + timedelta(hours=2, minutes=1)) is None
+
+
+def test_an_undo_still_rolling_out_is_dated_by_its_progress() -> None:
+    live, sets = split(listed("rollout-after-undo.json"))
+    progressing = live["status"]["conditions"][1]
+    progressing |= {"reason": "ReplicaSetUpdated", "lastUpdateTime": "2026-02-10T14:05:48Z"}
+    progressing["message"] = 'ReplicaSet "records-service-7c6b8d9f45" is progressing.'
+    reused = next(rs for rs in sets if rs["metadata"]["name"] == "records-service-7c6b8d9f45")
+    assert became_current(live, reused) == datetime(2026, 2, 10, 14, 5, 48, tzinfo=UTC)
+
+
+def test_a_reused_replicaset_the_conditions_do_not_name_has_no_known_time() -> None:
+    live, sets = split(listed("rollout-after-undo.json"))
+    live["status"]["conditions"] = live["status"]["conditions"][:1]  # no Progressing condition
+    assert recent_rollout(live, sets, UNDONE) is None
+
+
+def test_the_condition_of_the_previous_rollout_does_not_date_the_current_one() -> None:
+    # Before the controller has seen the undo, the condition still names revision 3's ReplicaSet.
+    live, sets = split(listed("rollout-after-undo.json"))
+    before, _ = split(listed("rollout-before-undo.json"))
+    live["status"] = before["status"]
+    assert recent_rollout(live, sets, datetime(2026, 2, 7, 9, 20, tzinfo=UTC)) is None

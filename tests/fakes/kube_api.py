@@ -1,12 +1,16 @@
 """A local Kubernetes API server for the real `kubernetes_asyncio` client, reached via kubeconfig.
 
 It serves the slice of the API an incident bot touches (apps/v1 Deployments with the scale
-subresource, ReplicaSets, Pods and their logs, Events, metrics.k8s.io) over plain HTTP with the
-server's wire conventions: `Status` error bodies, JSON/merge/strategic-merge patches, dryRun,
-generation and resourceVersion bookkeeping, zero status counts omitted, list items without
-kind/apiVersion. A small deployment controller rolls templates out one pod per
-`controller_delay`, so rollouts, stalls on crash-looping pods and rollbacks (which reuse an old
-ReplicaSet under a new revision number) look as they do on a cluster.
+subresource, ReplicaSets, Pods and their logs, Events, autoscaling/v2 HorizontalPodAutoscalers,
+metrics.k8s.io) over plain HTTP with the server's wire conventions: `Status` error bodies,
+JSON/merge/strategic-merge patches, dryRun, generation and resourceVersion bookkeeping, zero
+status counts omitted, list items without kind/apiVersion. A small deployment controller rolls
+templates out one pod per `controller_delay`, so rollouts, stalls on crash-looping pods and
+rollbacks (which reuse an old ReplicaSet under a new revision number, keep the old one in
+revision-history and move the Progressing condition to it) look as they do on a cluster; pods
+run their init containers and native sidecars as the kubelet reports them; an HPA controller
+holds each autoscaled Deployment within its bounds. Objects exported from a real cluster can be
+loaded as they are (`load`).
 """
 
 from __future__ import annotations
@@ -51,11 +55,18 @@ RESOURCES: dict[str, tuple[str, str, str, set[str]]] = {
     "replicasets": ("/apis/apps/v1", "ReplicaSet", "replicasets.apps", {"status.replicas"}),
     "pods": ("/api/v1", "Pod", "pods", {"spec.nodeName", "status.phase", "spec.restartPolicy"}),
     "events": ("/api/v1", "Event", "events", {"reason", "source", "type", "reportingComponent"}),
+    "horizontalpodautoscalers": (
+        "/apis/autoscaling/v2",
+        "HorizontalPodAutoscaler",
+        "horizontalpodautoscalers.autoscaling",
+        set(),
+    ),
 }
 RESOURCES["events"][3].update(f"involvedObject.{f}" for f in ("kind", "name", "namespace", "uid"))
 RESOURCES["events"][3].update(("involvedObject.apiVersion", "involvedObject.fieldPath"))
 KIND_RESOURCE = {spec[1]: name for name, spec in RESOURCES.items()}
 COMPONENTS = {"Pod": "kubelet", "Deployment": "deployment-controller"}
+COMPONENTS["HorizontalPodAutoscaler"] = "horizontal-pod-autoscaler"
 # Strategic merge patch merges these lists item by item on the key (patchMergeKey).
 MERGE_KEYS = {"containers": "name", "initContainers": "name", "env": "name", "volumes": "name"}
 MERGE_KEYS |= {"volumeMounts": "mountPath", "ports": "containerPort", "imagePullSecrets": "name"}
@@ -285,12 +296,16 @@ def default_deployment(d: Obj) -> None:
         rolling.setdefault("maxUnavailable", "25%")
         rolling.setdefault("maxSurge", "25%")
     template = spec.get("template")
+    if isinstance(template, dict) and isinstance(template.setdefault("metadata", {}), dict):
+        # A zero metav1.Time: the server stores no time and always writes it back as null, so a
+        # template sent without it (the Python client drops nulls) is the same template.
+        template["metadata"].setdefault("creationTimestamp", None)
     pod = template.get("spec") if isinstance(template, dict) else None
     if not isinstance(pod, dict):
         return
     for key, value in POD_DEFAULTS.items():
         pod.setdefault(key, copy.deepcopy(value))
-    for container in pod.get("containers") or []:
+    for container in [*(pod.get("initContainers") or []), *(pod.get("containers") or [])]:
         if not isinstance(container, dict):
             continue
         for key, value in CONTAINER_DEFAULTS.items():
@@ -374,8 +389,94 @@ def set_condition(status: Obj, reason: str, rs_name: str, bump: bool = False) ->
     conditions.sort(key=lambda c: c["type"] != "Available")  # a stable order for readers
 
 
+# autoscaling/v2 defaulting (SetDefaults_HorizontalPodAutoscalerBehavior) and metrics.
+HPA_BEHAVIOR: Obj = {
+    "scaleUp": {"stabilizationWindowSeconds": 0, "selectPolicy": "Max", "policies": []},
+    "scaleDown": {"stabilizationWindowSeconds": 300, "selectPolicy": "Max", "policies": []},
+}
+HPA_BEHAVIOR["scaleUp"]["policies"] = [{"type": "Pods", "value": 4, "periodSeconds": 15}]
+HPA_BEHAVIOR["scaleUp"]["policies"] += [{"type": "Percent", "value": 100, "periodSeconds": 15}]
+HPA_BEHAVIOR["scaleDown"]["policies"] = [{"type": "Percent", "value": 100, "periodSeconds": 15}]
+CPU_METRIC = "cpu resource utilization (percentage of request)"
+# The HPA controller's condition reasons -> (type, status, message); {n} a replica count.
+HPA_CONDITIONS = {
+    "SucceededRescale": (
+        "AbleToScale",
+        "True",
+        "the HPA controller was able to update the target scale to {n}",
+    ),
+    "ReadyForNewScale": ("AbleToScale", "True", "recommended size matches current size"),
+    "ValidMetricFound": (
+        "ScalingActive",
+        "True",
+        f"the HPA was able to successfully calculate a replica count from {CPU_METRIC}",
+    ),
+    "ScalingDisabled": (
+        "ScalingActive",
+        "False",
+        "scaling is disabled since the replica count of the target is zero",
+    ),
+    "DesiredWithinRange": (
+        "ScalingLimited",
+        "False",
+        "the desired count is within the acceptable range",
+    ),
+    "TooFewReplicas": (
+        "ScalingLimited",
+        "True",
+        "the desired replica count is less than the minimum replica count",
+    ),
+    "TooManyReplicas": (
+        "ScalingLimited",
+        "True",
+        "the desired replica count is more than the maximum replica count",
+    ),
+}
+
+
+def set_hpa_condition(status: Obj, reason: str, n: int = 0) -> None:
+    """As the HPA controller's setConditionInList: lastTransitionTime moves with the status."""
+    type_, state, text = HPA_CONDITIONS[reason]
+    conditions: list[Obj] = status.setdefault("conditions", [])
+    old = next((c for c in conditions if c["type"] == type_), None)
+    new = {"type": type_, "status": state, "lastTransitionTime": now()}
+    if old is not None and old["status"] == state:
+        new["lastTransitionTime"] = old["lastTransitionTime"]
+    new |= {"reason": reason, "message": text.format(n=n)}
+    conditions[:] = [new if c is old else c for c in conditions] + ([new] if old is None else [])
+
+
+def validate_hpa(hpa: Obj) -> list[tuple[str, str, str]]:
+    """What autoscaling/v2 validation reports for the fields the bot writes."""
+    spec = hpa["spec"] if isinstance(hpa.get("spec"), dict) else {}
+    errors: list[tuple[str, str, str]] = []
+    low, high, ref = spec.get("minReplicas", 1), spec.get("maxReplicas"), spec.get("scaleTargetRef")
+    ref = ref if isinstance(ref, dict) else {}
+    for key in ("kind", "name"):
+        if not ref.get(key):
+            errors.append((f"spec.scaleTargetRef.{key}", "FieldValueRequired", "Required value"))
+    if not isinstance(low, int) or isinstance(low, bool) or low < 1:
+        detail = f"Invalid value: {json.dumps(low)}: must be greater than or equal to 1"
+        errors.append(("spec.minReplicas", "FieldValueInvalid", detail))
+    elif not isinstance(high, int) or isinstance(high, bool) or high < 1:
+        detail = f"Invalid value: {json.dumps(high)}: must be greater than 0"
+        errors.append(("spec.maxReplicas", "FieldValueInvalid", detail))
+    elif high < low:
+        detail = f"Invalid value: {high}: must be greater than or equal to `minReplicas`"
+        errors.append(("spec.maxReplicas", "FieldValueInvalid", detail))
+    return errors
+
+
+def back_off(restarts: int) -> str:
+    """The kubelet's crash-loop back-off after `restarts` restarts, as Go prints a duration:
+    10s doubling up to 5m0s."""
+    seconds = min(10 * 2 ** max(restarts - 1, 0), 300)
+    minutes, rest = divmod(seconds, 60)
+    return f"{minutes}m{rest}s" if minutes else f"{rest}s"
+
+
 class FakeKubernetes:
-    """The API server plus deployment and ReplicaSet controllers, on 127.0.0.1 over HTTP."""
+    """The API server plus deployment, ReplicaSet and HPA controllers, on 127.0.0.1 over HTTP."""
 
     def __init__(self, *, namespace: str = "factsway-prod", metrics_server: bool = False) -> None:
         self.namespace = namespace
@@ -391,7 +492,9 @@ class FakeKubernetes:
         self._hang = 0.0
         self._stopped = asyncio.Event()
         self._logs: dict[tuple[str, str | None, bool], str] = {}
-        self._crashing: dict[str, tuple[str, int]] = {}  # template hash -> (reason, restarts)
+        # template hash -> (reason, restarts, the container that crashes; None: the first app one)
+        self._crashing: dict[str, tuple[str, int, str | None]] = {}
+        self._recommend: dict[str, int] = {}  # HPA uid -> the replicas its metrics ask for
         self._usage: dict[str, tuple[str, str]] = {}
         self._progress_at: dict[str, float] = {}  # deployment uid -> monotonic time
         self._ips = itertools.count()
@@ -453,13 +556,25 @@ class FakeKubernetes:
         change_cause: str | None = None,
         containers: int = 1,
         paused: bool = False,
+        init_containers: tuple[str, ...] = (),
+        sidecars: tuple[str, ...] = (),
     ) -> dict[str, Any]:
-        """A deployment as if long since rolled out: revision 1, its ReplicaSet, ready pods."""
+        """A deployment as if long since rolled out: revision 1, its ReplicaSet, ready pods.
+        `init_containers` run to completion first; `sidecars` are native sidecars (init
+        containers with restartPolicy: Always), started before the app and kept running."""
         ns, labels = namespace or self.namespace, {"app": name, **(labels or {})}
         pod_containers = [{"name": name, "image": image}]
         for i in range(1, containers):
             pod_containers += [{"name": f"sidecar-{i}", "image": f"registry.local/sidecar-{i}:1"}]
-        template = {"metadata": {"labels": dict(labels)}, "spec": {"containers": pod_containers}}
+        inits: list[Obj] = [{"name": n, "image": f"registry.local/{n}:1"} for n in init_containers]
+        inits += [
+            {"name": n, "image": f"registry.local/{n}:1", "restartPolicy": "Always"}
+            for n in sidecars
+        ]
+        pod_spec: Obj = {"containers": pod_containers} | (
+            {"initContainers": inits} if inits else {}
+        )
+        template = {"metadata": {"labels": dict(labels)}, "spec": pod_spec}
         spec = {"replicas": replicas, "selector": {"matchLabels": {"app": labels["app"]}}}
         d: Obj = {"apiVersion": "apps/v1", "kind": "Deployment", "status": {}}
         d["metadata"] = self._meta(ns, name) | {"generation": 1, "labels": labels}
@@ -486,6 +601,72 @@ class FakeKubernetes:
 
     def deployment(self, name: str, *, namespace: str | None = None) -> dict[str, Any]:
         return copy.deepcopy(self._get("deployments", namespace or self.namespace, name))
+
+    def load(self, *objects: Obj) -> None:
+        """Objects as a cluster returned them (`kubectl get -o json`, a List or single
+        objects), stored as they are; the controllers carry on from there."""
+        for obj in objects:
+            if str(obj.get("kind", "")).endswith("List"):
+                kind = str(obj["kind"]).removesuffix("List")
+                self.load(
+                    *(
+                        {"kind": kind, "apiVersion": obj.get("apiVersion")} | item
+                        for item in obj.get("items") or []
+                    )
+                )
+                continue
+            resource = KIND_RESOURCE[str(obj["kind"])]
+            stored = copy.deepcopy(dict(obj))
+            stored["apiVersion"] = (
+                stored.get("apiVersion") or RESOURCES[resource][0].split("/", 2)[-1]
+            )
+            meta = stored["metadata"]
+            meta.setdefault("namespace", self.namespace)
+            self._store[resource][(meta["namespace"], meta["name"])] = stored
+            self._touch(stored)
+            if resource == "horizontalpodautoscalers":
+                status = stored.get("status") or {}
+                wanted = status.get("desiredReplicas") or status.get("currentReplicas") or 1
+                self._recommend[meta["uid"]] = int(wanted)
+
+    def add_autoscaler(
+        self,
+        deployment: str,
+        *,
+        min_replicas: int = 1,
+        max_replicas: int = 10,
+        recommends: int | None = None,
+        cpu: int = 70,
+    ) -> dict[str, Any]:
+        """An autoscaling/v2 HPA on the deployment, as `kubectl autoscale` makes one; its
+        metrics ask for `recommends` replicas (by default, what the deployment runs now)."""
+        d = self._get("deployments", self.namespace, deployment)
+        target = {"type": "Utilization", "averageUtilization": cpu}
+        hpa: Obj = {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler"}
+        hpa["metadata"] = self._meta(self.namespace, deployment)
+        ref = {"apiVersion": "apps/v1", "kind": "Deployment", "name": deployment}
+        hpa["spec"] = {"scaleTargetRef": ref, "minReplicas": min_replicas}
+        hpa["spec"] |= {"maxReplicas": max_replicas, "behavior": copy.deepcopy(HPA_BEHAVIOR)}
+        hpa["spec"]["metrics"] = [{"type": "Resource", "resource": {"name": "cpu"}}]
+        hpa["spec"]["metrics"][0]["resource"]["target"] = target
+        hpa["status"] = {"desiredReplicas": 0}
+        if errors := validate_hpa(hpa):
+            raise ValueError(
+                invalid("HorizontalPodAutoscaler.autoscaling", deployment, errors).message
+            )
+        self._store["horizontalpodautoscalers"][(self.namespace, deployment)] = hpa
+        wanted = d["spec"]["replicas"] if recommends is None else recommends
+        self._recommend[hpa["metadata"]["uid"]] = wanted
+        self._autoscale(hpa)
+        return copy.deepcopy(hpa)
+
+    def recommend(self, autoscaler: str, replicas: int) -> None:
+        """What the HPA's metrics now ask for (before its bounds are applied)."""
+        hpa = self._get("horizontalpodautoscalers", self.namespace, autoscaler)
+        self._recommend[hpa["metadata"]["uid"]] = replicas
+
+    def autoscaler(self, name: str) -> dict[str, Any]:
+        return copy.deepcopy(self._get("horizontalpodautoscalers", self.namespace, name))
 
     def replicasets(self, deployment: str) -> list[dict[str, Any]]:
         """The deployment's ReplicaSets, oldest revision first."""
@@ -515,11 +696,20 @@ class FakeKubernetes:
         """What metrics-server reports for each container of the pod (default 12m / 130Mi)."""
         self._usage[pod] = (cpu, memory)
 
-    def crash_pods(self, deployment: str, *, reason: str = "OOMKilled", restarts: int = 3) -> None:
+    def crash_pods(
+        self,
+        deployment: str,
+        *,
+        reason: str = "OOMKilled",
+        restarts: int = 3,
+        container: str | None = None,
+    ) -> None:
         """Pods of the deployment's current template crash-loop: those running now and those
-        the controller creates for that template later. Other templates' pods are unaffected."""
+        the controller creates for that template later. Other templates' pods are unaffected.
+        `container` names the one that crashes (an init container holds the pod in Pending);
+        by default the first app container."""
         d = self._get("deployments", self.namespace, deployment)
-        self._crashing[template_hash(d["spec"]["template"])] = (reason, restarts)
+        self._crashing[template_hash(d["spec"]["template"])] = (reason, restarts, container)
         for rs in self._owned(d, "replicasets"):
             if rs["metadata"]["labels"][HASH_LABEL] == template_hash(d["spec"]["template"]):
                 for pod in self._owned(rs):
@@ -535,6 +725,8 @@ class FakeKubernetes:
         routes += [(m, deployment, self._write_deployment) for m in ("PUT", "PATCH")]
         routes += [(m, f"{deployment}/scale", self._scale) for m in ("GET", "PUT", "PATCH")]
         routes += [("GET", "/api/v1/namespaces/{ns}/pods/{name}/log", self._log)]
+        hpa = "/apis/autoscaling/v2/namespaces/{ns}/horizontalpodautoscalers/{name}"
+        routes += [(m, hpa, self._write_autoscaler) for m in ("PUT", "PATCH")]
         for resource, (prefix, *_) in RESOURCES.items():
             lister, many = self._lister(resource), f"{prefix}/namespaces/{{ns}}/{resource}"
             routes += [("GET", f"{prefix}/{resource}", lister), ("GET", many, lister)]
@@ -628,12 +820,12 @@ class FakeKubernetes:
 
     async def _discovery(self, request: web.Request) -> web.Response:
         if request.path.rstrip("/") == "/apis":
-            groups = [("apps", "v1"), ("autoscaling", "v1")]
-            groups += [("metrics.k8s.io", "v1beta1")] if self.metrics_server else []
+            groups = [("apps", ("v1",)), ("autoscaling", ("v2", "v1"))]
+            groups += [("metrics.k8s.io", ("v1beta1",))] if self.metrics_server else []
             listed = []
-            for name, version in groups:
-                gv = {"groupVersion": f"{name}/{version}", "version": version}
-                listed.append({"name": name, "versions": [gv], "preferredVersion": gv})
+            for name, versions in groups:
+                gvs = [{"groupVersion": f"{name}/{v}", "version": v} for v in versions]
+                listed.append({"name": name, "versions": gvs, "preferredVersion": gvs[0]})
             return web.json_response({"kind": "APIGroupList", "apiVersion": "v1", "groups": listed})
         kinds = (("nodes", False, "NodeMetrics"), ("pods", True, "PodMetrics"))
         verbs = ["get", "list"]
@@ -648,6 +840,38 @@ class FakeKubernetes:
         dry = self._dry_run(request)
         new = await self._change(request, current)
         return web.json_response(self._update_deployment(current, new, dry))
+
+    async def _write_autoscaler(self, request: web.Request) -> web.Response:
+        """PUT or PATCH of an HPA: validated, status kept (an HPA has no metadata.generation)."""
+        ns, name = request.match_info["ns"], request.match_info["name"]
+        current = self._get("horizontalpodautoscalers", ns, name)
+        dry = self._dry_run(request)
+        new = await self._change(request, current)
+        if not isinstance(new, dict) or not isinstance(new.get("metadata", {}), dict):
+            raise KubeError(400, "the request body is not a HorizontalPodAutoscaler object")
+        meta, cur = new.setdefault("metadata", {}), current["metadata"]
+        if meta.get("resourceVersion") not in (None, "", cur["resourceVersion"]):
+            text = (
+                f'Operation cannot be fulfilled on horizontalpodautoscalers.autoscaling "{name}":'
+            )
+            text += " the object has been modified; please apply your changes to the latest"
+            text += " version and try again"
+            details = {"name": name, "group": "autoscaling", "kind": "horizontalpodautoscalers"}
+            raise KubeError(409, text, details)
+        for key in ("name", "namespace", "uid", "creationTimestamp"):
+            meta[key] = cur[key]
+        meta["resourceVersion"] = cur["resourceVersion"]
+        new |= {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler"}
+        new["status"] = copy.deepcopy(current["status"])
+        if isinstance(new.get("spec"), dict):
+            new["spec"].setdefault("minReplicas", 1)
+        if errors := validate_hpa(new):
+            raise invalid("HorizontalPodAutoscaler.autoscaling", name, errors)
+        if dry:
+            return web.json_response(new)
+        self._store["horizontalpodautoscalers"][(ns, name)] = new
+        self._touch(new)
+        return web.json_response(new)
 
     def _update_deployment(self, current: Obj, new: Any, dry: bool) -> Obj:
         """Validate and store a whole new Deployment; generation moves only with the spec, and
@@ -712,15 +936,22 @@ class FakeKubernetes:
         name, query = request.match_info["name"], request.query
         pod = self._get("pods", request.match_info["ns"], name)
         names = [c["name"] for c in pod["spec"]["containers"]]
+        inits = [c["name"] for c in pod["spec"].get("initContainers") or []]
         if (container := query.get("container")) is None and len(names) > 1:
             text = f"a container name must be specified for pod {name}, choose one of"
-            raise KubeError(400, f"{text}: [{' '.join(names)}]")
-        if (container := container or names[0]) not in names:
+            text += f": [{' '.join(names)}]"
+            raise KubeError(
+                400,
+                text + (f" or one of the init containers: [{' '.join(inits)}]" if inits else ""),
+            )
+        if (container := container or names[0]) not in names + inits:
             raise KubeError(400, f"container {container} is not valid for pod {name}")
         previous = flag(query.get("previous"))
         keys = [(name, container, previous)] + [(name, None, previous)] * (container == names[0])
         logs = next((self._logs[k] for k in keys if k in self._logs), None)
-        statuses = pod["status"]["containerStatuses"]
+        statuses = pod["status"]["containerStatuses"] + pod["status"].get(
+            "initContainerStatuses", []
+        )
         restarted = any(s["name"] == container and s["lastState"] for s in statuses)
         if logs is None and previous and not restarted:
             # A restarted container has a previous instance even when no logs were set for it.
@@ -759,9 +990,67 @@ class FakeKubernetes:
 
     async def _control(self) -> None:
         while True:
+            for hpa in list(self._store["horizontalpodautoscalers"].values()):
+                self._autoscale(hpa)
             for d in list(self._store["deployments"].values()):
                 self._reconcile(d)
             await asyncio.sleep(self.controller_delay)
+
+    def _autoscale(self, hpa: Obj) -> None:
+        """One pass of the HPA controller (reconcileAutoscaler; every 15 s on a cluster): a
+        target outside the bounds is moved to the nearest one, otherwise to what the metrics
+        ask for within them. A Deployment scaled by hand is scaled back on the next pass."""
+        ns, spec = hpa["metadata"]["namespace"], hpa["spec"]
+        d = self._store["deployments"].get((ns, spec["scaleTargetRef"].get("name", "")))
+        if d is None or spec["scaleTargetRef"].get("kind") != "Deployment":
+            return
+        status, low, high = (
+            copy.deepcopy(hpa["status"]),
+            spec.get("minReplicas", 1),
+            spec["maxReplicas"],
+        )
+        current = d["spec"]["replicas"]
+        wanted = self._recommend.get(hpa["metadata"]["uid"], current)
+        if current == 0:
+            desired, why = 0, ""
+            set_hpa_condition(status, "ScalingDisabled")
+        elif current > high:
+            desired, why = high, "Current number of replicas above Spec.MaxReplicas"
+        elif current < low:
+            desired, why = low, "Current number of replicas below Spec.MinReplicas"
+        else:
+            desired = min(max(wanted, low), high)
+            why = f"{CPU_METRIC} {'above' if desired > current else 'below'} target"
+            set_hpa_condition(status, "ValidMetricFound")
+            limit = "TooFewReplicas" if wanted < low else "TooManyReplicas" if wanted > high else ""
+            set_hpa_condition(status, limit or "DesiredWithinRange")
+        usage = {"averageUtilization": 12, "averageValue": "6m"}
+        status["currentMetrics"] = [
+            {"type": "Resource", "resource": {"name": "cpu", "current": usage}}
+        ]
+        status |= {"currentReplicas": d["status"].get("replicas", 0), "desiredReplicas": desired}
+        if desired != current:
+            wanted_d = copy.deepcopy(d)
+            wanted_d["spec"]["replicas"] = desired
+            self._update_deployment(d, wanted_d, False)
+            status["lastScaleTime"] = now()
+            set_hpa_condition(status, "SucceededRescale", desired)
+            text = f"New size: {desired}; reason: {why}"
+            self._event(
+                ns,
+                "HorizontalPodAutoscaler",
+                hpa["metadata"]["name"],
+                "SuccessfulRescale",
+                text,
+                "Normal",
+            )
+        elif current:
+            set_hpa_condition(status, "ReadyForNewScale")
+        order = {"AbleToScale": 0, "ScalingActive": 1, "ScalingLimited": 2}
+        status["conditions"].sort(key=lambda c: order.get(c["type"], 3))
+        if status != hpa["status"]:
+            hpa["status"] = status
+            self._touch(hpa)
 
     def _reconcile(self, d: Obj) -> None:
         """One step of the deployment controller: scales at most one pod up or down."""
@@ -777,7 +1066,11 @@ class FakeKubernetes:
             if new_rs is None:
                 new_rs, note = self._create_rs(d, owned), "NewReplicaSetCreated"
                 owned.append(new_rs)
-            elif self._adopt(d, new_rs, owned):
+            elif self._adopt(d, new_rs, owned) and not any(
+                c["type"] == "Progressing" for c in d["status"].get("conditions") or []
+            ):
+                # getNewReplicaSet notes an adopted ReplicaSet only when no Progressing condition
+                # exists yet; otherwise the rollout's progress moves the condition to it.
                 note = "FoundNewReplicaSet"
             self._roll(d, new_rs, [rs for rs in owned if rs is not new_rs])
         for rs in owned:
@@ -886,7 +1179,8 @@ class FakeKubernetes:
         spec = template["spec"] | {"nodeName": "node-1", "serviceAccountName": "default"}
         pod: Obj = {"apiVersion": "v1", "kind": "Pod", "spec": spec}
         pod["metadata"] = self._meta(ns, name)
-        pod["metadata"] |= template["metadata"] | {"generateName": f"{rs_name}-"}
+        meta = {k: v for k, v in template["metadata"].items() if k != "creationTimestamp"}
+        pod["metadata"] |= meta | {"generateName": f"{rs_name}-"}
         pod["metadata"]["ownerReferences"] = [owner_ref(rs)]
         n = next(self._ips)
         pod["status"] = {"podIP": f"10.244.{n // 250}.{n % 250 + 2}"}
@@ -895,44 +1189,79 @@ class FakeKubernetes:
         return name
 
     def _pod_status(self, pod: Obj) -> Obj:
-        """Running and Ready; in a template crash_pods marked, the app container crash-loops."""
+        """As the kubelet reports a started pod: init containers completed (ready, not started),
+        native sidecars (restartPolicy: Always) and app containers running and ready. In a
+        template crash_pods marked, one container crash-loops: an app container leaves the pod
+        Running but unready; an init container holds it in Pending, the containers after it
+        waiting in PodInitializing and the Initialized condition False."""
         meta, started = pod["metadata"], pod["metadata"]["creationTimestamp"]
         crash = self._crashing.get(meta["labels"].get(HASH_LABEL, ""))
+        inits, apps = pod["spec"].get("initContainers") or [], pod["spec"]["containers"]
+        crashing = (crash[2] or apps[0]["name"]) if crash else None
         where = f"{meta['name']}_{meta['namespace']}({meta['uid']})"
-        statuses = []
-        for i, c in enumerate(pod["spec"]["containers"]):
+        blocked = False  # an init container has not completed (or, a sidecar, not started)
+        init_statuses: list[Obj] = []
+        statuses: list[Obj] = []
+        for index, c in enumerate([*inits, *apps]):
+            is_init = index < len(inits)
+            sidecar = is_init and c.get("restartPolicy") == "Always"
             cid = hashlib.sha256(f"{meta['uid']}/{c['name']}".encode()).hexdigest()
             digest = hashlib.sha256(c["image"].encode()).hexdigest()
-            status: Obj = {"name": c["name"], "image": c["image"]}
-            status["containerID"] = f"containerd://{cid}"
-            status |= {"imageID": f"{c['image'].split(':')[0]}@sha256:{digest}", "restartCount": 0}
-            status |= {"ready": True, "started": True, "state": {"running": {"startedAt": started}}}
-            status["lastState"] = {}
-            if crash and i == 0:  # the app container crashes; sidecars keep running
-                text = f"back-off 5m0s restarting failed container={c['name']} pod={where}"
-                waiting = {"reason": "CrashLoopBackOff", "message": text}
-                ended = {"exitCode": EXIT_CODES.get(crash[0], 1), "reason": crash[0]}
-                ended |= {"startedAt": started, "finishedAt": now(), "containerID": cid}
-                status |= {"ready": False, "started": False, "restartCount": crash[1]}
-                status |= {"state": {"waiting": waiting}, "lastState": {"terminated": ended}}
+            status: Obj = {"name": c["name"], "image": c["image"], "restartCount": 0}
+            if blocked:  # never started: no container ID, no image ID yet
+                status |= {"imageID": "", "ready": False, "started": False, "lastState": {}}
+                status["state"] = {"waiting": {"reason": "PodInitializing"}}
+            elif c["name"] == crashing and crash is not None:
+                reason, restarts = crash[0], crash[1]
+                text = f"back-off {back_off(restarts)} restarting failed container={c['name']}"
+                waiting = {"reason": "CrashLoopBackOff", "message": f"{text} pod={where}"}
+                ended = {"exitCode": EXIT_CODES.get(reason, 1), "reason": reason}
+                ended |= {"startedAt": started, "finishedAt": now()}
+                ended["containerID"] = f"containerd://{cid}"
+                status |= {"containerID": f"containerd://{cid}", "ready": False, "started": False}
+                status |= {"imageID": f"{c['image'].split(':')[0]}@sha256:{digest}"}
+                status |= {"restartCount": restarts, "state": {"waiting": waiting}}
+                status["lastState"] = {"terminated": ended}
                 text = f"Back-off restarting failed container {c['name']} in pod {where}"
-                for _ in range(max(crash[1], 1)):  # the kubelet reports each back-off
+                for _ in range(max(restarts, 1)):  # the kubelet reports each back-off
                     self._event(meta["namespace"], "Pod", meta["name"], "BackOff", text)
-            statuses.append(status)
-        unready = [s["name"] for s in statuses if not s["ready"]]
+                blocked = blocked or is_init
+            else:
+                status |= {"containerID": f"containerd://{cid}", "lastState": {}}
+                status |= {"imageID": f"{c['image'].split(':')[0]}@sha256:{digest}"}
+                if is_init and not sidecar:  # ran to completion
+                    done = {"exitCode": 0, "reason": "Completed", "startedAt": started}
+                    done |= {"finishedAt": started, "containerID": f"containerd://{cid}"}
+                    status |= {"ready": True, "started": False, "state": {"terminated": done}}
+                else:
+                    status |= {"ready": True, "started": True}
+                    status["state"] = {"running": {"startedAt": started}}
+            (init_statuses if is_init else statuses).append(status)
+        sidecars = {c["name"] for c in inits if c.get("restartPolicy") == "Always"}
+        serving = [s for s in init_statuses if s["name"] in sidecars] + statuses
+        unready = [s["name"] for s in serving if not s["ready"]]
+        incomplete = [s["name"] for s in init_statuses if not (s["ready"] or s["started"])]
         conditions = []
         for type_ in (*POD_CONDITIONS, "PodScheduled"):
-            ok = not unready or type_ not in ("Ready", "ContainersReady")
-            cond = {"type": type_, "status": str(ok), "lastProbeTime": None}
+            cond: Obj = {"type": type_, "status": "True", "lastProbeTime": None}
             cond["lastTransitionTime"] = started
-            if not ok:
-                cond["message"] = f"containers with unready status: [{' '.join(unready)}]"
+            if type_ == "Initialized" and incomplete:
+                cond["reason"] = "ContainersNotInitialized"
+                cond["message"] = f"containers with incomplete status: [{' '.join(incomplete)}]"
+            elif type_ in ("Ready", "ContainersReady") and unready:
                 cond["reason"] = "ContainersNotReady"
+                cond["message"] = f"containers with unready status: [{' '.join(unready)}]"
+            cond["status"] = str("reason" not in cond)
             conditions.append(cond)
         ip = pod["status"]["podIP"]
-        qos = "Burstable" if any(c.get("resources") for c in pod["spec"]["containers"]) else ""
-        result = {"phase": "Running", "conditions": conditions, "hostIP": "10.0.0.10", "podIP": ip}
-        result |= {"podIPs": [{"ip": ip}], "startTime": started, "containerStatuses": statuses}
+        every = [*inits, *apps]
+        qos = "Burstable" if any(c.get("resources") for c in every) else ""
+        phase = "Pending" if incomplete else "Running"
+        result = {"phase": phase, "conditions": conditions, "hostIP": "10.0.0.10", "podIP": ip}
+        result |= {"hostIPs": [{"ip": "10.0.0.10"}], "podIPs": [{"ip": ip}], "startTime": started}
+        if init_statuses:
+            result["initContainerStatuses"] = init_statuses
+        result["containerStatuses"] = statuses
         return result | {"qosClass": qos or "BestEffort"}
 
     def _update_status(

@@ -2,10 +2,17 @@
 
 The client insists on https, so the fake serves TLS with a throwaway certificate authority
 (trustme) whose certificate the test trusts through SSL_CERT_FILE.
+
+It refuses what PagerDuty refuses, with PagerDuty's own answers (tests/fixtures/pagerduty/rest,
+written from PagerDuty's Errors and Rate Limits pages): a wrong token (401), a request that is
+not JSON or not an incident update (400), a From email that is no PagerDuty user (400), an
+unknown incident (404), a status change out of a resolved incident (400), and, when a test asks
+for it, the rate limit (429 with the ratelimit-* headers).
 """
 
 from __future__ import annotations
 
+import json
 import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,6 +20,21 @@ from typing import Any
 
 import trustme
 from aiohttp import web
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "pagerduty"
+NOT_JSON = object()  # a request body that did not parse
+
+
+def webhook(event_type: str) -> dict[str, Any]:
+    """A V3 webhook delivery as PagerDuty documents it, from tests/fixtures/pagerduty/webhooks."""
+    body: dict[str, Any] = json.loads((FIXTURES / "webhooks" / f"{event_type}.json").read_text())
+    return body
+
+
+def rest_answer(name: str) -> web.Response:
+    """One of PagerDuty's documented REST answers, from tests/fixtures/pagerduty/rest."""
+    answer = json.loads((FIXTURES / "rest" / f"{name}.json").read_text())
+    return web.json_response(answer["body"], status=answer["status"], headers=answer["headers"])
 
 
 @dataclass
@@ -35,6 +57,7 @@ class FakePagerDuty:
     oncall: dict[str, list[tuple[int, str, str]]] = field(default_factory=dict)
     url: str = ""
     ca_file: Path | None = None
+    rate_limited: int = 0  # the next this many REST requests are answered 429
 
     async def start(self, tmp_dir: Path) -> None:
         ca = trustme.CA()
@@ -59,33 +82,80 @@ class FakePagerDuty:
     def add_incident(self, incident_id: str, status: str = "triggered") -> None:
         self.incidents[incident_id] = {"id": incident_id, "type": "incident", "status": status}
 
+    def rate_limit(self, requests: int = 1) -> None:
+        """Answer the next `requests` REST requests as PagerDuty does past its rate limit."""
+        self.rate_limited = requests
+
     @staticmethod
-    def _error(status: int, message: str, code: int) -> web.Response:
-        return web.json_response({"error": {"message": message, "code": code}}, status=status)
+    def _error(status: int, message: str, code: int, *errors: str) -> web.Response:
+        error: dict[str, Any] = {"message": message, "code": code}
+        if errors:
+            error["errors"] = list(errors)
+        return web.json_response({"error": error}, status=status)
+
+    @staticmethod
+    async def _body(request: web.Request) -> Any:
+        if not request.can_read_body:
+            return None
+        try:
+            return json.loads(await request.read())
+        except ValueError:
+            return NOT_JSON
+
+    def _refused(self, request: web.Request) -> web.Response | None:
+        """What PagerDuty answers to any REST request before it looks at what is asked."""
+        if request.headers.get("Authorization") != f"Token token={self.token}":
+            return rest_answer("401-authentication-failed")
+        if self.rate_limited > 0:
+            self.rate_limited -= 1
+            return rest_answer("429-rate-limit-exceeded")
+        return None
 
     async def _put_incident(self, request: web.Request) -> web.Response:
-        body = await request.json() if request.can_read_body else None
+        body = await self._body(request)
         self.requests.append(Request("PUT", request.path, dict(request.headers), body))
-        if request.headers.get("Authorization") != f"Token token={self.token}":
-            return self._error(401, "Unauthorized", 2006)
+        if (refused := self._refused(request)) is not None:
+            return refused
+        if body is NOT_JSON or not isinstance(body, dict):
+            return rest_answer("400-invalid-input")
         if request.headers.get("From") not in self.users:
-            # PagerDuty's answer when the From header names nobody it knows.
-            return self._error(400, "Requester User Not Found", 2100)
+            # PagerDuty acts as the From user: an email it does not know is refused.
+            return rest_answer("400-requester-user-not-found")
         incident = self.incidents.get(request.match_info["id"])
         if incident is None:
-            return self._error(404, "Not Found", 2100)
-        update = (body or {}).get("incident") or {}
-        if update.get("type") not in ("incident", "incident_reference"):
-            return self._error(400, "Invalid Input Provided", 2001)
+            return rest_answer("404-not-found")
+        update = body.get("incident")
+        if not isinstance(update, dict) or update.get("type") not in (
+            "incident",
+            "incident_reference",
+        ):
+            return self._error(
+                400, "Invalid Input Provided", 2001, "Incident must be an incident reference"
+            )
         if update.get("status") not in ("acknowledged", "resolved"):
-            return self._error(400, "Invalid Input Provided", 2001)
+            return self._error(
+                400, "Invalid Input Provided", 2001, "Status must be acknowledged or resolved"
+            )
+        if incident["status"] == "resolved":
+            # A resolved incident stays resolved: neither acknowledged nor resolved again.
+            return rest_answer("400-incident-already-resolved")
         incident["status"] = update["status"]
         return web.json_response({"incident": incident})
 
     async def _enqueue(self, request: web.Request) -> web.Response:
         """Events API v2: validated as PagerDuty does, 202 with the dedup key."""
-        event = await request.json()
+        event = await self._body(request)
         self.requests.append(Request("POST", request.path, dict(request.headers), event))
+        if not isinstance(event, dict):
+            # "400 Bad Request - Check that the JSON is valid."
+            return web.json_response(
+                {
+                    "status": "invalid event",
+                    "message": "Event object is invalid",
+                    "errors": ["Body is not a JSON object"],
+                },
+                status=400,
+            )
         if event.get("routing_key") != self.routing_key:
             return web.json_response(
                 {
@@ -117,8 +187,8 @@ class FakePagerDuty:
 
     async def _oncalls(self, request: web.Request) -> web.Response:
         self.requests.append(Request("GET", request.path_qs, dict(request.headers), None))
-        if request.headers.get("Authorization") != f"Token token={self.token}":
-            return self._error(401, "Unauthorized", 2006)
+        if (refused := self._refused(request)) is not None:
+            return refused
         wanted = request.query.getall("escalation_policy_ids[]", [])
         found = []
         for policy, people in self.oncall.items():

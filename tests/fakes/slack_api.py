@@ -7,6 +7,13 @@ argument validation, error codes and response shapes, on 127.0.0.1 so the real
 messages in memory for assertions, can inject rate limits and outages, and can push
 Socket Mode envelopes (slash commands, interactions) to the connected client and wait
 for their acks.
+
+It refuses what Slack refuses, so a bot that only works against a lax fake cannot pass:
+channel membership (`add_channel(private=…, bot_member=…)`, `remove_bot`, `invite_bot`),
+Block Kit limits (`slack_blocks`), each method's rate-limit tier and required scopes
+(`slack_limits`; the granted scopes default to what slack-app-manifest.yml asks for),
+chat.postMessage's one post per second per channel, `response_url`'s 5 uses in 30 minutes,
+and a file upload whose bytes do not match the `length` it announced.
 """
 
 from __future__ import annotations
@@ -26,12 +33,20 @@ from typing import Any, Self
 
 from aiohttp import WSMsgType, web
 
+from .slack_blocks import MESSAGE_BLOCKS, MODAL_BLOCKS, block_errors
+from .slack_limits import (
+    METHOD_SCOPES,
+    METHOD_TIER,
+    RESPONSE_URL_TTL,
+    RESPONSE_URL_USES,
+    TIER_PER_MINUTE,
+    RateWindow,
+    manifest_scopes,
+)
+
 TEAM_ID, TEAM_DOMAIN, APP_ID = "T1", "fake", "A1"
 BOT_USER_ID, BOT_ID, BOT_NAME = "U_BOT", "B1", "incident-bot"
-MAX_BLOCKS, MAX_TEXT = 50, 40_000
-# Slack rejects over-long text inside these block types with invalid_blocks; a common
-# production failure for bots that paste alert bodies into a section.
-BLOCK_TEXT_LIMITS = {"section": 3000, "header": 150}
+MAX_TEXT = 40_000
 CHANNEL_NAME = re.compile(r"^[a-z0-9_-]+$")
 JSON_ARGS = ("blocks", "attachments", "metadata", "view", "files")
 TRIGGER_TTL = 3.0  # Slack's trigger_id lifetime in seconds
@@ -95,26 +110,20 @@ def _ts_key(ts: Any, error: str = "invalid_ts") -> Decimal:
         raise SlackError(error) from None
 
 
-def _block_errors(blocks: Any) -> dict[str, Any] | None:
+def _block_errors(blocks: Any, most: int = MESSAGE_BLOCKS) -> dict[str, Any] | None:
     if not isinstance(blocks, list):
         return {"error": "invalid_blocks_format"}
-    msgs = []
-    if len(blocks) > MAX_BLOCKS:
-        msgs.append(f"[ERROR] no more than {MAX_BLOCKS} items allowed [json-pointer:/blocks]")
-    for i, block in enumerate(blocks):
-        if not isinstance(block, dict) or not isinstance(block.get("type"), str):
-            msgs.append(f"[ERROR] missing required field: type [json-pointer:/blocks/{i}]")
-            continue
-        limit = BLOCK_TEXT_LIMITS.get(block["type"])
-        text = block.get("text")
-        if limit and isinstance(text, dict) and len(str(text.get("text", ""))) > limit:
-            msgs.append(
-                f"[ERROR] must be less than {limit + 1} characters "
-                f"[json-pointer:/blocks/{i}/text/text]"
-            )
-    if msgs:
+    if msgs := block_errors(blocks, most=most):
         return {"error": "invalid_blocks", "response_metadata": {"messages": msgs}}
     return None
+
+
+class RateLimited(SlackError):
+    """HTTP 429 with Retry-After, as Slack answers a call over its method's limit."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__("ratelimited")
+        self.retry_after = retry_after
 
 
 class FakeSlack:
@@ -123,10 +132,17 @@ class FakeSlack:
         *,
         bot_token: str = "xoxb-test",
         app_token: str = "xapp-test",
-        enforce_post_rate: bool = False,
+        enforce_post_rate: bool = True,
+        rate_limits: bool = True,
+        scopes: frozenset[str] | None = None,
     ) -> None:
+        """`enforce_post_rate`: chat.postMessage at most once per second per channel;
+        `rate_limits`: every other method within its tier; `scopes`: what the install granted
+        (default: everything slack-app-manifest.yml asks for)."""
         self.bot_token, self.app_token = bot_token, app_token
         self.enforce_post_rate = enforce_post_rate
+        self.rate_limits = rate_limits
+        self.scopes = manifest_scopes() if scopes is None else frozenset(scopes)
         self.url = ""
         self.base = ""
         self.calls: list[Call] = []
@@ -145,7 +161,9 @@ class FakeSlack:
         self._seq = 0
         self._tickets: set[str] = set()
         self._triggers: dict[str, float | None] = {}
-        self._response_ids: set[str] = set()
+        # response id -> when it was issued and how often it was used
+        self._response_ids: dict[str, tuple[float, int]] = {}
+        self._windows: dict[str, RateWindow] = {}
         self._sockets: list[web.WebSocketResponse] = []
         self._socket_ready = asyncio.Event()
         self._ack_waiters: dict[str, asyncio.Future[dict[str, Any]]] = {}
@@ -251,13 +269,42 @@ class FakeSlack:
     def add_usergroup(self, handle: str, id: str, users: list[str]) -> None:
         self.usergroups[id] = {"id": id, "handle": handle, "users": list(users)}
 
-    def add_channel(self, channel_id: str, name: str, *, members: set[str] | None = None) -> None:
-        self._new_channel(channel_id, name, members=members or {BOT_USER_ID})
+    def add_channel(
+        self,
+        channel_id: str,
+        name: str,
+        *,
+        members: set[str] | None = None,
+        private: bool = False,
+        bot_member: bool = True,
+    ) -> None:
+        """A channel; with `bot_member=False` the bot was never invited, so Slack refuses its
+        posts (a private channel: `channel_not_found`, as if it did not exist)."""
+        members = set(members or {"U1"})
+        members.discard(BOT_USER_ID)
+        if bot_member:
+            members.add(BOT_USER_ID)
+        self._new_channel(channel_id, name, members=members)["is_private"] = private
+
+    def remove_bot(self, channel_id: str) -> None:
+        """Someone removed the bot from the channel (`/remove @incident-bot`)."""
+        self.channels[channel_id]["members"].discard(BOT_USER_ID)
+
+    def invite_bot(self, channel_id: str, *, inviter: str = "U1") -> dict[str, Any]:
+        """A person invited the bot (`/invite @incident-bot`). Returns the member_joined_channel
+        event Slack then delivers (https://api.slack.com/events/member_joined_channel)."""
+        channel = self.channels[channel_id]
+        channel["members"].add(BOT_USER_ID)
+        return {
+            "type": "member_joined_channel", "user": BOT_USER_ID, "channel": channel_id,
+            "channel_type": "G" if channel["is_private"] else "C", "team": TEAM_ID,
+            "inviter": inviter, "event_ts": self._next_ts(),
+        }  # fmt: skip
 
     def issue_response_url(self) -> str:
         """A response_url as Slack puts in an interaction payload, answered by this fake."""
         response_id = self._next_id("R")
-        self._response_ids.add(response_id)
+        self._response_ids[response_id] = (time.monotonic(), 0)
         return f"{self.base}/response/{response_id}"
 
     def issue_trigger_id(self) -> str:
@@ -298,7 +345,7 @@ class FakeSlack:
         timeout: float = 5,
     ) -> dict[str, Any]:
         response_id = uuid.uuid4().hex
-        self._response_ids.add(response_id)
+        self._response_ids[response_id] = (time.monotonic(), 0)
         channel, user = self.channels.get(channel_id), self.users.get(user_id)
         channel_name = channel["name"] if channel else "directmessage"
         payload = {  # Slack sends these as form fields, hence all strings
@@ -372,13 +419,15 @@ class FakeSlack:
             if handler is None:
                 raise SlackError("unknown_method")
             self._check_token(method, token)
+            self._check_scope(method)
             if method == "chat.postMessage" and self.enforce_post_rate:
                 self._check_post_rate(args)
+            self._check_tier(method)
             body = handler(args)
         except SlackError as err:
             body = err.body
-            if err.body["error"] == "ratelimited":
-                headers = {"Retry-After": "1"}
+            if isinstance(err, RateLimited):
+                headers = {"Retry-After": str(err.retry_after)}
                 return 429, body, web.json_response(body, status=429, headers=headers)
         except Exception as exc:  # a bug in the fake: keep it visible in `calls`
             return self._failure_response(_Failure(500, 0, None, 1), {"fake_crash": repr(exc)})
@@ -430,8 +479,22 @@ class FakeSlack:
             return  # the handler reports channel_not_found
         now = time.monotonic()
         if now - self._last_post.get(key, -1e9) < 1.0:
-            raise SlackError("ratelimited")
+            raise RateLimited(1)
         self._last_post[key] = now
+
+    def _check_tier(self, method: str) -> None:
+        tier = METHOD_TIER.get(method)
+        if not self.rate_limits or tier is None:
+            return
+        window = self._windows.setdefault(method, RateWindow(TIER_PER_MINUTE[tier]))
+        if (wait := window.retry_after(time.monotonic())) is not None:
+            raise RateLimited(wait)
+
+    def _check_scope(self, method: str) -> None:
+        needed = METHOD_SCOPES.get(method, ())
+        if needed and not self.scopes & set(needed):
+            provided = ",".join(sorted(self.scopes))
+            raise SlackError("missing_scope", needed=",".join(needed), provided=provided)
 
     @staticmethod
     async def _read_args(request: web.Request) -> dict[str, Any]:
@@ -455,12 +518,25 @@ class FakeSlack:
             data = parts[0] if parts else b""
         else:
             data = await request.read()
+        if len(data) != file["length"]:
+            # files.getUploadURLExternal promised `length` bytes: anything else is refused and
+            # the file never completes (files.completeUploadExternal: file_not_found).
+            return web.Response(
+                status=400, text=f"length mismatch: {len(data)} != {file['length']}"
+            )
         file["content"] = data
         return web.Response(text=f"OK - {len(data)}")
 
     async def _handle_response_url(self, request: web.Request) -> web.StreamResponse:
-        if request.match_info["response_id"] not in self._response_ids:
+        response_id = request.match_info["response_id"]
+        if response_id not in self._response_ids:
             return web.Response(status=404, text="no_active_hooks")
+        issued, uses = self._response_ids[response_id]
+        if uses >= RESPONSE_URL_USES or time.monotonic() - issued > RESPONSE_URL_TTL:
+            # Slack documents the limit, not the answer; this is what it sends then (an
+            # HTTP 404 "Expired url", which Sentry's Slack integration checks for).
+            return web.Response(status=404, text="Expired url")
+        self._response_ids[response_id] = (issued, uses + 1)
         if request.content_type == "application/json":
             body = await request.json()
         else:
@@ -500,20 +576,47 @@ class FakeSlack:
 
     def _channel(self, args: dict[str, Any], key: str = "channel") -> dict[str, Any]:
         ref = str(args.get(key) or "")
+        found = self._lookup(ref) or next(  # Slack also accepts "#name" / "name"
+            (c for c in self.channels.values() if ref and c["name"] == ref.lstrip("#")), None
+        )
+        if found is None or (found["is_private"] and BOT_USER_ID not in found["members"]):
+            # A private channel the bot is not in is invisible to it: Slack answers as for an
+            # unknown id (https://docs.slack.dev/reference/methods/chat.postMessage#errors).
+            raise SlackError("channel_not_found")
+        return found
+
+    def _lookup(self, ref: str) -> dict[str, Any] | None:
         if ref in self.channels:
             return self.channels[ref]
         if ref in self.users:  # posting to a user ID posts into the DM with that user
             return self.channels[self.dm_channel(ref)]
-        for channel in self.channels.values():  # Slack also accepts "#name" / "name"
-            if ref and channel["name"] == ref.lstrip("#"):
-                return channel
-        raise SlackError("channel_not_found")
+        return None
 
-    def _open_channel(self, args: dict[str, Any], key: str = "channel") -> dict[str, Any]:
+    def _open_channel(
+        self,
+        args: dict[str, Any],
+        key: str = "channel",
+        *,
+        member: bool = False,
+        public_scope: str | None = None,
+    ) -> dict[str, Any]:
+        """A channel the bot may write in: not archived and, with `member`, one it is in, or
+        a public one when `public_scope` is granted (chat:write.public, "send messages to
+        channels the app isn't a member of",
+        https://docs.slack.dev/reference/scopes/chat.write.public)."""
         channel = self._channel(args, key)
         if channel["is_archived"]:
             raise SlackError("is_archived")
+        if member and not self._is_member(channel, public_scope):
+            raise SlackError("not_in_channel")
         return channel
+
+    def _is_member(self, channel: dict[str, Any], public_scope: str | None = None) -> bool:
+        if BOT_USER_ID in channel["members"]:
+            return True
+        return (
+            public_scope is not None and public_scope in self.scopes and not channel["is_private"]
+        )
 
     def _message(self, channel: dict[str, Any], ts: Any) -> Message:
         for msg in self.messages[channel["id"]]:
@@ -637,7 +740,9 @@ class FakeSlack:
 
     def _render_user(self, u: dict[str, Any]) -> dict[str, Any]:
         profile = {"real_name": u["name"], "display_name": u["name"]}
-        if u["email"]:
+        # profile.email only for apps granted users:read.email
+        # (https://docs.slack.dev/reference/scopes/users.read.email).
+        if u["email"] and "users:read.email" in self.scopes:
             profile["email"] = u["email"]
         return {
             "id": u["id"], "team_id": TEAM_ID, "name": u["name"], "real_name": u["name"],
@@ -672,7 +777,7 @@ class FakeSlack:
         return {"ok": True, "users": list(group["users"])}
 
     def _chat_post_message(self, args: dict[str, Any]) -> dict[str, Any]:
-        channel = self._open_channel(args)
+        channel = self._open_channel(args, member=True, public_scope="chat:write.public")
         content = self._content(args, required=True)
         thread_ts = args.get("thread_ts") or None
         if thread_ts is not None:
@@ -688,12 +793,21 @@ class FakeSlack:
         return {"ok": True, "channel": channel["id"], "ts": msg.ts, "message": message}
 
     def _chat_update(self, args: dict[str, Any]) -> dict[str, Any]:
+        # https://docs.slack.dev/reference/methods/chat.update: an archived channel's messages
+        # cannot be edited (is_inactive), only the app's own messages can (cant_update_message),
+        # and an update needs text, blocks or attachments (no_text).
         channel = self._channel(args)
+        if channel["is_archived"]:
+            raise SlackError("is_inactive")
         msg = self._message(channel, args.get("ts"))
-        content = self._content(args, required=False)
+        if msg.user != BOT_USER_ID:
+            raise SlackError("cant_update_message")
+        content = self._content(args, required=True)
         if content["text"] is not None:
             msg.text = str(content["text"])
-        for key in ("blocks", "attachments", "metadata"):  # omitted ones are retained
+            if content["blocks"] is None:
+                msg.blocks = None  # text without blocks replaces the blocks, as Slack does
+        for key in ("blocks", "attachments", "metadata"):  # other omitted ones are retained
             if content[key] is not None:
                 setattr(msg, key, content[key])
         msg.edits += 1
@@ -703,7 +817,7 @@ class FakeSlack:
                 "message": message}  # fmt: skip
 
     def _chat_post_ephemeral(self, args: dict[str, Any]) -> dict[str, Any]:
-        channel = self._open_channel(args)
+        channel = self._open_channel(args, member=True, public_scope="chat:write.public")
         if args.get("user") not in channel["members"]:
             raise SlackError("user_not_in_channel")
         content = self._content(args, required=True)
@@ -715,16 +829,23 @@ class FakeSlack:
     def _chat_delete(self, args: dict[str, Any]) -> dict[str, Any]:
         channel = self._channel(args)
         msg = self._message(channel, args.get("ts"))
+        if msg.user != BOT_USER_ID:
+            raise SlackError("cant_delete_message")
         self.messages[channel["id"]].remove(msg)
         return {"ok": True, "channel": channel["id"], "ts": msg.ts}
 
     def _conversations_history(self, args: dict[str, Any]) -> dict[str, Any]:
         channel = self._channel(args)
+        if not self._is_member(channel):
+            # "Only user tokens can access public channels they are not in"
+            raise SlackError("not_in_channel")
         top = [m for m in self.messages[channel["id"]] if m.thread_ts in (None, m.ts)]
         return {**self._page(top, args, newest_first=True), "pin_count": len(channel["pins"])}
 
     def _conversations_replies(self, args: dict[str, Any]) -> dict[str, Any]:
         channel = self._channel(args)
+        if not self._is_member(channel):
+            raise SlackError("channel_not_found")  # the only channel error .replies documents
         try:
             parent = self._message(channel, args.get("ts"))
         except SlackError:
@@ -846,7 +967,7 @@ class FakeSlack:
         if view.get("type") == "modal" and not view.get("title"):
             missing = "[ERROR] missing required field: title [json-pointer:/view]"
             raise SlackError("invalid_arguments", response_metadata={"messages": [missing]})
-        if (problem := _block_errors(view.get("blocks", []))) is not None:
+        if (problem := _block_errors(view.get("blocks", []), MODAL_BLOCKS)) is not None:
             raise SlackError(
                 "invalid_arguments", response_metadata=problem.get("response_metadata")
             )
@@ -889,6 +1010,8 @@ class FakeSlack:
         filename, length = args.get("filename"), str(args.get("length") or "")
         if not filename or not length.isdigit():
             raise SlackError("invalid_arguments")
+        if int(length) == 0:  # "Typically only occurs when the length provided is 0."
+            raise SlackError("missing_argument")
         file_id = self._next_id("F")
         self.files[file_id] = {"id": file_id, "name": filename, "length": int(length),
                                "content": None, "title": filename}  # fmt: skip
@@ -907,6 +1030,10 @@ class FakeSlack:
         target = args.get("channel_id") or str(args.get("channels") or "").split(",")[0]
         if target and (target not in self.channels or self.channels[target]["is_archived"]):
             raise SlackError("invalid_channel")
+        if target and not self._is_member(self.channels[target]):
+            # "User/bot membership is required for the specified channel", public or not
+            # (https://docs.slack.dev/reference/methods/files.completeUploadExternal).
+            raise SlackError("not_in_channel")
         rendered = [
             {"id": f["id"], "name": f["name"], "title": f["title"], "size": len(f["content"]),
              "created": int(time.time()), "user": BOT_USER_ID, "shares": {}}

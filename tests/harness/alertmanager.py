@@ -78,6 +78,7 @@ class LocalAlertmanager:
         group_interval: str = "1s",
         repeat_interval: str = "1h",
         group_by: Sequence[str] = ("alertname",),
+        max_alerts: int = 0,
         bin_dir: Path | None = None,
         base_dir: Path | None = None,
         timeout: float = 30.0,
@@ -88,6 +89,7 @@ class LocalAlertmanager:
         self.group_interval = group_interval
         self.repeat_interval = repeat_interval
         self.group_by = list(group_by)
+        self.max_alerts = max_alerts  # 0: every alert of the group in each notification
         self._bin_dir = bin_dir
         self._base_dir = base_dir
         self._timeout = timeout
@@ -132,7 +134,7 @@ class LocalAlertmanager:
         webhook: dict[str, Any] = {
             "url": self.webhook_url,
             "send_resolved": True,
-            "max_alerts": 0,
+            "max_alerts": self.max_alerts,
         }
         if token_file is not None:
             webhook["http_config"] = {

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -13,8 +14,14 @@ from typing import Any
 import pytest
 
 from bot.config import PlatformConfig, Settings
+from bot.domain.clock import SystemClock
 from bot.domain.incident import NewIncident, Severity
-from bot.domain.rollout import HASH_LABEL
+from bot.domain.rollout import HASH_LABEL, RollbackPatch, plan_rollback
+from bot.integrations.kubernetes import Kubernetes
+from bot.playbooks.loader import load_directory
+from bot.playbooks.registry import STEP_KINDS
+from bot.playbooks.service import Playbooks
+from bot.slack.playbook_runs import PlaybookEnricher
 from bot.web.keys import STORE
 from tests.fakes.aws import (
     create_distribution,
@@ -266,6 +273,90 @@ async def test_scale_within_bounds_through_the_scale_subresource(
     scale = [p for m, p, _ in kube.requests if m == "PATCH" and p.split("?")[0].endswith("/scale")]
     assert len(scale) == 2 and "dryRun=All" in scale[0]
     assert kube.deployment("records-service")["spec"]["replicas"] == 4
+
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "kubernetes"
+
+
+async def test_scale_of_an_autoscaled_deployment_changes_the_autoscalers_bounds_instead(
+    world_factory: Callable[..., Any],
+    kube: FakeKubernetes,
+) -> None:
+    """Setting the replicas of a Deployment an HPA manages is undone at the HPA's next sync;
+    the bot says so before anyone confirms and changes the HPA's bounds instead."""
+    kube.load(json.loads((FIXTURES / "hpa-records-service.json").read_text()))  # 2 to 10
+    w: World = await world_factory()
+    answer = await w.command("/scale", "records 6")
+    assert "scaled by HorizontalPodAutoscaler records-service" in answer
+    await w.settled()
+    message = w.confirmation()
+    shown = repr(message.blocks)
+    assert "2 replicas; HorizontalPodAutoscaler records-service: 2 to 10" in shown
+    assert "HorizontalPodAutoscaler records-service: 6 to 10 (at least 6 replicas)" in shown
+    assert "would be undone at the autoscaler" in shown and "back to 2 to 10" in shown
+
+    await w.click("action_confirm", message)
+    final = await w.finished()
+    assert "successfully rolled out" in repr(final.blocks)
+    hpa = kube.autoscaler("records-service")
+    assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (6, 10)
+    await asyncio.sleep(0.5)  # ten passes of the autoscaler later, the six pods are still wanted
+    assert kube.deployment("records-service")["spec"]["replicas"] == 6
+    patches = [p for m, p, _ in kube.requests if m == "PATCH"]
+    assert len(patches) == 2 and all("horizontalpodautoscalers" in p for p in patches)
+    assert "dryRun=All" in patches[0] and "dryRun" not in patches[1]
+
+
+async def test_after_an_undo_a_new_alert_thread_offers_to_undo_it(
+    kube: FakeKubernetes, platform_config: PlatformConfig, tmp_path: Path
+) -> None:
+    """The rollback offer sees an undo as the recent change it is, though the ReplicaSet it
+    brought back was created months ago, and offers the revision it replaced."""
+    kube.load(json.loads((FIXTURES / "rollout-before-undo.json").read_text()))
+    client = await Kubernetes.connect(str(kube.write_kubeconfig(tmp_path / "kubeconfig")))
+    books = Playbooks(
+        load_directory(platform_config.playbooks_dir, STEP_KINDS),
+        STEP_KINDS,
+        platform_config,
+        SystemClock(),
+        {"kubernetes": client},
+    )
+    enricher = PlaybookEnricher(books, platform_config, SystemClock(), client)
+    try:
+        assert await enricher.rollout_offers(("records",)) == []  # revision 3, days ago
+        live = await client.deployment(NS, "records-service")
+        undo = plan_rollback(live, await client.replicasets(NS, live))
+        assert isinstance(undo, RollbackPatch)
+        await client.patch_deployment(NS, "records-service", undo.ops, dry_run=False)
+        await rolled_out(kube, "records-service")
+        [(text, blocks)] = await enricher.rollout_offers(("records",))
+    finally:
+        await client.close()
+    assert "*records* rolled out at " in text
+    assert (
+        "revision 3 (app=registry.factsway.example/records-service:2026.02.0) → revision 4" in text
+    )
+    assert "the template of revision 2 again" in text
+    assert "Change-cause: release 2025.11.2" in text
+    button = next(e for b in blocks if b["type"] == "actions" for e in b["elements"])
+    assert button["text"]["text"] == "Roll back to revision 3"
+
+
+async def test_scale_down_of_an_autoscaled_deployment_caps_the_autoscaler(
+    world_factory: Callable[..., Any],
+    kube: FakeKubernetes,
+) -> None:
+    kube.add_autoscaler("records-service", min_replicas=2, max_replicas=10, recommends=5)
+    w: World = await world_factory()
+    await w.command("/scale", "records 3")
+    await w.settled()
+    assert "HorizontalPodAutoscaler records-service: 2 to 3 (at most 3 replicas)" in repr(
+        w.confirmation().blocks
+    )
+    await w.click("action_confirm", w.confirmation())
+    await w.finished()
+    await asyncio.sleep(0.5)
+    assert kube.deployment("records-service")["spec"]["replicas"] == 3
 
 
 async def test_restart_sets_the_restarted_at_annotation_and_rolls(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -113,12 +114,94 @@ async def test_silence_creates_a_one_hour_silence_in_the_real_alertmanager(
     am = alertmanager_factory("http://127.0.0.1:9/unused")
     bot = await start_bot(settings_for(fake_slack, ALERTMANAGER_URL=am.url))
     parent = await one_thread(bot, fake_slack)
-    await click(bot, fake_slack, "alert_silence", parent, user="U7")
+    await click(bot, fake_slack, "alert_silence", parent, user="U7", answer=True)
+    assert await am.silences() == []  # nothing until the matchers shown are confirmed
+    confirmation = fake_slack.responses[-1]
+    assert 'pod="records-service-a1"' in confirmation["text"]
+    await confirm_silence(bot, fake_slack, confirmation, user="U7")
+
     [silence] = await am.silences()
     matchers = {m["name"]: m["value"] for m in silence["matchers"]}
-    assert matchers == {"alertname": "HighErrorRate", "group": "g1"}
+    # Exactly the thread's one alert: every label it has, not the group's two.
+    assert matchers == {
+        "alertname": "HighErrorRate",
+        "group": "g1",
+        "namespace": "factsway-prod",
+        "pod": "records-service-a1",
+        "service": "records-service",
+        "severity": "warning",
+    }
     assert silence["createdBy"] == "slack:U7" and silence["status"]["state"] == "active"
-    assert f"silence `{silence['id']}`" in replies(fake_slack, parent)[-1].text
+    reply = replies(fake_slack, parent)[-1].text
+    assert f"http://alertmanager.example:9093/#/silences/{silence['id']}" in reply
+    assert 'pod="records-service-a1"' in reply
+
+
+async def confirm_silence(
+    bot: RunningBot, fake: FakeSlack, confirmation: dict[str, Any], user: str
+) -> None:
+    [button] = [e for b in confirmation["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert button["action_id"] == "alert_silence_confirm"
+    response = await bot.slack_action(
+        "alert_silence_confirm",
+        button["value"],
+        user_id=user,
+        response_url=fake.issue_response_url(),
+    )
+    assert response.status == 200
+    await settled(bot)
+
+
+async def test_silence_of_a_group_by_alertname_thread_silences_only_its_alerts(
+    start_bot: BotFactory,
+    settings_for: Callable[..., Settings],
+    fake_slack: FakeSlack,
+    alertmanager_factory: AlertmanagerFactory,
+) -> None:
+    """With `group_by: [alertname]` the group labels match every TargetDown of every team: the
+    silence must match this thread's alerts, which here share their job and namespace."""
+    am = alertmanager_factory("http://127.0.0.1:9/unused")
+    bot = await start_bot(settings_for(fake_slack, ALERTMANAGER_URL=am.url))
+    body = notification(
+        "g1",
+        [alert(f"t{i}", alertname="TargetDown", service="export-service") for i in range(3)],
+        alertname="TargetDown",
+    )
+    body["groupLabels"] = {"alertname": "TargetDown"}
+    await deliver(bot, body)
+    await settled(bot)
+    [parent] = parents(fake_slack)
+    await click(bot, fake_slack, "alert_silence", parent, answer=True)
+    await confirm_silence(bot, fake_slack, fake_slack.responses[-1], user="U1")
+
+    [silence] = await am.silences()
+    matchers = {m["name"]: m["value"] for m in silence["matchers"]}
+    assert matchers["alertname"] == "TargetDown"
+    assert matchers["service"] == "export-service"
+    assert matchers["namespace"] == "factsway-prod"
+    assert "pod" not in matchers  # the pods differ; the silence covers all three
+
+
+async def test_silence_confirmed_after_the_thread_changed_silences_nothing(
+    start_bot: BotFactory,
+    settings_for: Callable[..., Settings],
+    fake_slack: FakeSlack,
+    alertmanager_factory: AlertmanagerFactory,
+) -> None:
+    am = alertmanager_factory("http://127.0.0.1:9/unused")
+    bot = await start_bot(settings_for(fake_slack, ALERTMANAGER_URL=am.url))
+    parent = await one_thread(bot, fake_slack)
+    await click(bot, fake_slack, "alert_silence", parent, answer=True)
+    confirmation = fake_slack.responses[-1]
+    await deliver(bot, notification("g1", [alert("a1"), alert("a2", service="export-service")]))
+    await settled(bot)
+    before = len(fake_slack.responses)
+    await confirm_silence(bot, fake_slack, confirmation, user="U1")
+    async with asyncio.timeout(10):
+        while len(fake_slack.responses) == before:
+            await asyncio.sleep(0.02)
+    assert "changed" in fake_slack.responses[-1]["text"]
+    assert await am.silences() == []
 
 
 async def test_silence_without_alertmanager_url_says_how_to_enable_it(

@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import hmac
 import json
+import logging
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ import pytest
 from bot.config import Settings
 from bot.web.keys import STORE
 from tests.fakes.alertmanager_payloads import alert, notification
-from tests.fakes.pagerduty_api import FakePagerDuty
+from tests.fakes.pagerduty_api import FIXTURES, FakePagerDuty, webhook
 from tests.fakes.slack_api import FakeSlack, Message
 from tests.harness.alerts import TOKEN, block_text, deliver, parents, replies
 from tests.harness.bot import BOT_TOKEN, SIGNING_SECRET, BotFactory, RunningBot
@@ -220,18 +221,14 @@ async def test_ack_and_resolve_buttons_act_as_the_clicking_user(
     }
 
 
-async def test_a_pagerduty_refusal_is_told_to_the_clicker(
+async def test_a_clicker_without_a_readable_email_is_told_why(
     start_bot: BotFactory,
     settings: Settings,
     fake_slack: FakeSlack,
     fake_pagerduty: FakePagerDuty,
 ) -> None:
     bot = await start_bot(settings)
-    await send_pd(bot, pd_event("e1", "triggered"))
-    await settled(bot)
-    [parent] = parents(fake_slack)
-    text = await answer(bot, fake_slack, "pd_ack", "PNOPE", parent.ts)
-    assert text.startswith(":warning: PagerDuty answered 404")
+    fake_pagerduty.add_incident("PINC1")
     fake_slack.add_user("U9", "bob")  # no email on the profile
     before = len(fake_slack.responses)
     await bot.slack_action(
@@ -241,3 +238,225 @@ async def test_a_pagerduty_refusal_is_told_to_the_clicker(
         while len(fake_slack.responses) == before:
             await asyncio.sleep(0.02)
     assert "users:read.email" in fake_slack.responses[-1]["text"]
+    assert fake_pagerduty.requests == []  # PagerDuty was not asked as nobody
+
+
+# -- every event PagerDuty sends, in words ------------------------------------------------------
+
+
+async def test_every_documented_delivery_is_accepted(
+    start_bot: BotFactory, settings: Settings
+) -> None:
+    """PagerDuty drops a delivery it got a 4xx for: each documented payload must be taken."""
+    bot = await start_bot(settings)
+    for path in sorted((FIXTURES / "webhooks").glob("*.json")):
+        assert await send_pd(bot, webhook(path.stem)) == "stored", path.name
+
+
+async def test_events_beyond_state_changes_reach_the_thread_with_their_content(
+    start_bot: BotFactory, settings: Settings, fake_slack: FakeSlack
+) -> None:
+    bot = await start_bot(settings)
+    await send_pd(bot, webhook("incident.triggered"))
+    await settled(bot)
+    sent = [
+        webhook("incident.status_update_published"),
+        webhook("incident.responder.added"),
+        webhook("incident.conference_bridge.updated"),
+        webhook("incident.workflow.started"),
+        webhook("incident.custom_field_values.updated"),
+        future := webhook("incident.annotated"),
+    ]
+    future["event"].update(
+        id="future-1",
+        event_type="incident.postmortem.published",
+        occurred_at="2020-10-02T19:30:00Z",
+        data={"type": "incident_postmortem", "incident": {"id": "PGR0VU2"}, "summary": "Friday"},
+    )
+    for body in sent:
+        await send_pd(bot, body)
+    await settled(bot)
+    [parent] = parents(fake_slack)
+    texts = [r.text for r in replies(fake_slack, parent)]
+    assert len(texts) == len(sent)  # one reply each, in the order they happened
+    update, responder, bridge, workflow, fields, later = texts
+    assert "A fix for this incident is being developed" in update
+    assert "Maeve" in responder and "Please help me make the tests pass" in responder
+    assert "+1-555-555-5555" in bridge and "<https://example.com|" in bridge
+    assert "|A Workflow Name>" in workflow
+    assert "environment" in fields and "staging" in fields
+    assert "postmortem published" in later and "Friday" in later
+    for text, body in zip(texts, sent, strict=True):
+        assert body["event"]["event_type"] not in text  # never the raw type
+
+
+# -- the parent: edited only when what it shows changes, with the priority ----------------------
+
+
+async def test_the_parent_is_edited_only_when_what_it_shows_changed(
+    start_bot: BotFactory, settings: Settings, fake_slack: FakeSlack
+) -> None:
+    bot = await start_bot(settings)
+    await send_pd(bot, webhook("incident.triggered"))
+    await settled(bot)
+    [parent] = parents(fake_slack)
+
+    # A note, a status update and a priority it already had: replies, the parent untouched.
+    await send_pd(bot, webhook("incident.annotated"))
+    await send_pd(bot, webhook("incident.status_update_published"))
+    await settled(bot)
+    same_priority = webhook("incident.priority_updated")
+    same_priority["event"]["occurred_at"] = "2020-10-02T18:31:00Z"  # before the acknowledgement
+    same_priority["event"]["data"] = webhook("incident.triggered")["event"]["data"]  # P1 already
+    await send_pd(bot, same_priority)
+    await settled(bot)
+    assert len(replies(fake_slack, parent)) == 3
+    assert fake_slack.calls_to("chat.update") == []
+
+    await send_pd(bot, webhook("incident.acknowledged"))
+    await settled(bot)
+    [edit] = fake_slack.calls_to("chat.update")
+    assert edit.args["ts"] == parent.ts
+    [parent] = parents(fake_slack)
+    assert "pd_ack" not in block_text(parent)  # acknowledged: only Resolve is left
+
+
+async def test_the_parent_shows_the_incidents_priority(
+    start_bot: BotFactory, settings: Settings, fake_slack: FakeSlack
+) -> None:
+    bot = await start_bot(settings)
+    triggered = webhook("incident.triggered")
+    triggered["event"]["data"]["priority"] = None  # no priority yet
+    await send_pd(bot, triggered)
+    await settled(bot)
+    [parent] = parents(fake_slack)
+    assert "P1" not in parent.text and "P1" not in block_text(parent)
+
+    priority = webhook("incident.priority_updated")
+    name = priority["event"]["data"]["priority"]["summary"]
+    await send_pd(bot, priority)
+    await settled(bot)
+    [parent] = parents(fake_slack)
+    assert name in parent.text  # the notification text
+    assert name in block_text(parent)
+    assert name in replies(fake_slack, parent)[-1].text
+
+    removed = webhook("incident.priority_updated")
+    removed["event"].update(id="priority-removed", occurred_at="2020-10-02T19:59:00Z")
+    removed["event"]["data"]["priority"] = None
+    await send_pd(bot, removed)
+    await settled(bot)
+    [parent] = parents(fake_slack)
+    assert name not in parent.text and name not in block_text(parent)
+
+
+# -- Acknowledge / Resolve: what PagerDuty answered, said plainly -------------------------------
+
+
+def no_errors_logged(caplog: pytest.LogCaptureFixture) -> None:
+    loud = [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+    assert loud == [], [r.getMessage() for r in loud]
+
+
+def plain(text: str) -> None:
+    """An answer for a person: no traceback, no exception or library internals."""
+    for internal in ("Traceback", "HttpError", "Error(", "api.pagerduty", "/incidents/"):
+        assert internal not in text
+
+
+async def test_acknowledging_a_resolved_incident_says_it_is_resolved(
+    start_bot: BotFactory,
+    settings: Settings,
+    fake_slack: FakeSlack,
+    fake_pagerduty: FakePagerDuty,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    bot = await start_bot(settings)
+    fake_pagerduty.add_incident("PINC1", status="resolved")
+    for action in ("pd_ack", "pd_resolve"):
+        text = await answer(bot, fake_slack, action, "PINC1", "1.000001")
+        plain(text)
+        assert "PINC1" in text and "already resolved" in text
+        assert not text.startswith("Done")
+    assert fake_pagerduty.incidents["PINC1"]["status"] == "resolved"
+    assert len(fake_pagerduty.requests) == 2  # asked once each, no retry of a refusal
+    no_errors_logged(caplog)
+
+
+async def test_a_rate_limited_click_says_when_to_try_again_and_does_not_hang(
+    start_bot: BotFactory,
+    settings: Settings,
+    fake_slack: FakeSlack,
+    fake_pagerduty: FakePagerDuty,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    bot = await start_bot(settings)
+    fake_pagerduty.add_incident("PINC1")
+    fake_pagerduty.rate_limit(requests=5)
+    text = await answer(bot, fake_slack, "pd_ack", "PINC1", "1.000001")
+    plain(text)
+    # PagerDuty's ratelimit-reset header says 20 s.
+    assert "20 s" in text and "PINC1" in text and not text.startswith("Done")
+    assert len(fake_pagerduty.requests) == 2  # one more try, then the person is told
+    assert fake_pagerduty.incidents["PINC1"]["status"] == "triggered"
+    no_errors_logged(caplog)
+
+    fake_pagerduty.rate_limit(requests=0)
+    assert (await answer(bot, fake_slack, "pd_ack", "PINC1", "1.000001")).startswith("Done")
+    assert fake_pagerduty.incidents["PINC1"]["status"] == "acknowledged"
+
+
+async def test_an_unknown_incident_or_requester_is_named(
+    start_bot: BotFactory,
+    settings: Settings,
+    fake_slack: FakeSlack,
+    fake_pagerduty: FakePagerDuty,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    bot = await start_bot(settings)
+    text = await answer(bot, fake_slack, "pd_ack", "PNOPE", "1.000001")
+    plain(text)
+    assert "PNOPE" in text and not text.startswith("Done")
+
+    fake_pagerduty.add_incident("PINC1")
+    fake_slack.add_user("U7", "carol", email="carol@example.com")  # not a PagerDuty user
+    before = len(fake_slack.responses)
+    await bot.slack_action(
+        "pd_resolve", "PINC1", user_id="U7", response_url=fake_slack.issue_response_url()
+    )
+    async with asyncio.timeout(15):
+        while len(fake_slack.responses) == before:
+            await asyncio.sleep(0.02)
+    text = fake_slack.responses[-1]["text"]
+    plain(text)
+    assert "carol@example.com" in text and not text.startswith("Done")
+    assert fake_pagerduty.incidents["PINC1"]["status"] == "triggered"
+    no_errors_logged(caplog)
+
+
+async def test_a_refused_api_token_is_said_without_showing_it(
+    start_bot: BotFactory,
+    make_settings: Callable[..., Settings],
+    fake_slack: FakeSlack,
+    fake_pagerduty: FakePagerDuty,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    wrong = "pd-wrong-Q7zX"
+    bot = await start_bot(
+        make_settings(
+            SLACK_BOT_TOKEN=BOT_TOKEN,
+            SLACK_SIGNING_SECRET=SIGNING_SECRET,
+            SLACK_API_URL=fake_slack.url,
+            SLACK_ALERTS_CHANNEL="C_ALERTS",
+            PAGERDUTY_API_TOKEN=wrong,
+            PAGERDUTY_API_URL=fake_pagerduty.url,
+        )
+    )
+    fake_pagerduty.add_incident("PINC1")
+    text = await answer(bot, fake_slack, "pd_ack", "PINC1", "1.000001")
+    plain(text)
+    assert "PAGERDUTY_API_TOKEN" in text and not text.startswith("Done")
+    assert wrong not in text and wrong[-4:] not in text  # not even the part the package quotes
+    assert len(fake_pagerduty.requests) == 1  # a 401 is not retried
+    assert fake_pagerduty.incidents["PINC1"]["status"] == "triggered"
+    no_errors_logged(caplog)

@@ -536,3 +536,20 @@ async def test_metrics_expose_requests_latency_webhooks_outbox_and_slack_calls(
     assert found["incident_bot_outbox_depth"] == [({}, 0.0)]
     assert found["incident_bot_outbox_oldest_age_seconds"] == [({}, 0.0)]
     assert "# TYPE incident_bot_slack_api_calls_total counter" in text
+
+
+async def test_every_status_update_is_in_the_post_mortem_timeline(bot: RunningBot) -> None:
+    incident = await declare(bot, "Records API returning 5xx", "P1")
+    for text in ("Investigating the records pods", "Pods restarted, error rate back to baseline"):
+        status, body = await call(
+            bot, "POST", f"/api/incidents/{incident['id']}/updates", {"text": text}
+        )
+        assert status == 200, body
+    async with await bot.request(
+        "GET", f"/api/incidents/{incident['id']}/postmortem?format=md", headers=AUTH
+    ) as resp:
+        assert resp.status == 200
+        draft = await resp.text()
+    timeline = draft[draft.index("## Timeline") : draft.index("## Root Cause")]
+    assert "Investigating the records pods" in timeline
+    assert "Pods restarted, error rate back to baseline" in timeline

@@ -173,11 +173,9 @@ async def test_alertmanager_webhook_rejects_json_that_is_not_an_object(bot: Runn
     [
         (lambda p: p.pop("groupKey"), "groupKey"),
         (lambda p: p.pop("alerts"), "alerts"),
-        (lambda p: p.pop("version"), "version"),
-        (lambda p: p["alerts"][0].pop("fingerprint"), "alerts.0.fingerprint"),
         (lambda p: p["alerts"][0].pop("startsAt"), "alerts.0.startsAt"),
     ],
-    ids=["groupKey", "alerts", "version", "alert-fingerprint", "alert-startsAt"],
+    ids=["groupKey", "alerts", "alert-startsAt"],
 )
 async def test_alertmanager_webhook_rejects_a_payload_missing_a_field_with_400_naming_it(
     bot: RunningBot, remove: Callable[[dict[str, Any]], object], field_name: str
@@ -192,9 +190,9 @@ async def test_alertmanager_webhook_rejects_a_payload_missing_a_field_with_400_n
     assert (await list_alerts(bot))["total"] == 0
 
 
-async def test_alertmanager_webhook_rejects_a_body_over_1_mib_with_413(bot: RunningBot) -> None:
+async def test_alertmanager_webhook_rejects_a_body_over_32_mib_with_413(bot: RunningBot) -> None:
     payload = am_notification([am_alert("big")])
-    payload["commonAnnotations"] = {"description": "x" * (1024 * 1024 + 10)}
+    payload["commonAnnotations"] = {"description": "x" * (32 * 1024 * 1024 + 10)}
 
     async with await bot.request(
         "POST",

@@ -8,8 +8,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.domain.incident import format_duration
+from bot.domain.pod_status import pod_status
 from bot.domain.report import Code, Line, Mark, Strong, line
-from bot.domain.rollout import history, images, recent_rollout, revision_number
+from bot.domain.rollout import RecentRollout, history, images, recent_rollout, revision_number
 from bot.integrations.kubernetes import Kubernetes, KubernetesError
 from bot.playbooks.model import StepContext, StepOutput
 
@@ -60,27 +61,25 @@ async def _target(ctx: StepContext) -> tuple[Kubernetes, dict[str, Any], str]:
 
 
 def _pod_line(pod: dict[str, Any], now: datetime) -> tuple[Line, bool]:
-    status = pod.get("status") or {}
-    containers = status.get("containerStatuses") or []
-    ready = sum(1 for c in containers if c.get("ready"))
-    restarts = sum(int(c.get("restartCount") or 0) for c in containers)
-    reasons = [
-        ((c.get("lastState") or {}).get("terminated") or {}).get("reason")
-        or ((c.get("state") or {}).get("waiting") or {}).get("reason")
-        for c in containers
+    """A pod as `kubectl get pods` shows it (STATUS, READY, RESTARTS, AGE), then why: the
+    container the status comes from, in its own words."""
+    found = pod_status(pod)
+    meta = pod.get("metadata") or {}
+    born = _ts(meta.get("creationTimestamp")) or _ts((pod.get("status") or {}).get("startTime"))
+    age = format_duration((now - born).total_seconds()) if born else "?"
+    restarts = f"{found.restarts} restart{'' if found.restarts == 1 else 's'}"
+    if found.last_restart is not None:
+        restarts += f" (last {format_duration((now - found.last_restart).total_seconds())} ago)"
+    spans: list[Code | str] = [
+        Code(meta.get("name", "?")),
+        f" {found.status}, {found.ready}/{found.total} ready, {restarts}, age {age},"
+        f" node {pod.get('spec', {}).get('nodeName') or '?'}",
     ]
-    reason = next((r for r in reasons if r), "")
-    started = _ts(status.get("startTime"))
-    age = format_duration((now - started).total_seconds()) if started else "?"
-    healthy = bool(containers) and ready == len(containers) and status.get("phase") == "Running"
-    shown = line(
-        Code(pod["metadata"]["name"]),
-        f" {status.get('phase', '?')} {ready}/{len(containers)} ready, {restarts} restarts,"
-        f" age {age}, node {pod.get('spec', {}).get('nodeName') or '?'}"
-        + (f", last: {reason}" if reason else ""),
-        mark=Mark.OK if healthy else Mark.PROBLEM,
-    )
-    return shown, healthy and restarts == 0
+    if found.why:
+        kind = "init container" if found.init else "container"
+        spans += [f"; {kind} ", Code(found.container), f": {found.why}"]
+    shown = line(*spans, mark=Mark.OK if found.healthy else Mark.PROBLEM)
+    return shown, found.healthy and found.restarts == 0
 
 
 async def pods(ctx: StepContext, params: NoParams) -> StepOutput:
@@ -207,24 +206,36 @@ async def top(ctx: StepContext, params: NoParams) -> StepOutput:
     return StepOutput(tuple(lines)) if lines else StepOutput.of("No metrics for these pods yet.")
 
 
+def rollout_when(rollout: RecentRollout, now: datetime) -> str:
+    """ "14:02 UTC (7m ago)": when the revision became current, not its ReplicaSet's birth."""
+    return f"{rollout.at:%H:%M} UTC ({format_duration((now - rollout.at).total_seconds())} ago)"
+
+
+def reused(rollout: RecentRollout) -> str:
+    """How a rollback reads: the ReplicaSet of an earlier revision brought back."""
+    earlier = rollout.revision.earlier
+    return f", the template of revision {earlier[-1]} again" if earlier else ""
+
+
 async def recent_rollouts(ctx: StepContext, params: RolloutsParams) -> StepOutput:
     kube = _kube(ctx)
     services = [ctx.service] if ctx.service is not None else list(ctx.config.services)
     window = timedelta(hours=params.hours)
+    now = ctx.clock.now()
     lines = []
     for service in services:
         namespace = ctx.config.namespace_of(service)
         dep = await kube.deployment(namespace, service.deployment)
-        rollout = recent_rollout(await kube.replicasets(namespace, dep), ctx.clock.now(), window)
+        rollout = recent_rollout(dep, await kube.replicasets(namespace, dep), now, window)
         if rollout is None:
             continue
         new = rollout.revision
-        when = f"{new.created:%H:%M} UTC" if new.created else "recently"
         before = ", ".join(rollout.previous.images) if rollout.previous else "nothing"
         lines.append(
             line(
                 Strong(service.name),
-                f" revision {new.number} at {when}: {before} → {', '.join(new.images)}"
+                f" revision {new.number}{reused(rollout)} at {rollout_when(rollout, now)}:"
+                f" {before} → {', '.join(new.images)}"
                 + (f" ({new.change_cause})" if new.change_cause else ""),
                 mark=Mark.ROLLOUT,
             )

@@ -130,6 +130,20 @@ class PlatformActions:
         if isinstance(target, Problem):
             return target
         current = (target.deployment.get("spec") or {}).get("replicas", 0)
+        detail: dict[str, Any] = {"namespace": target.namespace, "deployment": service.deployment}
+        try:
+            hpa = await target.kube.autoscaler_for(target.namespace, service.deployment)
+        except KubernetesError as exc:
+            if exc.status != 403:
+                return Problem(str(exc))
+            hpa = None
+            detail["note"] = (
+                "The bot may not read HorizontalPodAutoscalers here (grant get and list on"
+                " horizontalpodautoscalers.autoscaling), so it cannot tell whether one manages"
+                f" {service.deployment}; if one does, it will undo this within a minute."
+            )
+        if hpa is not None:
+            return _plan_autoscaler(service, hpa, replicas, current, detail)
         if current == replicas:
             return Problem(f"{service.name} already runs {replicas} replicas")
         return ActionPlan(
@@ -138,7 +152,7 @@ class PlatformActions:
             {"replicas": replicas},
             before=f"{current} replicas",
             after=f"{replicas} replicas",
-            detail={"namespace": target.namespace, "deployment": service.deployment},
+            detail=detail,
         )
 
     async def plan_restart(self, name: str) -> ActionPlan | Problem:
@@ -193,6 +207,12 @@ class PlatformActions:
         namespace, name = str(d["namespace"]), str(d["deployment"])
 
         async def change(dry_run: bool) -> Any:
+            if plan.kind == ActionKind.SCALE and d.get("autoscaler"):
+                low, high = d["new_bounds"]
+                bounds = {"spec": {"minReplicas": low, "maxReplicas": high}}
+                return await kube.patch_autoscaler(
+                    namespace, str(d["autoscaler"]), bounds, dry_run=dry_run
+                )
             if plan.kind == ActionKind.ROLLBACK:
                 return await kube.patch_deployment(namespace, name, list(d["ops"]), dry_run=dry_run)
             if plan.kind == ActionKind.SCALE:
@@ -216,7 +236,44 @@ class PlatformActions:
             await change(dry_run=False)
         except KubernetesError as exc:
             return False, str(exc)
+        if plan.kind == ActionKind.SCALE and d.get("autoscaler"):
+            low, high = d["new_bounds"]
+            waited = await self._autoscaled(kube, namespace, name, (low, high), progress, d)
+            if waited is not None:
+                return False, waited
         return await self._follow(kube, namespace, name, progress)
+
+    async def _autoscaled(
+        self,
+        kube: Kubernetes,
+        namespace: str,
+        name: str,
+        bounds: tuple[int, int],
+        progress: Progress,
+        detail: Any,
+    ) -> str | None:
+        """Until the autoscaler has moved the Deployment within its new bounds (its next sync,
+        every 15 s by default); None when it has, else what went wrong."""
+        await progress(
+            f"HorizontalPodAutoscaler {detail['autoscaler']} now allows {bounds[0]} to"
+            f" {bounds[1]} replicas; waiting for it to scale…"
+        )
+        try:
+            async with asyncio.timeout(self._rollout_timeout):
+                while True:
+                    wanted = ((await kube.deployment(namespace, name)).get("spec") or {}).get(
+                        "replicas", 0
+                    )
+                    if bounds[0] <= wanted <= bounds[1]:
+                        return None
+                    await asyncio.sleep(self._poll)
+        except TimeoutError:
+            return (
+                f"HorizontalPodAutoscaler {detail['autoscaler']} has its new bounds, but has not"
+                f" scaled {name} into them after {self._rollout_timeout:g} s"
+            )
+        except KubernetesError as exc:
+            return f"lost track of the autoscaler: {exc}"
 
     async def _follow(
         self, kube: Kubernetes, namespace: str, name: str, progress: Progress
@@ -257,6 +314,49 @@ class PlatformActions:
             f"copied {', '.join(result.copied)}; CloudFront invalidation"
             f" {result.invalidation_id} {result.status}"
         )
+
+
+def _plan_autoscaler(
+    service: Service, hpa: dict[str, Any], replicas: int, current: int, detail: dict[str, Any]
+) -> ActionPlan | Problem:
+    """`/scale` of a Deployment a HorizontalPodAutoscaler manages changes the HPA's bounds.
+
+    Why this rather than a refusal: a /scale during an incident means "I need this many now",
+    more pods for a surge or fewer hammering a struggling database. The Deployment's replica
+    count is the HPA's to set: a hand-made change is put back at its next sync (15 s by
+    default), so the change that holds is to its bounds. Raising minReplicas to N guarantees at
+    least N, lowering maxReplicas to N caps at N, and the HPA keeps reacting to load within
+    them. A refusal would leave the responder editing the HPA by hand mid-incident. The
+    confirmation says all this, with the old bounds, so they can be put back afterwards (a
+    GitOps controller may also put them back by itself).
+    """
+    name = str((hpa.get("metadata") or {}).get("name", ""))
+    spec = hpa.get("spec") or {}
+    low, high = int(spec.get("minReplicas") or 1), int(spec.get("maxReplicas") or 1)
+    if replicas >= current:
+        bounds, wanted = (replicas, max(high, replicas)), f"at least {replicas} replicas"
+    else:
+        bounds, wanted = (min(low, replicas), replicas), f"at most {replicas} replicas"
+    if bounds == (low, high):
+        return Problem(
+            f"HorizontalPodAutoscaler {name} already keeps {service.name} between {low} and"
+            f" {high} replicas (it runs {current} now); it decides the count within them"
+        )
+    detail = detail | {"autoscaler": name, "bounds": [low, high], "new_bounds": list(bounds)}
+    detail["note"] = (
+        f"{service.deployment} is scaled by HorizontalPodAutoscaler {name}: setting its replicas"
+        " would be undone at the autoscaler's next sync (within 15 s), so Confirm changes the"
+        f" autoscaler's bounds instead, to {bounds[0]} to {bounds[1]}. They stay until someone"
+        f" sets them back to {low} to {high}."
+    )
+    return ActionPlan(
+        ActionKind.SCALE,
+        service.name,
+        {"replicas": replicas},
+        before=f"{current} replicas; HorizontalPodAutoscaler {name}: {low} to {high}",
+        after=f"HorizontalPodAutoscaler {name}: {bounds[0]} to {bounds[1]} ({wanted})",
+        detail=detail,
+    )
 
 
 def parse_replicas(text: str) -> int | None:
