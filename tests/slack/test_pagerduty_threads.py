@@ -149,6 +149,7 @@ async def test_an_incident_gets_its_own_thread_tracking_its_state(
         == "duplicate"
     )
     await send_pd(bot, pd_event("e3", "resolved", status="resolved", at="2026-03-01T02:09:00Z"))
+    await settled(bot)  # the resolution is in the thread before the late retry arrives
     # A late retry of an older event must not roll the state back.
     await send_pd(bot, pd_event("e0", "reassigned", status="triggered", at="2026-03-01T02:01:30Z"))
     await settled(bot)
