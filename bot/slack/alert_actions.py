@@ -32,6 +32,7 @@ from bot.store.records import AlertGroupState
 
 log = logging.getLogger(__name__)
 SILENCE_FOR = timedelta(hours=1)
+NO_ALERTMANAGER = "Silencing from Slack needs ALERTMANAGER_URL (the Alertmanager API) to be set."
 
 
 @dataclass(frozen=True)
@@ -66,12 +67,14 @@ class AlertActions:
             ("alert_ack", self.acknowledge),
             ("alert_declare", self.declare),
             ("alert_silence", self.silence),
-            ("alert_silence_confirm", self.silence_confirmed),
             ("alert_playbook", self.playbook),
         ):
             app.action(action_id)(self._wrap(handler))
+        app.action("alert_silence_confirm")(self._wrap(self.silence_confirmed, confirms=True))
 
-    def _wrap(self, handler: Any) -> Any:
+    def _wrap(self, handler: Any, *, confirms: bool = False) -> Any:
+        """Acks, finds the button's group; a confirming button also hands on what it showed."""
+
         async def run(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
             await ack()
             user = str(body.get("user", {}).get("id", ""))
@@ -82,10 +85,10 @@ class AlertActions:
             if group is None:
                 await respond(**_ephemeral("This alert group is no longer known to the bot."))
                 return
-            if handler == self.silence_confirmed:
-                await self.silence_confirmed(group, user, respond, shown)
-                return
-            await handler(group, user, respond)
+            if confirms:
+                await handler(group, user, respond, shown)
+            else:
+                await handler(group, user, respond)
 
         return run
 
@@ -162,11 +165,7 @@ class AlertActions:
     async def silence(self, group: AlertGroupState, user: str, respond: AsyncRespond) -> None:
         """Shows exactly what would be silenced; nothing is silenced until that is confirmed."""
         if self.d.alertmanager is None:
-            await respond(
-                **_ephemeral(
-                    "Silencing from Slack needs ALERTMANAGER_URL (the Alertmanager API) to be set."
-                )
-            )
+            await respond(**_ephemeral(NO_ALERTMANAGER))
             return
         sets = self._matchers(group)
         if not sets:
@@ -200,9 +199,10 @@ class AlertActions:
         )
 
     async def silence_confirmed(
-        self, group: AlertGroupState, user: str, respond: AsyncRespond, shown: str = ""
+        self, group: AlertGroupState, user: str, respond: AsyncRespond, shown: str
     ) -> None:
-        if self.d.alertmanager is None:
+        if self.d.alertmanager is None:  # unset since the matchers were shown (a restart)
+            await respond(**_ephemeral(NO_ALERTMANAGER))
             return
         sets = self._matchers(group)
         if not sets or _digest(sets) != shown:
