@@ -125,6 +125,7 @@ class OutboxSender:
                 next_due = min(next_due, due - now)
                 continue
             self._busy.add(head.channel)
+            self._pacing.begin(head.method)  # counted now, so the next head sees it
             task = asyncio.create_task(self._send_guarded(head))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
@@ -143,6 +144,7 @@ class OutboxSender:
                     row.id, self._now() + 5, "internal error", maybe_sent=True
                 )
         finally:
+            self._pacing.end(row.method)
             self._busy.discard(row.channel)
             self._outbox.wakeup.set()
 

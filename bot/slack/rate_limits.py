@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 
 # Calls per minute by Slack's tier (Tier 2: 20+, Tier 3: 50+, Tier 4: 100+).
@@ -32,29 +33,28 @@ POST_INTERVAL_SECONDS = 1.0
 
 
 @dataclass
-class TokenBucket:
+class CallWindow:
+    """Slack's "N per minute" as it counts it: at most `per_minute` calls in any 60 s. Calls
+    under way count too, so several sends started together cannot overrun it."""
+
     per_minute: int
-    tokens: float = -1.0
-    updated: float = 0.0
+    calls: deque[float] = field(default_factory=deque)
+    under_way: int = 0
 
     def next_free(self, now: float) -> float:
-        """When a call may go: now if a token is left, else when the next one refills."""
-        self._refill(now)
-        if self.tokens >= 1:
+        """When a call may go: now if the last minute has room, else when its oldest call
+        leaves it."""
+        while self.calls and self.calls[0] <= now - 60.0:
+            self.calls.popleft()
+        over = len(self.calls) + self.under_way - self.per_minute
+        if over < 0:
             return now
-        return now + (1 - self.tokens) * 60.0 / self.per_minute
+        if over >= len(self.calls):  # the calls under way alone fill it: wait for them
+            return now + 1.0
+        return self.calls[over] + 60.0  # enough older calls have left the minute
 
     def take(self, now: float) -> None:
-        self._refill(now)
-        self.tokens -= 1
-
-    def _refill(self, now: float) -> None:
-        if self.tokens < 0 and self.updated == 0.0:
-            self.tokens, self.updated = float(self.per_minute) / 4, now  # a modest burst
-            return
-        rate = self.per_minute / 60.0
-        self.tokens = min(self.per_minute / 4, self.tokens + (now - self.updated) * rate)
-        self.updated = now
+        self.calls.append(now)
 
 
 @dataclass
@@ -64,7 +64,7 @@ class Pacing:
     post_interval: float = POST_INTERVAL_SECONDS
     _post_free_at: dict[str, float] = field(default_factory=dict)
     _blocked_until: dict[str, float] = field(default_factory=dict)
-    _buckets: dict[str, TokenBucket] = field(default_factory=dict)
+    _windows: dict[str, CallWindow] = field(default_factory=dict)
 
     def _key(self, method: str, channel: str) -> str:
         # chat.postMessage limits are per channel; the others are per workspace.
@@ -74,18 +74,31 @@ class Pacing:
         at = self._blocked_until.get(self._key(method, channel), 0.0)
         if method == "chat.postMessage":
             return max(at, self._post_free_at.get(channel, 0.0))
-        tier = METHOD_TIER.get(method)
-        if tier is not None:
-            bucket = self._buckets.setdefault(method, TokenBucket(TIER_PER_MINUTE[tier]))
-            at = max(at, bucket.next_free(now))
+        if (window := self._window(method)) is not None:
+            at = max(at, window.next_free(now))
         return at
 
+    def _window(self, method: str) -> CallWindow | None:
+        tier = METHOD_TIER.get(method)
+        if tier is None:
+            return None
+        return self._windows.setdefault(method, CallWindow(TIER_PER_MINUTE[tier]))
+
+    def begin(self, method: str) -> None:
+        """A send of `method` was started: it counts until `end`."""
+        if (window := self._window(method)) is not None:
+            window.under_way += 1
+
+    def end(self, method: str) -> None:
+        if (window := self._window(method)) is not None:
+            window.under_way = max(0, window.under_way - 1)
+
     def sent(self, method: str, channel: str, now: float) -> None:
+        """Slack answered a call (counted from its answer, never earlier than it arrived)."""
         if method == "chat.postMessage":
             self._post_free_at[channel] = now + self.post_interval
-        elif method in METHOD_TIER:
-            self._buckets.setdefault(method, TokenBucket(TIER_PER_MINUTE[METHOD_TIER[method]]))
-            self._buckets[method].take(now)
+        elif (window := self._window(method)) is not None:
+            window.take(now)
 
     def retry_after(self, method: str, channel: str, until: float) -> None:
         key = self._key(method, channel)

@@ -114,7 +114,12 @@ def _block_errors(blocks: Any, most: int = MESSAGE_BLOCKS) -> dict[str, Any] | N
     if not isinstance(blocks, list):
         return {"error": "invalid_blocks_format"}
     if msgs := block_errors(blocks, most=most):
-        return {"error": "invalid_blocks", "response_metadata": {"messages": msgs}}
+        errors = [m.removeprefix("[ERROR] ") for m in msgs]
+        return {
+            "error": "invalid_blocks",
+            "errors": errors,
+            "response_metadata": {"messages": msgs},
+        }
     return None
 
 
@@ -301,10 +306,11 @@ class FakeSlack:
             "inviter": inviter, "event_ts": self._next_ts(),
         }  # fmt: skip
 
-    def issue_response_url(self) -> str:
-        """A response_url as Slack puts in an interaction payload, answered by this fake."""
+    def issue_response_url(self, *, issued_ago: float = 0.0) -> str:
+        """A response_url as Slack puts in an interaction payload, answered by this fake;
+        `issued_ago` seconds old (Slack honours one for 30 minutes)."""
         response_id = self._next_id("R")
-        self._response_ids[response_id] = (time.monotonic(), 0)
+        self._response_ids[response_id] = (time.monotonic() - issued_ago, 0)
         return f"{self.base}/response/{response_id}"
 
     def issue_trigger_id(self) -> str:

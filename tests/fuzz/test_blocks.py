@@ -28,6 +28,7 @@ from bot.slack import (
     playbook_messages,
 )
 from bot.store.records import PagerDutyEvent, PagerDutyIncident
+from tests.fakes.slack_blocks import block_errors
 
 SETTINGS = settings(
     max_examples=150,
@@ -176,6 +177,8 @@ def check_message(text: str, message_blocks: list[dict[str, Any]]) -> None:
             raise AssertionError(f"unexpected block type {kind}")
     for mrkdwn in [text, *mrkdwn_texts(message_blocks)]:
         assert not PINGS.search(mrkdwn), mrkdwn
+    # And every rule the fake Slack holds Block Kit to (unique block_id and action_id, …).
+    assert block_errors(message_blocks) == []
 
 
 # -- alert threads ------------------------------------------------------------------------------
