@@ -34,7 +34,10 @@ from typing import Any
 import yaml
 from aiohttp import web
 
+from tests.fakes import kube_rbac
+
 Obj = dict[str, Any]
+SHIPPED_ROLE: list[Obj] = kube_rbac.shipped_role()
 Handler = Callable[[web.Request], Awaitable[web.Response]]
 REVISION = "deployment.kubernetes.io/revision"
 HISTORY = "deployment.kubernetes.io/revision-history"
@@ -47,7 +50,8 @@ NOT_COPIED = {REVISION, HISTORY, DESIRED, MAX_REPLICAS}
 NOT_COPIED.add("kubectl.kubernetes.io/last-applied-configuration")
 # Kubernetes' rand.SafeEncodeString alphabet, so template hashes and pod names look real.
 SAFE = "bcdfghjklmnpqrstvwxz2456789"
-REASONS = {400: "BadRequest", 401: "Unauthorized", 404: "NotFound", 405: "MethodNotAllowed"}
+REASONS = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound"}
+REASONS[405] = "MethodNotAllowed"
 REASONS |= {409: "Conflict", 415: "UnsupportedMediaType", 422: "Invalid"}
 # resource -> (URL prefix, kind, resource as error messages name it, extra field selectors)
 RESOURCES: dict[str, tuple[str, str, str, set[str]]] = {
@@ -478,8 +482,16 @@ def back_off(restarts: int) -> str:
 class FakeKubernetes:
     """The API server plus deployment, ReplicaSet and HPA controllers, on 127.0.0.1 over HTTP."""
 
-    def __init__(self, *, namespace: str = "factsway-prod", metrics_server: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        namespace: str = "factsway-prod",
+        metrics_server: bool = False,
+        role: list[Obj] | None = SHIPPED_ROLE,
+    ) -> None:
         self.namespace = namespace
+        # The RBAC rules in force; None lets every request through (the fake's own tests).
+        self.role = role
         self.metrics_server = metrics_server
         self.token = "test-token"  # the bearer token the server accepts
         self.url = ""
@@ -752,6 +764,7 @@ class FakeKubernetes:
         try:
             if request.headers.get("Authorization") != f"Bearer {self.token}":
                 raise KubeError(401, "Unauthorized")
+            self._authorize(request)
             return await handler(request)
         except KubeError as error:
             return error.response()
@@ -760,6 +773,15 @@ class FakeKubernetes:
         except web.HTTPMethodNotAllowed:
             text = "the server does not allow this method on the requested resource"
             return KubeError(405, text, {}).response()
+
+    def _authorize(self, request: web.Request) -> None:
+        asked = kube_rbac.attributes(request.method, request.path, dict(request.query))
+        if self.role is None or asked is None or kube_rbac.allows(self.role, asked):
+            return
+        plural, _, _ = asked.resource.partition("/")
+        details = {"kind": plural} | ({"group": asked.group} if asked.group else {})
+        details |= {"name": asked.name} if asked.name else {}
+        raise KubeError(403, kube_rbac.forbidden_message(asked, self.namespace), details)
 
     @staticmethod
     def _dry_run(request: web.Request) -> bool:

@@ -31,7 +31,7 @@ async def connect(
 
 @pytest.fixture
 async def kube() -> AsyncIterator[FakeKubernetes]:
-    async with FakeKubernetes() as fake:
+    async with FakeKubernetes(role=None) as fake:
         fake.add_deployment(APP, image="registry.local/records:1.0", change_cause="deploy 1.0")
         yield fake
 
@@ -521,7 +521,7 @@ async def test_metrics_api_absent_without_metrics_server(
 
 
 async def test_metrics_api_reports_pod_usage(tmp_path: Path) -> None:
-    async with FakeKubernetes(metrics_server=True) as fake:
+    async with FakeKubernetes(metrics_server=True, role=None) as fake:
         fake.add_deployment(APP, image="registry.local/records:1.0")
         first = fake.pods(APP)[0]["metadata"]["name"]
         fake.set_usage(first, cpu="250m", memory="512Mi")
@@ -561,3 +561,27 @@ async def test_hang_delays_answers_past_a_client_timeout(
         await apps.read_namespaced_deployment(APP, NS, _request_timeout=0.2)
     kube.hang(0)
     assert (await apps.read_namespaced_deployment(APP, NS, _request_timeout=2)).metadata.name == APP
+
+
+async def test_with_the_shipped_role_in_force_a_call_it_does_not_grant_is_forbidden(
+    tmp_path: Path,
+) -> None:
+    async with FakeKubernetes() as fake:
+        fake.add_deployment(APP, image="registry.local/records:1.0")
+        async with await connect(fake, tmp_path) as api_client:
+            apps = client.AppsV1Api(api_client)
+            scale = await apps.read_namespaced_deployment_scale(APP, NS)
+            assert scale.spec.replicas == 2  # granted: get on deployments/scale
+            with pytest.raises(ApiException) as refused:
+                await apps.delete_namespaced_deployment(APP, NS)
+            status = json.loads(refused.value.body or b"{}")
+            assert refused.value.status == 403 and status["reason"] == "Forbidden"
+            assert status["message"] == (
+                'deployments.apps "records-service" is forbidden: User'
+                ' "system:serviceaccount:factsway-prod:incident-bot" cannot delete resource'
+                ' "deployments" in API group "apps" in the namespace "factsway-prod"'
+            )
+            with pytest.raises(ApiException) as secret:
+                await client.CoreV1Api(api_client).read_namespaced_secret("db", NS)
+            assert secret.value.status == 403
+        assert fake.deployment(APP) is not None  # the refused delete changed nothing

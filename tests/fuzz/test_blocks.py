@@ -6,8 +6,10 @@ from an alert must never ping `@channel` or forge a link."""
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -239,33 +241,46 @@ pd_incidents = st.builds(
     channel=st.none(),
     thread_key=st.none(),
 )
-EVENT_TYPES = [
-    "incident.triggered",
-    "incident.acknowledged",
-    "incident.unacknowledged",
-    "incident.resolved",
-    "incident.reopened",
-    "incident.escalated",
-    "incident.reassigned",
-    "incident.annotated",
-    "incident.priority_updated",
+# Every webhook payload written from PagerDuty's V3 docs (tests/fixtures/pagerduty/webhooks):
+# each event type the bot knows, with its `data` shaped as PagerDuty sends it and every string
+# in it replaced by fuzzed text, so each renderer meets hostile content where it reads it.
+PD_WEBHOOKS = Path(__file__).resolve().parents[1] / "fixtures" / "pagerduty" / "webhooks"
+PD_DOCUMENTED = [
+    json.loads(path.read_text())["event"] for path in sorted(PD_WEBHOOKS.glob("*.json"))
 ]
-pd_events = st.builds(
+
+
+def fuzzed_strings(value: Any) -> st.SearchStrategy[Any]:
+    if isinstance(value, str):
+        return content
+    if isinstance(value, dict):
+        return st.fixed_dictionaries({k: fuzzed_strings(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return st.tuples(*(fuzzed_strings(v) for v in value)).map(list)
+    return st.just(value)
+
+
+pd_documented_events = st.sampled_from(PD_DOCUMENTED).flatmap(
+    lambda event: st.builds(
+        PagerDutyEvent,
+        id=st.just("E1"),
+        incident_id=st.just("Q1"),
+        event_type=st.just(event["event_type"]),
+        agent=content,
+        occurred_at=moments,
+        data=fuzzed_strings(event["data"]),
+    )
+)
+pd_unknown_events = st.builds(
     PagerDutyEvent,
     id=st.just("E1"),
     incident_id=st.just("Q1"),
-    event_type=st.sampled_from(EVENT_TYPES) | content,
+    event_type=content,
     agent=content,
     occurred_at=moments,
-    data=st.fixed_dictionaries(
-        {},
-        optional={
-            "assignees": st.lists(st.fixed_dictionaries({"summary": content}), max_size=4),
-            "content": content,
-            "priority": st.none() | st.fixed_dictionaries({"summary": content}),
-        },
-    ),
+    data=st.dictionaries(content, st.none() | content | st.integers(), max_size=4),
 )
+pd_events = pd_documented_events | pd_unknown_events
 
 
 @SETTINGS

@@ -198,6 +198,7 @@ def test_the_bots_role_grants_exactly_what_it_needs(
             for r in ("deployments", "deployments/scale")
             for v in ("get", "list", "patch")
         ),
+        *(("autoscaling", "horizontalpodautoscalers", v) for v in ("get", "list", "patch")),
     }
     assert granted == expected
     assert all("resourceNames" not in rule for rule in role["rules"])

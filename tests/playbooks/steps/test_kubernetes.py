@@ -5,6 +5,7 @@ the deployment controller dates them (an undo reuses a months-old ReplicaSet).""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -14,10 +15,11 @@ import pytest
 from bot.config import PlatformConfig
 from bot.domain.clock import SystemClock
 from bot.domain.report import plain_text
+from bot.domain.rollout import RollbackPatch, plan_rollback
 from bot.integrations.kubernetes import Kubernetes
 from bot.playbooks.model import StepContext
 from bot.playbooks.steps import kubernetes as k8s
-from tests.fakes.kube_api import FakeKubernetes
+from tests.fakes.kube_api import FakeKubernetes, rolled_out
 
 NS = "factsway-prod"
 NAME = "records-service"
@@ -93,3 +95,30 @@ async def test_a_crash_looping_sidecar_holds_the_pod_in_init(
     text = plain_text(output.lines)
     assert "Init:CrashLoopBackOff, 0/2 ready, 4 restarts" in text
     assert "back-off 1m20s" in text
+
+
+async def test_after_an_undo_recent_rollouts_reports_the_reused_replicaset_as_just_rolled_out(
+    fake: FakeKubernetes, client: Kubernetes, platform_config: PlatformConfig
+) -> None:
+    """`rollout undo` brings back revision 2's ReplicaSet, created months before: the step dates
+    the change from when the controller made it current, not from the ReplicaSet's birth."""
+    fake.load(fixture("rollout-before-undo.json"))
+    ctx = context(platform_config, client)
+    params = k8s.RolloutsParams(hours=2)
+    assert "No rollouts in the last 2 hours" in plain_text(
+        (await k8s.recent_rollouts(ctx, params)).lines
+    )
+
+    live = await client.deployment(NS, NAME)
+    undo = plan_rollback(live, await client.replicasets(NS, live))
+    assert isinstance(undo, RollbackPatch)
+    await client.patch_deployment(NS, NAME, undo.ops, dry_run=False)
+    await rolled_out(fake, NAME)
+    output = await k8s.recent_rollouts(ctx, params)
+
+    text = plain_text(output.lines)
+    assert "records revision 4, the template of revision 2 again at " in text
+    ago = re.search(r"UTC \((\d+)s ago\)", text)
+    assert ago is not None and int(ago.group(1)) < 60, text
+    assert "registry.factsway.example/records-service:2026.02.0 →" in text
+    assert not output.healthy
