@@ -16,6 +16,7 @@ from bot.integrations.pagerduty import PagerDutyAPI, PagerDutyEvents
 from bot.observability.metrics import Metrics
 from bot.services.actions.approvals import DangerousActions, Operators
 from bot.services.auto_declare import AutoDeclarePolicy
+from bot.services.incident_access import IncidentAccess
 from bot.services.incidents import Lifecycle
 from bot.services.outbox import Outbox
 from bot.services.paging import Pager
@@ -23,6 +24,7 @@ from bot.services.platform import build_platform
 from bot.services.postmortems.drafts import PostMortems
 from bot.services.readiness import integration_states
 from bot.services.reminders import ReminderScheduler
+from bot.services.retention import Retention
 from bot.slack.action_commands import ActionCommands, SlackActionBoard, SlackUserGroups
 from bot.slack.alert_actions import AlertActionDeps, AlertActions
 from bot.slack.alert_threads import AlertThreads, Routing
@@ -38,7 +40,7 @@ from bot.slack.pagerduty_threads import PagerDutyThreads
 from bot.slack.playbook_runs import PlaybookEnricher
 from bot.slack.war_room import SlackWarRoom
 from bot.store.factory import open_store
-from bot.web import api, health, status_page, webhooks
+from bot.web import api, headers, health, status_page, webhooks
 from bot.web.keys import (
     CLOCK,
     CONFIG,
@@ -55,11 +57,16 @@ from bot.web.keys import (
     WEBHOOK_WAKEUPS,
 )
 from bot.web.middleware import observe
+from bot.web.server_log import server_log
 
 SLACK_ENDPOINT = web.AppKey("slack_endpoint", SlackEndpoint)
 
 log = logging.getLogger(__name__)
 SOCKET_RETRY_SECONDS = 5.0
+# aiohttp's keep-alive timer starts when a connection opens and again after each answer, and
+# closes a connection still waiting for a whole request then: it bounds a client that sends
+# its headers slowly as well as an idle one. (Bodies have their own deadline, BODY_SECONDS.)
+HEADER_SECONDS = 10.0
 
 
 async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -68,6 +75,19 @@ async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
     app[STORE] = store
     yield
     await store.close()
+
+
+async def _retention_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Prunes old webhook bodies and sent messages in the background, unless told to keep all."""
+    days = app[SETTINGS].retention_days
+    task = None
+    if days:
+        task = asyncio.create_task(Retention(app[STORE], app[CLOCK], days).run(), name="retention")
+    yield
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 async def _platform_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -107,6 +127,7 @@ async def _slack_ctx(app: web.Application) -> AsyncIterator[None]:
         else None
     )
     war_room = SlackWarRoom(store, outbox, client, config, pagerduty=pagerduty) if client else None
+    operators = tuple(dict.fromkeys([*config.operators, *settings.operator_list]))
     lifecycle = Lifecycle(
         store,
         outbox,
@@ -115,6 +136,7 @@ async def _slack_ctx(app: web.Application) -> AsyncIterator[None]:
         config=config,
         war_room=war_room,
         pager=Pager(config, store, clock, events),
+        access=IncidentAccess(store, clock, operators, SlackUserGroups(client)) if client else None,
     )
     policy = AutoDeclarePolicy(config, store, lifecycle, clock)
     enricher = (
@@ -161,20 +183,17 @@ async def _slack_ctx(app: web.Application) -> AsyncIterator[None]:
             store, lifecycle, config, clock, outbox, platform.playbooks, app[POSTMORTEMS], client
         )
         assert platform.actions is not None
-        dangerous = ActionCommands(
+        dangerous_actions = DangerousActions(
             store,
-            DangerousActions(
-                store,
-                platform.actions,
-                clock,
-                SlackActionBoard(outbox),
-                SlackUserGroups(client),
-                Operators(
-                    tuple(dict.fromkeys([*config.operators, *settings.operator_list])),
-                    config.two_person_p0_rollbacks,
-                ),
-            ),
+            platform.actions,
+            clock,
+            SlackActionBoard(outbox),
+            SlackUserGroups(client),
+            Operators(operators, config.two_person_p0_rollbacks),
         )
+        await dangerous_actions.fail_interrupted()
+        dangerous = ActionCommands(store, dangerous_actions)
+        app[SLACK_ENDPOINT].store = store
         app[SLACK_ENDPOINT].bolt = build_bolt_app(
             settings,
             client,
@@ -243,7 +262,9 @@ def create_app(
         "state": "offline",
         "detail": "no SLACK_BOT_TOKEN: messages kept in timelines",
     }
+    headers.install(app)
     app.cleanup_ctx.append(_store_ctx)
+    app.cleanup_ctx.append(_retention_ctx)
     app.cleanup_ctx.append(_platform_ctx)
     app.cleanup_ctx.append(_slack_ctx)
 
@@ -257,3 +278,15 @@ def create_app(
     app.router.add_get("/", status_page.status_page)
     api.add_routes(app)
     return app
+
+
+def serve(app: web.Application, host: str, port: int) -> None:
+    """`incident-bot serve`: the app on one server, with deadlines for slow clients."""
+    web.run_app(
+        app,
+        host=host,
+        port=port,
+        print=None,
+        keepalive_timeout=HEADER_SECONDS,
+        logger=server_log(),
+    )

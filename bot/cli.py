@@ -36,7 +36,8 @@ def _settings(config_override: str | None = None) -> tuple[Settings, PlatformCon
         settings = Settings()
     except ValidationError as exc:
         err = exc.errors()[0]
-        raise CliError(f"environment: {err['loc'][0]}: {err['msg']}") from None
+        reason = err["msg"].removeprefix("Value error, ")
+        raise CliError(f"environment: {err['loc'][0]}: {reason}") from None
     path = Path(config_override) if config_override else settings.config_file
     try:
         config = load_platform_config(path)
@@ -46,9 +47,7 @@ def _settings(config_override: str | None = None) -> tuple[Settings, PlatformCon
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from aiohttp import web
-
-    from bot.app import create_app
+    from bot.app import create_app, serve
     from bot.observability.error_reporting import init_sentry
     from bot.observability.logs import setup_logging
 
@@ -64,7 +63,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # Fail here, on one line, rather than with a traceback from inside the server's startup.
     asyncio.run(_with_store(settings, usable))
     try:
-        web.run_app(create_app(settings, config), host=args.host, port=args.port, print=None)
+        serve(create_app(settings, config), args.host, args.port)
     except OSError as exc:
         raise CliError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
     return 0

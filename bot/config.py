@@ -6,6 +6,7 @@ import re
 from datetime import time
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import (
@@ -25,6 +26,33 @@ DEFAULT_DATABASE = "./data/incident-bot.db"
 
 
 DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024
+DEFAULT_RETENTION_DAYS = 30.0
+# The settings that are URLs: each must at least parse, or every command that reads it fails.
+URL_SETTINGS = (
+    "slack_api_url",
+    "alertmanager_url",
+    "pagerduty_api_url",
+    "pagerduty_events_url",
+    "prometheus_url",
+    "platform_database_url",
+    "sentry_dsn",
+    "sentry_api_url",
+    "aws_endpoint_url",
+)
+
+
+def url_problem(value: str) -> str | None:
+    """Why a URL cannot be read, or None. The words never quote the URL: it may hold a password,
+    and urllib's own messages quote parts of it."""
+    try:
+        _ = urlsplit(value).port  # the port is parsed only when asked for
+    except ValueError as exc:
+        if "IPv6" in str(exc):
+            return "not a valid URL: its [ ] host is unclosed or not an IP address"
+        if "port" in str(exc).lower():
+            return "not a valid URL: its port is not a number from 0 to 65535"
+        return "not a valid URL"
+    return None
 
 
 class Settings(BaseSettings):
@@ -42,6 +70,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         DEFAULT_MAX_BODY_BYTES, alias="INCIDENT_BOT_MAX_BODY_BYTES", ge=64 * 1024
     )
+    # Webhook bodies and sent Slack messages older than this are deleted; 0 keeps them forever.
+    retention_days: float = Field(DEFAULT_RETENTION_DAYS, alias="INCIDENT_BOT_RETENTION_DAYS", ge=0)
 
     slack_bot_token: SecretStr | None = Field(None, alias="SLACK_BOT_TOKEN")
     slack_signing_secret: SecretStr | None = Field(None, alias="SLACK_SIGNING_SECRET")
@@ -75,6 +105,33 @@ class Settings(BaseSettings):
     aws_endpoint_url: str | None = Field(None, alias="AWS_ENDPOINT_URL")
     updates_bucket: str | None = Field(None, alias="UPDATES_BUCKET")
     updates_distribution_id: str | None = Field(None, alias="UPDATES_DISTRIBUTION_ID")
+
+    @field_validator(*URL_SETTINGS, mode="after")
+    @classmethod
+    def _parsable_url(cls, value: str | SecretStr | None) -> str | SecretStr | None:
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        problem = url_problem(text) if text else None
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("database", mode="after")
+    @classmethod
+    def _parsable_database_url(cls, value: str) -> str:
+        # Only a URL is parsed: a SQLite path may hold any character.
+        problem = url_problem(value) if value.startswith(("postgresql:", "postgres:")) else None
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("retention_days")
+    @classmethod
+    def _keeps_dedup_windows(cls, days: float) -> float:
+        # Slack, PagerDuty and Alertmanager retry for minutes to hours: what recognises a retry
+        # must outlive that.
+        if 0 < days < 1:
+            raise ValueError("must be 0 (keep everything) or at least 1 day")
+        return days
 
     @property
     def operator_list(self) -> list[str]:

@@ -207,9 +207,13 @@ async def test_readyz_of_a_bot_started_elsewhere_with_a_copied_config_says_no_pl
     copied = tmp_path / "platform.yaml"
     copied.write_text((REPO / "bot" / "defaults" / "factsway.yaml").read_text())
     monkeypatch.chdir(REPO)  # a playbooks/ folder in the working directory must not count
-    bot = await start_bot(make_settings(), load_platform_config(copied))
+    bot = await start_bot(
+        make_settings(INCIDENT_BOT_API_TOKEN="api-token-cli"), load_platform_config(copied)
+    )
 
-    async with await bot.request("GET", "/readyz") as resp:
+    # The detail names a path: only the API token's holder gets it.
+    headers = {"Authorization": "Bearer api-token-cli"}
+    async with await bot.request("GET", "/readyz", headers=headers) as resp:
         assert resp.status == 200
         platform = (await resp.json())["integrations"]["platform"]
 
@@ -406,3 +410,54 @@ def test_serve_with_an_unusable_database_path_exits_2_naming_it_without_a_traceb
     )
 
     assert database in line
+
+
+# --- malformed URLs in the environment ---------------------------------------------------------
+
+MALFORMED_DSN = "postgresql://bot:hunter2-secret@[2001:db8::1/platform"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("serve", "--port", "0"),
+        ("check-config",),
+        ("playbooks", "run", "service-down", "--service", "records"),
+    ],
+    ids=["serve", "check-config", "playbooks-run"],
+)
+def test_a_malformed_platform_database_url_is_one_line_naming_it_never_the_password(
+    env: dict[str, str], args: tuple[str, ...]
+) -> None:
+    result = run({**env, "PLATFORM_DATABASE_URL": MALFORMED_DSN}, *args)
+
+    line = assert_clean_failure(result)
+    assert "PLATFORM_DATABASE_URL" in line
+    assert "hunter2" not in result.stderr + result.stdout
+
+
+@pytest.mark.parametrize(
+    ("variable", "extra"),
+    [
+        ("ALERTMANAGER_URL", {}),
+        ("PROMETHEUS_URL", {}),
+        ("SLACK_API_URL", {}),
+        ("SENTRY_DSN", {}),
+        ("SENTRY_API_URL", {}),
+        ("PAGERDUTY_API_URL", {"PAGERDUTY_API_TOKEN": "pd-token"}),
+        ("PAGERDUTY_EVENTS_URL", {"PAGERDUTY_ROUTING_KEY": "pd-key"}),
+        ("AWS_ENDPOINT_URL", {"UPDATES_BUCKET": "b", "UPDATES_DISTRIBUTION_ID": "d"}),
+        ("INCIDENT_BOT_DATABASE", {}),
+    ],
+)
+@pytest.mark.parametrize("url", ["https://user:hunter2-secret@[::1/x", "http://h:hunter2/x"])
+def test_every_url_setting_that_does_not_parse_is_one_line_naming_it(
+    env: dict[str, str], variable: str, extra: dict[str, str], url: str
+) -> None:
+    if variable == "INCIDENT_BOT_DATABASE":
+        url = "postgresql" + url.removeprefix("https").removeprefix("http")
+    result = run({**env, **extra, variable: url}, "check-config")
+
+    line = assert_clean_failure(result)
+    assert variable in line
+    assert "hunter2" not in result.stderr + result.stdout

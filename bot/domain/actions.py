@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from bot.domain.incident import Severity
@@ -24,6 +24,8 @@ class ActionState(enum.StrEnum):
     DONE = "done"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    # Not confirmed in time, or what the confirmation showed no longer holds: ask again.
+    EXPIRED = "expired"
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,9 @@ class PendingAction:
     approvals: tuple[str, ...]
     result: str
     created_at: datetime
+    # Fixed when the action is asked for: lowering the incident's severity before the Confirm
+    # must not take the second operator away.
+    needed: int = 1
 
 
 VERB = {
@@ -66,6 +71,11 @@ def is_operator(user: str, operators: Iterable[str], groups_of_user: Iterable[st
     """Operators are user IDs or @usergroup handles; `groups_of_user` are the user's handles."""
     allowed = set(operators)
     return user in allowed or any(f"@{g.lstrip('@')}" in allowed for g in groups_of_user)
+
+
+def too_old(action: PendingAction, now: datetime, max_age: timedelta) -> bool:
+    """A confirmation shows the platform as it was; after a while that is no longer true."""
+    return now - action.created_at > max_age
 
 
 def approvals_needed(

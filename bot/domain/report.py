@@ -24,6 +24,10 @@ class Mark(enum.StrEnum):
     ROLLOUT = "rollout"
     LOCK = "lock"
     PAUSED = "paused"
+    INCIDENT = "incident"
+    UPDATE = "update"
+    CHANGE = "change"
+    PERSON = "person"
 
 
 @dataclass(frozen=True)
@@ -51,8 +55,37 @@ class Link:
     label: str
 
 
+@dataclass(frozen=True)
+class User:
+    """Who did something: a chat user id, or a name from elsewhere ("alertmanager", an API
+    caller). Only a well-formed user id is ever shown as a mention; anything else is text."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Channel:
+    """A channel the bot knows by its id (one it created, or one it was configured with)."""
+
+    text: str
+
+
 # A plain `str` span is ordinary text, escaped like every other span.
-Span = str | Code | Strong | Faint | Link
+Span = str | Code | Strong | Faint | Link | User | Channel
+
+# Slack's id shapes: users (U…, W… for Enterprise Grid) and channels (C…, G… for old private
+# ones), capital letters and digits. What does not look like one is never rendered as a
+# mention or a channel link.
+USER_ID = re.compile(r"[UW][A-Z0-9]{1,40}")
+CHANNEL_ID = re.compile(r"[CG][A-Z0-9]{1,40}")
+
+
+def is_user_id(text: str) -> bool:
+    return USER_ID.fullmatch(text) is not None
+
+
+def is_channel_id(text: str) -> bool:
+    return CHANNEL_ID.fullmatch(text) is not None
 
 
 @dataclass(frozen=True)
@@ -92,12 +125,18 @@ PLAIN_MARKS = {
     Mark.ROLLOUT: "[rollout]",
     Mark.LOCK: "[lock]",
     Mark.PAUSED: "[paused]",
+    Mark.INCIDENT: "[incident]",
+    Mark.UPDATE: "[update]",
+    Mark.CHANGE: "[change]",
+    Mark.PERSON: "[role]",
 }
 
 
 def _plain_span(span: Span) -> str:
     if isinstance(span, Link):
         return f"{span.label} ({span.url})"
+    if isinstance(span, Channel):
+        return f"#{span.text}"
     return span_text(span)
 
 
@@ -142,6 +181,10 @@ def _markdown_span(span: Span) -> str:
         if span.url.startswith(("https://", "http://")):
             return f"[{label}](<{span.url.translate(_URL_UNSAFE)}>)"
         return f"{label} ({span.url.translate(_MARKDOWN_SPECIAL)})"
+    if isinstance(span, Channel):
+        return "\\#" + span.text.translate(_MARKDOWN_SPECIAL)
+    if isinstance(span, User):
+        return span.text.translate(_MARKDOWN_SPECIAL)
     return span.translate(_MARKDOWN_SPECIAL)
 
 
@@ -154,3 +197,69 @@ def markdown_line(ln: Line) -> str:
         escaped = f"{start[1]}\\{start[2]}" if start[1] else f"\\{start[3]}"
         text = escaped + text[start.end() :]
     return prefix.replace("[", "\\[").replace("]", "\\]") + text
+
+
+# Stored form: lines kept as JSON (in an outbox row) until a renderer shows them. -------------
+
+_KINDS: dict[str, type[Code | Strong | Faint | User | Channel]] = {
+    "code": Code,
+    "strong": Strong,
+    "faint": Faint,
+    "user": User,
+    "channel": Channel,
+}
+_KIND_OF = {cls: kind for kind, cls in _KINDS.items()}
+
+
+def _span_data(span: Span) -> str | dict[str, str]:
+    if isinstance(span, str):
+        return span
+    if isinstance(span, Link):
+        return {"link": span.url, "label": span.label}
+    return {_KIND_OF[type(span)]: span.text}
+
+
+def _span_from(data: object) -> Span:
+    if isinstance(data, str):
+        return data
+    if not isinstance(data, dict):
+        return str(data)
+    if "link" in data:
+        return Link(str(data["link"]), str(data.get("label", "")))
+    for kind, cls in _KINDS.items():
+        if kind in data:
+            return cls(str(data[kind]))
+    # Unknown: shown as text, which is never markup.
+    return " ".join(str(v) for v in data.values())
+
+
+def to_data(lines: Iterable[Line]) -> list[dict[str, object]]:
+    return [
+        {
+            "spans": [_span_data(s) for s in ln.spans],
+            "mark": ln.mark.value if ln.mark else None,
+            "bullet": ln.bullet,
+        }
+        for ln in lines
+    ]
+
+
+def from_data(data: object) -> tuple[Line, ...]:
+    """Lines from `to_data`; anything malformed comes back as plain text."""
+    if not isinstance(data, list):
+        return ()
+    out = []
+    for item in data:
+        if not isinstance(item, dict):
+            out.append(Line((str(item),)))
+            continue
+        spans = item.get("spans")
+        mark = item.get("mark")
+        out.append(
+            Line(
+                tuple(_span_from(s) for s in spans) if isinstance(spans, list) else (),
+                Mark(mark) if mark in set(Mark) else None,
+                bool(item.get("bullet", False)),
+            )
+        )
+    return tuple(out)

@@ -29,6 +29,7 @@ class EventKind(enum.StrEnum):
     CLOSED = "closed"
     SLACK_UNDELIVERED = "slack_undelivered"
     NOTE = "note"
+    REFUSED = "refused"  # a change someone asked for and was not allowed to make
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,8 @@ from sentry_sdk.transport import Transport
 
 from bot.observability.redaction import REDACTED, scrub
 
+# Sentry keeps about 1 kB of a value anyway; a field far longer is cut before it is scrubbed.
+FIELD_LIMIT = 16 * 1024
 DROPPED_HEADERS = {
     "authorization",
     "cookie",
@@ -33,7 +35,7 @@ def make_before_send(secrets: Iterable[str] = ()) -> Any:
                 }
             if "cookies" in request:
                 request["cookies"] = REDACTED
-        scrubbed: dict[str, Any] = scrub(event, known)
+        scrubbed: dict[str, Any] = scrub(event, known, limit=FIELD_LIMIT)
         return scrubbed
 
     return before_send

@@ -12,6 +12,10 @@ from typing import Any
 from bot.observability.redaction import scrub, scrub_text
 
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
+# Longer text in one field (a request body, a pod log at DEBUG) is cut before it is scrubbed:
+# scrubbing must stay fast on every line, and nobody reads 100 kB of one log field.
+FIELD_LIMIT = 16 * 1024
+_JSON = (str, int, float, bool, type(None), dict, list, tuple)
 
 
 class JsonFormatter(logging.Formatter):
@@ -28,10 +32,11 @@ class JsonFormatter(logging.Formatter):
         }
         for key, value in record.__dict__.items():
             if key not in _STANDARD and not key.startswith("_"):
-                entry[key] = value
+                # As text now, so the cut and the scrubbing see what the line will show.
+                entry[key] = value if isinstance(value, _JSON) else str(value)
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        entry = scrub(entry, self._secrets)
+        entry = scrub(entry, self._secrets, limit=FIELD_LIMIT)
         return scrub_text(json.dumps(entry, default=str), self._secrets)
 
 

@@ -16,6 +16,9 @@ from bot.observability.redaction import scrub_text
 from bot.playbooks.model import Playbook, StepContext, StepKind, StepUnavailable
 
 log = logging.getLogger(__name__)
+# Output longer than this (pod logs run to megabytes) is scrubbed in a thread: on the event loop
+# it would hold up every request and Slack ack for seconds.
+OFF_LOOP_CHARS = 64 * 1024
 Outcome = Literal["ok", "problem", "failed", "timeout", "unavailable"]
 
 
@@ -64,13 +67,18 @@ async def run_playbook(
         else:
             outcome = "ok" if output.healthy else "problem"
             lines, details = output.lines, output.details
+        # Output reaches people: whatever a log line or an error carried, no secret goes.
+        lines = map_text(lines, lambda text: scrub_text(text, known))
+        if len(details) > OFF_LOOP_CHARS:
+            details = await asyncio.to_thread(scrub_text, details, known)
+        else:
+            details = scrub_text(details, known)
         return StepResult(
             title=title,
             kind=spec.kind,
             outcome=outcome,
-            # Output reaches people: whatever a log line or an error carried, no secret goes.
-            lines=map_text(lines, lambda text: scrub_text(text, known)),
-            details=scrub_text(details, known),
+            lines=lines,
+            details=details,
             seconds=time.monotonic() - started,
         )
 

@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.config import PlatformConfig
+from bot.domain.access import Asker, Change, severity_change
 from bot.domain.clock import Clock
 from bot.domain.incident import Incident, NewIncident, Severity, Status
 from bot.domain.problem import Problem
+from bot.domain.report import Channel, Code, Line, Mark, Span, Strong, User, is_user_id, line
 from bot.domain.timeline import EventKind, NewEvent
+from bot.services.incident_access import IncidentAccess
 from bot.services.outbox import Outbox
 from bot.services.paging import Pager
 from bot.services.war_room import WarRoom
@@ -26,11 +30,12 @@ class Changed:
     """A change made, and what the bot said about it in the incident's channels."""
 
     incident: Incident
-    said: str
+    said: tuple[Line, ...]
 
 
-def mention(user: str) -> str:
-    return f"<@{user}>" if user[:1] in ("U", "W") else user
+def in_channel(incident: Incident) -> tuple[Span, ...]:
+    """The words " in #channel", when the incident has one."""
+    return (" in ", Channel(incident.channel_id)) if incident.channel_id else ()
 
 
 def announcement_key(incident_id: int) -> str:
@@ -48,6 +53,7 @@ class Lifecycle:
         config: PlatformConfig | None = None,
         war_room: WarRoom | None = None,
         pager: Pager | None = None,
+        access: IncidentAccess | None = None,
     ) -> None:
         self._store = store
         self._outbox = outbox
@@ -56,6 +62,7 @@ class Lifecycle:
         self._config = config
         self.war_room = war_room
         self._pager = pager
+        self._access = access
         self._opening: set[asyncio.Task[list[str]]] = set()
 
     # declare -------------------------------------------------------------------------------
@@ -108,25 +115,41 @@ class Lifecycle:
         if self.war_room is not None:
             incident, problems = await self.war_room.open(incident)
         if self._incidents_channel:
-            where = f" in <#{incident.channel_id}>" if incident.channel_id else ""
-            await self._outbox.post(
+            announcement = line(
+                Strong(str(incident.severity)),
+                f" incident #{incident.id} declared: ",
+                incident.title,
+                " (commander ",
+                User(incident.commander),
+                ")",
+                *in_channel(incident),
+                mark=Mark.INCIDENT,
+            )
+            await self._outbox.say(
                 self._incidents_channel,
-                f":rotating_light: *{incident.severity}* incident #{incident.id} declared: "
-                f"{incident.title} (commander {mention(incident.commander)}){where}",
+                [announcement],
                 message_key=announcement_key(incident.id),
                 incident_id=incident.id,
             )
+        services = (" · Services: ", ", ".join(incident.services)) if incident.services else ()
         notes = [
-            f"*Incident #{incident.id}: {incident.title}*",
-            f"Severity {incident.severity} · Commander {mention(incident.commander)}"
-            + (f" · Services: {', '.join(incident.services)}" if incident.services else ""),
+            line(Strong(f"Incident #{incident.id}: {incident.title}")),
+            line(f"Severity {incident.severity} · Commander ", User(incident.commander), *services),
         ]
         if page is not None:
-            notes.append(page)
-        notes.extend(f":warning: {p}" for p in problems)
-        notes.append("Post updates with `/incident update <text>`; `/incident help` for the rest.")
+            notes.append(line(page))
+        notes.extend(line(p, mark=Mark.WARNING) for p in problems)
+        notes.append(
+            line(
+                "Post updates with ",
+                Code("/incident update <text>"),
+                "; ",
+                Code("/incident help"),
+                " for the rest.",
+            )
+        )
         if incident.channel_id:
-            await self._outbox.post(incident.channel_id, "\n".join(notes), incident_id=incident.id)
+            await self._outbox.say(incident.channel_id, notes, incident_id=incident.id)
         return problems
 
     # during --------------------------------------------------------------------------------
@@ -163,18 +186,38 @@ class Lifecycle:
             ),
         )
         await self._broadcast(
-            incident, f":memo: *Update* on #{incident.id} ({incident.status}): {text}"
+            incident,
+            [
+                line(
+                    Strong("Update"),
+                    f" on #{incident.id} ({incident.status}): ",
+                    text,
+                    mark=Mark.UPDATE,
+                )
+            ],
         )
         return incident
 
+    async def _refused(
+        self, incident: Incident, actor: str, asked_in: str | None, change: Change
+    ) -> Problem | None:
+        """`asked_in` is the Slack channel a person typed the command in: their right to make
+        the change is checked there. The API (behind its token) and the CLI pass none."""
+        if asked_in is None or self._access is None:
+            return None
+        return await self._access.check(incident, Asker(actor, asked_in), change)
+
     async def set_severity(
-        self, incident_id: int, severity: Severity, actor: str
+        self, incident_id: int, severity: Severity, actor: str, *, asked_in: str | None = None
     ) -> Changed | Problem:
         incident = await self._get(incident_id)
         if isinstance(incident, Problem):
             return incident
         if severity == incident.severity:
             return Problem(f"#{incident.id} is already {severity}.")
+        change = severity_change(incident.severity, severity)
+        if refused := await self._refused(incident, actor, asked_in, change):
+            return refused
         old = incident.severity
         incident = await self._store.update_incident(incident_id, severity=severity)
         await self._store.append_event(
@@ -191,16 +234,19 @@ class Lifecycle:
         if self.war_room is not None:
             await self.war_room.set_topic(incident)
         page = await self._pager.apply(incident, actor) if self._pager is not None else ""
-        text = f":arrows_counterclockwise: Severity {old} → {severity} by {mention(actor)}."
-        await self._broadcast(incident, f"{text} {page}".strip())
-        return Changed(incident, text)
+        said = line(f"Severity {old} → {severity} by ", User(actor), ".", mark=Mark.CHANGE)
+        told = Line((*said.spans, f" {page}"), said.mark) if page else said
+        await self._broadcast(incident, [told])
+        return Changed(incident, (said,))
 
     async def set_role(
-        self, incident_id: int, role: str, user: str, actor: str
+        self, incident_id: int, role: str, user: str, actor: str, *, asked_in: str | None = None
     ) -> Changed | Problem:
         incident = await self._get(incident_id)
         if isinstance(incident, Problem):
             return incident
+        if refused := await self._refused(incident, actor, asked_in, Change.SET_ROLE):
+            return refused
         role = role.lower()
         if role not in ROLES:
             return Problem(f"unknown role `{role}`; roles: {', '.join(ROLES)}")
@@ -224,10 +270,10 @@ class Lifecycle:
             await self.war_room.invite(incident, [user])
             if role == "commander":
                 await self.war_room.set_topic(incident)
-        text = f":bust_in_silhouette: {mention(user)} is now {role} (set by {mention(actor)})."
+        said = (line(User(user), f" is now {role} (set by ", User(actor), ").", mark=Mark.PERSON),)
         if incident.channel_id:
-            await self._outbox.post(incident.channel_id, text, incident_id=incident.id)
-        return Changed(incident, text)
+            await self._outbox.say(incident.channel_id, said, incident_id=incident.id)
+        return Changed(incident, said)
 
     async def add_follow_up(
         self, incident_id: int, text: str, owner: str | None, actor: str
@@ -241,17 +287,21 @@ class Lifecycle:
             incident_id,
             NewEvent(EventKind.FOLLOW_UP, actor, text.strip(), self._clock.now(), {"owner": owner}),
         )
-        who = f" (owner {mention(owner)})" if owner else ""
-        return Changed(incident, f":white_check_mark: Follow-up recorded: {text.strip()}{who}")
+        who = (" (owner ", User(owner), ")") if owner else ()
+        return Changed(incident, (line("Follow-up recorded: ", text.strip(), *who, mark=Mark.OK),))
 
     # after ---------------------------------------------------------------------------------
 
-    async def resolve(self, incident_id: int, summary: str, actor: str) -> Incident | Problem:
+    async def resolve(
+        self, incident_id: int, summary: str, actor: str, *, asked_in: str | None = None
+    ) -> Incident | Problem:
         incident = await self._get(incident_id)
         if isinstance(incident, Problem):
             return incident
         if not incident.is_open:
             return Problem(f"incident #{incident_id} is already {incident.status}")
+        if refused := await self._refused(incident, actor, asked_in, Change.RESOLVE):
+            return refused
         now = self._clock.now()
         summary = summary.strip()
         incident = await self._store.update_incident(
@@ -264,18 +314,30 @@ class Lifecycle:
         page = await self._pager.resolve(incident, actor) if self._pager is not None else None
         if self.war_room is not None:
             await self.war_room.set_topic(incident)
-        text = f":white_check_mark: #{incident.id} {incident.title} resolved by {mention(actor)}."
-        if summary:
-            text += f" {summary}"
+        told = [
+            line(
+                f"#{incident.id} ",
+                incident.title,
+                " resolved by ",
+                User(actor),
+                ".",
+                f" {summary}" if summary else "",
+                mark=Mark.OK,
+            )
+        ]
         if page:
-            text += f"\n{page}"
-        await self._broadcast(incident, text)
+            told.append(line(page))
+        await self._broadcast(incident, told)
         return incident
 
-    async def close(self, incident_id: int, actor: str) -> Changed | Problem:
+    async def close(
+        self, incident_id: int, actor: str, *, asked_in: str | None = None
+    ) -> Changed | Problem:
         incident = await self._get(incident_id)
         if isinstance(incident, Problem):
             return incident
+        if refused := await self._refused(incident, actor, asked_in, Change.CLOSE):
+            return refused
         if incident.status != Status.RESOLVED:
             return Problem(
                 f"#{incident.id} is {incident.status}: resolve it first (`/incident resolve`)."
@@ -287,21 +349,21 @@ class Lifecycle:
         )
         if self.war_room is not None:
             await self.war_room.archive(incident)
-        return Changed(incident, f"#{incident.id} closed; the channel is archived.")
+        return Changed(incident, (line(f"#{incident.id} closed; the channel is archived."),))
 
-    async def notify_user(self, user: str, text: str) -> None:
+    async def notify_user(self, user: str, lines: Sequence[Line]) -> None:
         """A direct message (posting to a user ID opens the DM)."""
-        if user[:1] in ("U", "W"):
-            await self._outbox.post(user, text)
+        if is_user_id(user):
+            await self._outbox.say(user, lines)
 
-    async def _broadcast(self, incident: Incident, text: str) -> None:
+    async def _broadcast(self, incident: Incident, lines: Sequence[Line]) -> None:
         """To the war room and to the announcement's thread."""
         if incident.channel_id:
-            await self._outbox.post(incident.channel_id, text, incident_id=incident.id)
+            await self._outbox.say(incident.channel_id, lines, incident_id=incident.id)
         if self._incidents_channel:
-            await self._outbox.post(
+            await self._outbox.say(
                 self._incidents_channel,
-                text,
+                lines,
                 thread_key=announcement_key(incident.id),
                 incident_id=incident.id,
             )

@@ -7,11 +7,15 @@ import base64
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from bot.domain.report import Line, to_data
 from bot.store.base import Store
 from bot.store.records import NewOutboxItem, OutboxRow, OutboxState
 
 # The metadata event type that ties a posted message back to its outbox row.
 METADATA_EVENT_TYPE = "incident_bot_outbox"
+# A message row's structured text (`domain.report` lines, stored as data): the sender renders
+# it into the message's text when it sends the row, so outside text is escaped there, once.
+LINES_ARG = "lines"
 FINISHED = {OutboxState.SENT, OutboxState.SUPERSEDED, OutboxState.UNDELIVERED, OutboxState.FAILED}
 
 
@@ -69,6 +73,23 @@ class Outbox:
                 incident_id=incident_id,
                 **extra,
             )
+        )
+        return row_id
+
+    async def say(
+        self,
+        channel: str,
+        lines: Sequence[Line],
+        *,
+        message_key: str | None = None,
+        thread_key: str | None = None,
+        incident_id: int | None = None,
+    ) -> int:
+        """A chat.postMessage of what the bot means to say, as report lines; the Slack sender
+        renders them, so neither outside text nor a name can become a mention or a link."""
+        args = {"channel": channel, LINES_ARG: to_data(lines)}
+        [row_id] = await self.write(
+            NewOutboxItem("chat.postMessage", channel, args, message_key, thread_key, incident_id)
         )
         return row_id
 

@@ -13,6 +13,7 @@ from bot.integrations.pagerduty import PagerDutyError, PagerDutyEvents
 from bot.store.base import Store
 
 log = logging.getLogger(__name__)
+RESOLVED_NOTE = "PagerDuty page resolved"
 PD_SEVERITY = {
     Severity.P0: "critical",
     Severity.P1: "error",
@@ -42,7 +43,10 @@ class Pager:
         decision = decide(incident.severity, policy.page, self._hours, self._clock.now())
         if not decision.page:
             await self._note(incident, actor, f"Not paged: {decision.reason}", paged=False)
-            return f":no_bell: Not paged: {decision.reason}"
+            said = f":no_bell: Not paged: {decision.reason}"
+            # Lowered below the policy: the on-call paged for the higher severity is released.
+            resolved = await self.resolve(incident, actor)
+            return f"{said}\n{resolved}" if resolved else said
         if self._events is None:
             text = (
                 f"Should page ({decision.reason}) but PagerDuty is not configured"
@@ -72,28 +76,35 @@ class Pager:
         return f":pager: Paged the on-call ({decision.reason})."
 
     async def resolve(self, incident: Incident, actor: str) -> str | None:
-        """Resolves the page if one went out."""
-        events = await self._store.timeline(incident.id)
-        if self._events is None or not any(
-            e.kind == EventKind.PAGE and e.data.get("paged") for e in events
-        ):
+        """Resolves the page if one went out and is not resolved yet."""
+        if self._events is None or not await self._page_open(incident):
             return None
         try:
             await self._events.resolve(dedup_key(incident))
         except PagerDutyError as exc:
             return f":warning: Could not resolve the PagerDuty page: {exc}"
-        await self._note(incident, actor, "PagerDuty page resolved", paged=False)
+        await self._note(incident, actor, RESOLVED_NOTE, paged=False, resolved=True)
         return ":pager: PagerDuty page resolved."
 
-    async def _note(self, incident: Incident, actor: str, text: str, *, paged: bool) -> None:
+    async def _page_open(self, incident: Incident) -> bool:
+        """Whether the last page sent for the incident is still open, by its timeline."""
+        open_page = False
+        for event in await self._store.timeline(incident.id):
+            if event.kind != EventKind.PAGE:
+                continue
+            if event.data.get("paged"):
+                open_page = True
+            elif event.data.get("page_resolved") or event.text == RESOLVED_NOTE:
+                open_page = False  # the text: resolutions recorded before the flag existed
+        return open_page
+
+    async def _note(
+        self, incident: Incident, actor: str, text: str, *, paged: bool, resolved: bool = False
+    ) -> None:
+        data: dict[str, object] = {"paged": paged, "severity": str(incident.severity)}
+        if resolved:
+            data["page_resolved"] = True
         await self._store.append_event(
             incident.id,
-            NewEvent(
-                EventKind.PAGE,
-                actor,
-                text,
-                self._clock.now(),
-                {"paged": paged, "severity": str(incident.severity)},
-                key=paged,
-            ),
+            NewEvent(EventKind.PAGE, actor, text, self._clock.now(), data, key=paged),
         )

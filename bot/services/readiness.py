@@ -3,13 +3,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlparse
 
-from bot.config import Settings
+from bot.config import Settings, url_problem
 from bot.playbooks.loader import Catalogue
 
 State = Literal["configured", "missing", "invalid", "ok", "down"]
@@ -29,6 +30,8 @@ def _url(value: str | None, schemes: tuple[str, ...] = ("http", "https")) -> str
     """None when the URL is usable, else why not."""
     if not value:
         return "not set"
+    if problem := url_problem(value):
+        return problem
     parsed = urlparse(value)
     if parsed.scheme not in schemes or not parsed.netloc:
         return f"not a {'/'.join(schemes)} URL"
@@ -217,7 +220,8 @@ def secret_values(settings: Settings) -> list[str]:
         "api_token",
     )
     values = [_secret(getattr(settings, n)) for n in names]
-    db = urlparse(_secret(settings.platform_database_url))
-    if db.password:
-        values.append(db.password)
+    with contextlib.suppress(ValueError):
+        password = urlparse(_secret(settings.platform_database_url)).password
+        if password:
+            values.append(password)
     return [v for v in values if v]

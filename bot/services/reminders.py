@@ -6,7 +6,6 @@ What is owed is derived from the store on every tick, so a restart neither loses
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from datetime import timedelta
 
@@ -14,9 +13,11 @@ from bot.config import PlatformConfig
 from bot.domain.clock import Clock
 from bot.domain.incident import Severity
 from bot.domain.reminders import REVIEW_WITHIN, ReminderPolicy, due
+from bot.domain.report import line
 from bot.domain.timeline import EventKind, NewEvent
 from bot.services.incidents import announcement_key
 from bot.services.outbox import Outbox
+from bot.services.store_outage import StoreOutage
 from bot.store.base import Store, StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -50,9 +51,13 @@ class ReminderScheduler:
         self._incidents_channel = incidents_channel
 
     async def run(self) -> None:
+        outage = StoreOutage("reminders", log)
         while True:
-            with contextlib.suppress(StoreUnavailable):
-                await self.tick()
+            try:
+                if await self.tick():
+                    outage.recovered()
+            except StoreUnavailable as exc:
+                outage.failed(exc)  # the tick is slower than any backoff: said once, no more
             await asyncio.sleep(TICK_SECONDS)
 
     async def tick(self) -> int:
@@ -69,14 +74,13 @@ class ReminderScheduler:
             for reminder in due(incident, events, self._policy, now):
                 # Queued before it is recorded: a crash in between repeats a reminder rather
                 # than losing it.
+                said = [line(reminder.text)]
                 if incident.channel_id:
-                    await self._outbox.post(
-                        incident.channel_id, reminder.text, incident_id=incident.id
-                    )
+                    await self._outbox.say(incident.channel_id, said, incident_id=incident.id)
                 elif self._incidents_channel:
-                    await self._outbox.post(
+                    await self._outbox.say(
                         self._incidents_channel,
-                        reminder.text,
+                        said,
                         thread_key=announcement_key(incident.id),
                         incident_id=incident.id,
                     )

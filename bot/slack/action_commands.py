@@ -18,6 +18,7 @@ from bot.services.actions.plans import parse_replicas
 from bot.services.outbox import Outbox
 from bot.slack import action_messages
 from bot.slack.blocks import escape
+from bot.slack.playbook_runs import read_offer
 from bot.store.base import Store, StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,9 @@ def _ephemeral(text: str) -> dict[str, Any]:
 
 
 def shown(problem: Problem) -> str:
-    return f":no_entry: {problem.message}" if problem.refused else problem.message
+    """A problem's words, which can repeat what the user typed (an unknown service), escaped."""
+    text = escape(problem.message)
+    return f":no_entry: {text}" if problem.refused else text
 
 
 class SlackActionBoard:
@@ -102,22 +105,36 @@ class ActionCommands:
 
         return run
 
-    async def request(self, name: str, words: list[str], user: str, channel: str) -> str:
-        """Plans the command and posts its confirmation; returns what to tell the requester."""
+    async def request(
+        self,
+        name: str,
+        words: list[str],
+        user: str,
+        channel: str,
+        *,
+        incident_id: int | None = None,
+    ) -> str:
+        """Plans the command and posts its confirmation; returns what to tell the requester.
+        The action is the channel's incident's unless `incident_id` names another."""
         actions = self._dangerous.actions
         if name == "/rollback" and len(words) == 2 and words[1] == "history":
             history = await actions.history(words[0])
             return (
-                history.message
+                shown(history)
                 if isinstance(history, Problem)
-                else (f"*Rollout history of {words[0]}* (* = current)\n```{history}```")
+                else (
+                    f"*Rollout history of {escape(words[0])}* (* = current)"
+                    f"\n```{escape(history)}```"
+                )
             )
         plan = await self._plan(name, words)
         if isinstance(plan, str):
             return plan
-        outcome = await self._dangerous.request(plan, user, channel, [name, *words])
+        outcome = await self._dangerous.request(
+            plan, user, channel, [name, *words], incident_id=incident_id
+        )
         if isinstance(outcome, Problem):
-            return shown(outcome) if outcome.refused else f":warning: {outcome.message}"
+            return shown(outcome) if outcome.refused else f":warning: {shown(outcome)}"
         posted = "Posted for confirmation in this channel: an operator must click Confirm."
         detail = outcome.plan.detail
         if detail.get("autoscaler"):
@@ -169,9 +186,18 @@ class ActionCommands:
         return run
 
     async def _offer(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
-        """The "Roll back to <previous>" button of an enrichment: a /rollback by the clicker."""
+        """The "Roll back to revision N" button of an alert thread: a /rollback to that
+        revision by the clicker, for the incident the thread's alert group is part of (the
+        alerts channel is no incident's channel, and the P0 two-person rule follows this)."""
         await ack()
         user = str(body.get("user", {}).get("id", ""))
         channel = str((body.get("channel") or {}).get("id", ""))
-        service = str((body.get("actions") or [{}])[0].get("value", ""))
-        await respond(**_ephemeral(await self.request("/rollback", [service], user, channel)))
+        service, revision, group_id = read_offer(
+            str((body.get("actions") or [{}])[0].get("value", ""))
+        )
+        group = await self._store.alert_group(group_id) if group_id else None
+        words = [service] if revision is None else [service, "--to-revision", str(revision)]
+        answer = await self.request(
+            "/rollback", words, user, channel, incident_id=group.incident_id if group else None
+        )
+        await respond(**_ephemeral(answer))

@@ -21,6 +21,7 @@ ICON = {
     ActionState.DONE: ":white_check_mark:",
     ActionState.FAILED: ":x:",
     ActionState.CANCELLED: ":no_entry_sign:",
+    ActionState.EXPIRED: ":hourglass:",
 }
 
 

@@ -117,7 +117,7 @@ class AlertActions:
             return
         await self.d.store.update_alert_group(group.group_key, acked_by=f"<@{user}>")
         view = self.d.threads.view(group)
-        await self._reply(group, f":eyes: <@{user}> acknowledged {view.title}.")
+        await self._reply(group, f":eyes: <@{user}> acknowledged {escape(view.title)}.")
         await self._record(group, user, f"acknowledged alert {view.title}")
         self.d.threads.wakeup.set()
         if group.pd_incident_id is not None:
@@ -137,7 +137,7 @@ class AlertActions:
             title[:200], severity, user, services=view.services, description=view.description
         )
         if isinstance(outcome, Problem):
-            await respond(**_ephemeral(f":warning: Could not declare: {outcome.message}"))
+            await respond(**_ephemeral(f":warning: Could not declare: {escape(outcome.message)}"))
             return
         self.d.lifecycle.open_later(outcome)
         await self.d.store.update_alert_group(group.group_key, incident_id=outcome.id)
@@ -228,7 +228,9 @@ class AlertActions:
                 )
         except AlertmanagerError as exc:
             made = f" ({len(created)} of {len(sets)} were made)" if created else ""
-            await respond(**_ephemeral(f":warning: Could not create the silence: {exc}{made}"))
+            await respond(
+                **_ephemeral(f":warning: Could not create the silence: {escape(str(exc))}{made}")
+            )
             if not created:
                 return
         base = group.external_url.rstrip("/")
@@ -270,7 +272,7 @@ class AlertActions:
         for book in matching:
             run = await books.run(book.name, service)
             if isinstance(run, Problem):
-                await self._reply(group, f":warning: {run.message}")
+                await self._reply(group, f":warning: {escape(run.message)}")
                 continue
             await post_run(
                 self.d.outbox,

@@ -20,6 +20,7 @@ from bot.config import PlatformConfig
 from bot.domain.alerts import GroupView, diff, summarize
 from bot.domain.clock import Clock
 from bot.services.outbox import message
+from bot.services.store_outage import StoreOutage
 from bot.slack import alert_messages
 from bot.slack.blocks import Block
 from bot.store.base import Store, StoreUnavailable
@@ -97,6 +98,7 @@ class AlertThreads:
             alias: svc.name for svc in config.services for alias in (svc.name, svc.deployment)
         }
         self._background: set[asyncio.Task[None]] = set()
+        self._outage = StoreOutage("alert threads", log)
 
     def view(self, group: AlertGroupState) -> GroupView:
         return summarize(
@@ -114,9 +116,11 @@ class AlertThreads:
             while True:
                 self.wakeup.clear()
                 try:
-                    await self.sync_pending()
+                    if await self.sync_pending():
+                        self._outage.recovered()
                 except StoreUnavailable as exc:
-                    log.warning("alert threads paused", extra={"error": str(exc)})
+                    # Said once; a webhook's wakeup does not cut the pause short.
+                    await asyncio.sleep(self._outage.failed(exc))
                 except Exception:
                     # A bug must not stop every thread for good: log it, retry on the next pass.
                     log.exception("alert thread sync failed")

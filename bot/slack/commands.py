@@ -11,14 +11,19 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain.commands import INCIDENT_USAGE, UsageProblem, parse_incident
 from bot.domain.problem import Problem
+from bot.domain.report import Code, Mark, Strong, line
 from bot.integrations.pagerduty import PagerDutyAPI, PagerDutyError
 from bot.slack import declare_modal
-from bot.slack.incident_commands import CommandDeps, Invocation, answer
+from bot.slack.blocks import escape
+from bot.slack.incident_commands import CommandDeps, Invocation, answer, declared
+from bot.slack.report import mrkdwn
 from bot.store.base import StoreUnavailable
 
 log = logging.getLogger(__name__)
 # Answered at once; anything slower is done after the ack and sent through response_url.
 QUICK = {"help", "list"}
+# Its `<title>` placeholders are words, not Slack's angle-bracket markup.
+USAGE = escape(INCIDENT_USAGE)
 
 
 def _ephemeral(text: str) -> dict[str, Any]:
@@ -34,7 +39,7 @@ def register_commands(
     ) -> None:
         parsed = parse_incident(str(command.get("text", "")))
         if isinstance(parsed, UsageProblem):
-            await ack(**_ephemeral(f":warning: {parsed.message}\n\n{INCIDENT_USAGE}"))
+            await ack(**_ephemeral(f":warning: {escape(parsed.message)}\n\n{USAGE}"))
             return
         inv = Invocation(
             parsed, str(command.get("user_id", "")), str(command.get("channel_id", "")), deps
@@ -73,17 +78,12 @@ def register_commands(
         )
         if isinstance(outcome, Problem):
             await deps.lifecycle.notify_user(
-                user, f":warning: Could not declare: {outcome.message}"
+                user, [line("Could not declare: ", outcome.message, mark=Mark.WARNING)]
             )
             return
         problems = await deps.lifecycle.open(outcome)
-        declared = await deps.store.get_incident(outcome.id) or outcome
-        where = f" in <#{declared.channel_id}>" if declared.channel_id else ""
-        await deps.lifecycle.notify_user(
-            user,
-            f":rotating_light: Declared {severity} incident #{declared.id}{where}."
-            + "".join(f"\n:warning: {p}" for p in problems),
-        )
+        incident = await deps.store.get_incident(outcome.id) or outcome
+        await deps.lifecycle.notify_user(user, declared(incident, problems))
 
     @app.command("/oncall")
     async def oncall(ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond) -> None:
@@ -110,19 +110,23 @@ async def _oncall(deps: CommandDeps, pagerduty: PagerDutyAPI | None, service: st
         svc = deps.config.service(service)
         if svc is None:
             known = ", ".join(s.name for s in deps.config.services)
-            return f"Unknown service `{service}`; known services: {known}"
+            return mrkdwn([line("Unknown service ", Code(service), f"; known services: {known}")])
         policies = [svc.escalation_policy] if svc.escalation_policy else policies
     if not policies:
         return "No PagerDuty escalation policies are named in the config (`escalation_policies`)."
     try:
         oncalls = await pagerduty.oncalls(policies)
     except PagerDutyError as exc:
-        return f":warning: {exc}"
+        return mrkdwn([line(str(exc), mark=Mark.WARNING)])
     if not oncalls:
         return "PagerDuty says nobody is on call for those escalation policies right now."
     lines = [
-        f"• Level {o.level} · {o.name}"
-        + (f" ({o.escalation_policy})" if o.escalation_policy else "")
+        line(
+            f"Level {o.level} · ",
+            o.name,
+            f" ({o.escalation_policy})" if o.escalation_policy else "",
+            bullet=True,
+        )
         for o in oncalls
     ]
-    return "*On call now*\n" + "\n".join(lines)
+    return mrkdwn([line(Strong("On call now")), *lines])

@@ -12,13 +12,16 @@ from bot.domain.clock import Clock
 from bot.domain.commands import INCIDENT_USAGE, Parsed, parse_user, split_incident_ref
 from bot.domain.incident import Incident, Severity, Status, format_duration
 from bot.domain.problem import Problem
+from bot.domain.report import Code, Line, Mark, Strong, User, line
 from bot.domain.timeline import EventKind, NewEvent
 from bot.playbooks.service import Playbooks
-from bot.services.incidents import Changed, Lifecycle, mention
+from bot.services.incidents import Changed, Lifecycle, in_channel
 from bot.services.outbox import Outbox
 from bot.services.postmortems.drafts import PostMortems
+from bot.slack.blocks import escape
 from bot.slack.playbook_runs import post_run
 from bot.slack.postmortem_upload import upload as upload_postmortem
+from bot.slack.report import mrkdwn
 from bot.store.base import Store, StoreUnavailable
 
 
@@ -47,14 +50,38 @@ Handler = Callable[[Invocation, Incident], Awaitable[str]]
 
 def said(outcome: Changed | Problem) -> str:
     """The caller sees what the channel was told, or what was wrong."""
-    return outcome.message if isinstance(outcome, Problem) else outcome.said
+    return escape(outcome.message) if isinstance(outcome, Problem) else mrkdwn(outcome.said)
+
+
+def refusal(outcome: object) -> str | None:
+    """A change the asker may not make is shown as the dangerous actions' refusals are."""
+    if isinstance(outcome, Problem) and outcome.refused:
+        return f":no_entry: {escape(outcome.message)}"
+    return None
+
+
+def warning(problem: Problem) -> str:
+    return f":warning: {escape(problem.message)}"
+
+
+def declared(incident: Incident, problems: list[str]) -> tuple[Line, ...]:
+    """What the declarer is told: where the incident is, and what went wrong on the way."""
+    return (
+        line(
+            f"Declared {incident.severity} incident #{incident.id}",
+            *in_channel(incident),
+            ".",
+            mark=Mark.INCIDENT,
+        ),
+        *(line(p, mark=Mark.WARNING) for p in problems),
+    )
 
 
 async def answer(inv: Invocation) -> str:
     """The text to show the caller (ephemeral), after doing what was asked."""
     sub = inv.parsed.subcommand
     if sub == "help":
-        return INCIDENT_USAGE
+        return escape(INCIDENT_USAGE)
     if sub == "list":
         return await list_open(inv.deps.store)
     if sub == "run":
@@ -96,16 +123,16 @@ async def run(inv: Invocation) -> str:
     if books is None or outbox is None or not books.names():
         return "No playbooks are loaded (see `incident-bot playbooks validate`)."
     if not inv.parsed.args:
-        listed = "\n".join(
-            f"• `{name}`: {books.catalogue.playbooks[name].spec.description}"
+        listed = [
+            line(Code(name), ": ", books.catalogue.playbooks[name].spec.description, bullet=True)
             for name in books.names()
-        )
-        return f"Usage: `/incident run PLAYBOOK [SERVICE]`\n{listed}"
+        ]
+        return mrkdwn([line("Usage: ", Code("/incident run PLAYBOOK [SERVICE]")), *listed])
     name = inv.parsed.args[0]
     service = inv.parsed.args[1] if len(inv.parsed.args) > 1 else None
     outcome = await books.run(name, service)
     if isinstance(outcome, Problem):
-        return f":warning: {outcome.message}"
+        return warning(outcome)
     incident = await inv.deps.store.incident_by_channel(inv.channel)
     incident_id = incident.id if incident else None
     await post_run(outbox, inv.channel, outcome, incident_id=incident_id)
@@ -122,7 +149,7 @@ async def run(inv: Invocation) -> str:
                 {"playbook": name, "service": service},
             ),
         )
-    return f"Playbook `{name}` ran; the results are posted in this channel."
+    return mrkdwn([line("Playbook ", Code(name), " ran; the results are posted in this channel.")])
 
 
 async def list_open(store: Store) -> str:
@@ -133,11 +160,17 @@ async def list_open(store: Store) -> str:
     if not incidents:
         return "No open incidents."
     lines = [
-        f"• *#{i.id}* {i.severity} {i.title} ({i.status})"
-        + (f" in <#{i.channel_id}>" if i.channel_id else "")
+        line(
+            Strong(f"#{i.id}"),
+            f" {i.severity} ",
+            i.title,
+            f" ({i.status})",
+            *in_channel(i),
+            bullet=True,
+        )
         for i in incidents
     ]
-    return "*Open incidents*\n" + "\n".join(lines)
+    return mrkdwn([line(Strong("Open incidents")), *lines])
 
 
 async def declare(inv: Invocation) -> str:
@@ -148,12 +181,10 @@ async def declare(inv: Invocation) -> str:
     services = tuple(s for s in inv.parsed.options.get("service", "").split(",") if s)
     outcome = await inv.deps.lifecycle.declare(title, severity, inv.user, services=services)
     if isinstance(outcome, Problem):
-        return f":warning: {outcome.message}"
+        return warning(outcome)
     problems = await inv.deps.lifecycle.open(outcome)
     incident = await inv.deps.store.get_incident(outcome.id) or outcome
-    where = f" in <#{incident.channel_id}>" if incident.channel_id else ""
-    text = f":rotating_light: Declared {severity} incident #{incident.id}{where}."
-    return text + "".join(f"\n:warning: {p}" for p in problems)
+    return mrkdwn(declared(incident, problems))
 
 
 async def update(inv: Invocation, incident: Incident) -> str:
@@ -167,38 +198,52 @@ async def update(inv: Invocation, incident: Incident) -> str:
         incident.id, " ".join(inv.parsed.args), inv.user, status
     )
     if isinstance(outcome, Problem):
-        return f":warning: {outcome.message}. Usage: `/incident update <text> [--status S]`"
+        return f"{warning(outcome)}. Usage: `/incident update &lt;text&gt; [--status S]`"
     return f"Update posted to #{incident.id}."
 
 
 async def status(inv: Invocation, incident: Incident) -> str:
     events = await inv.deps.store.timeline(incident.id)
     last = next((e for e in reversed(events) if e.kind == EventKind.STATUS_UPDATE), None)
-    roles = ", ".join(f"{r} {mention(u)}" for r, u in sorted(incident.roles.items()))
-    lines = [
-        f"*#{incident.id} {incident.title}*",
-        f"{incident.severity} · {incident.status} · open for "
-        f"{format_duration(incident.duration(inv.deps.clock.now()))}",
-        f"Roles: {roles or 'none'}",
-        f"Services: {', '.join(incident.services) or 'none named'}",
-        f"Last update: {last.text} ({last.at:%H:%M} UTC)" if last else "No status update yet.",
+    roles = [
+        span
+        for i, (name, user) in enumerate(sorted(incident.roles.items()))
+        for span in (", " if i else "", f"{name} ", User(user))
     ]
-    return "\n".join(lines)
+    lines = [
+        line(Strong(f"#{incident.id} {incident.title}")),
+        line(
+            f"{incident.severity} · {incident.status} · open for "
+            f"{format_duration(incident.duration(inv.deps.clock.now()))}"
+        ),
+        line("Roles: ", *(roles or ["none"])),
+        line(f"Services: {', '.join(incident.services) or 'none named'}"),
+        line("Last update: ", last.text, f" ({last.at:%H:%M} UTC)")
+        if last
+        else line("No status update yet."),
+    ]
+    return mrkdwn(lines)
 
 
 async def sev(inv: Invocation, incident: Incident) -> str:
     severity = Severity.parse(inv.parsed.args[0]) if inv.parsed.args else None
     if severity is None:
         return "Usage: `/incident sev P0|P1|P2|P3`"
-    return said(await inv.deps.lifecycle.set_severity(incident.id, severity, inv.user))
+    outcome = await inv.deps.lifecycle.set_severity(
+        incident.id, severity, inv.user, asked_in=inv.channel
+    )
+    return refusal(outcome) or said(outcome)
 
 
 async def role(inv: Invocation, incident: Incident) -> str:
     if len(inv.parsed.args) != 2 or parse_user(inv.parsed.args[1]) is None:
-        return "Usage: `/incident role <commander|comms|scribe|ops|liaison> @user`"
+        return "Usage: `/incident role &lt;commander|comms|scribe|ops|liaison&gt; @user`"
     user = parse_user(inv.parsed.args[1])
     assert user is not None
-    return said(await inv.deps.lifecycle.set_role(incident.id, inv.parsed.args[0], user, inv.user))
+    outcome = await inv.deps.lifecycle.set_role(
+        incident.id, inv.parsed.args[0], user, inv.user, asked_in=inv.channel
+    )
+    return refusal(outcome) or said(outcome)
 
 
 async def action(inv: Invocation, incident: Incident) -> str:
@@ -207,16 +252,18 @@ async def action(inv: Invocation, incident: Incident) -> str:
     if owner is not None:
         words = words[:-1]
     if not words:
-        return "Usage: `/incident action <text> [@owner]`"
+        return "Usage: `/incident action &lt;text&gt; [@owner]`"
     return said(
         await inv.deps.lifecycle.add_follow_up(incident.id, " ".join(words), owner, inv.user)
     )
 
 
 async def resolve(inv: Invocation, incident: Incident) -> str:
-    outcome = await inv.deps.lifecycle.resolve(incident.id, " ".join(inv.parsed.args), inv.user)
+    outcome = await inv.deps.lifecycle.resolve(
+        incident.id, " ".join(inv.parsed.args), inv.user, asked_in=inv.channel
+    )
     if isinstance(outcome, Problem):
-        return f":warning: {outcome.message}"
+        return refusal(outcome) or warning(outcome)
     return (
         f"#{incident.id} resolved. The runbook asks you to watch it for an hour; I will"
         " remind this channel then."
@@ -224,7 +271,8 @@ async def resolve(inv: Invocation, incident: Incident) -> str:
 
 
 async def close(inv: Invocation, incident: Incident) -> str:
-    return said(await inv.deps.lifecycle.close(incident.id, inv.user))
+    outcome = await inv.deps.lifecycle.close(incident.id, inv.user, asked_in=inv.channel)
+    return refusal(outcome) or said(outcome)
 
 
 async def postmortem(inv: Invocation, incident: Incident) -> str:

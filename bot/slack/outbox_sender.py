@@ -28,11 +28,14 @@ from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain.clock import Clock
+from bot.domain.report import from_data, plain_text
 from bot.domain.timeline import EventKind, NewEvent
 from bot.observability.metrics import Metrics
-from bot.services.outbox import METADATA_EVENT_TYPE, Outbox
+from bot.services.outbox import LINES_ARG, METADATA_EVENT_TYPE, Outbox
+from bot.services.store_outage import StoreOutage
 from bot.slack.invites import Invites
 from bot.slack.rate_limits import Pacing
+from bot.slack.report import mrkdwn
 from bot.store.base import Store, StoreUnavailable
 from bot.store.records import OutboxRow, OutboxState, SlackMessageRef
 
@@ -89,6 +92,7 @@ class OutboxSender:
         self._busy: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._limit = asyncio.Semaphore(MAX_CONCURRENT_SENDS)
+        self._outage = StoreOutage("outbox", log)
 
     def _now(self) -> float:
         # Slack's limits and retry delays run on real time, whatever clock the incidents use.
@@ -101,10 +105,9 @@ class OutboxSender:
                 # Cleared before looking, so a row queued while we look still wakes us.
                 self._outbox.wakeup.clear()
                 try:
-                    delay = await self._dispatch()
+                    delay = self._outage.remaining() or await self._dispatch()
                 except StoreUnavailable as exc:
-                    log.warning("outbox paused: store unavailable", extra={"error": str(exc)})
-                    delay = 1.0
+                    delay = self._outage.failed(exc)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._outbox.wakeup.wait(), timeout=delay)
         finally:
@@ -135,8 +138,10 @@ class OutboxSender:
         try:
             async with self._limit:
                 await self._send(row)
+            self._outage.recovered()  # every way through a send ends in a write
         except StoreUnavailable as exc:
-            log.warning("outbox row postponed", extra={"row": row.id, "error": str(exc)})
+            # A read-only or full store fails at once: retried after a pause, said once.
+            self._outage.failed(exc)
         except Exception:
             log.exception("outbox send crashed", extra={"row": row.id})
             with contextlib.suppress(StoreUnavailable):
@@ -221,6 +226,9 @@ class OutboxSender:
     async def _prepare(self, row: OutboxRow) -> tuple[str, dict[str, Any]] | _Hold:
         """The method and arguments to send now, or why the row cannot go yet."""
         method, args, thread_key = row.method, dict(row.args), row.thread_key
+        if LINES_ARG in args:
+            # The one place the services' report lines become mrkdwn, escaped once.
+            args["text"] = mrkdwn(from_data(args.pop(LINES_ARG)))
         if method == "chat.update":
             ref = await self._store.message_ref(row.message_key or "")
             if ref is not None:
@@ -357,7 +365,11 @@ class OutboxSender:
                 "slack write failed", extra={"row": row.id, "method": row.method, "reason": reason}
             )
         if row.incident_id is not None:
-            text = str(row.args.get("text", "")) or row.method
+            lines = row.args.get(LINES_ARG)
+            # The timeline is read by people outside Slack: words, not Slack's escapes.
+            text = (
+                plain_text(from_data(lines)) if lines is not None else str(row.args.get("text", ""))
+            ) or row.method
             await self._store.append_event(
                 row.incident_id,
                 NewEvent(

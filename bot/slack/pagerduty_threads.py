@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from bot.domain.clock import Clock
 from bot.services.outbox import message
+from bot.services.store_outage import StoreOutage
 from bot.slack import pagerduty_messages as messages
 from bot.slack.alert_threads import parent_key, view_digest
 from bot.store.base import Store, StoreUnavailable
@@ -34,14 +35,16 @@ class PagerDutyThreads:
         self._channel = channel
         self._outbox_wakeup = outbox_wakeup
         self.wakeup = asyncio.Event()
+        self._outage = StoreOutage("pagerduty threads", log)
 
     async def run(self) -> None:
         while True:
             self.wakeup.clear()
             try:
-                await self.sync_pending()
+                if await self.sync_pending():
+                    self._outage.recovered()
             except StoreUnavailable as exc:
-                log.warning("pagerduty threads paused", extra={"error": str(exc)})
+                await asyncio.sleep(self._outage.failed(exc))
             except Exception:
                 log.exception("pagerduty thread sync failed")
             with contextlib.suppress(TimeoutError):

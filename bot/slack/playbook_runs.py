@@ -16,6 +16,7 @@ from bot.playbooks.steps.kubernetes import reused, rollout_when
 from bot.services.outbox import Outbox
 from bot.slack import playbook_messages
 from bot.slack.blocks import Block, actions, button, escape, section
+from bot.store.sqlite_alerts import group_id_of
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,20 @@ async def post_run(
         )
 
 
+def offer_value(service: str, revision: int, group_key: str | None) -> str:
+    """`service:revision:group`; service names have no colon (the config's pattern)."""
+    group = group_id_of(group_key) if group_key is not None else ""
+    return f"{service}:{revision}:{group}"
+
+
+def read_offer(value: str) -> tuple[str, int | None, str | None]:
+    """The service, revision and alert group id of an offer; a button posted before offers
+    named them carries the service alone."""
+    service, _, rest = value.partition(":")
+    revision, _, group = rest.partition(":")
+    return service, int(revision) if revision.isdigit() else None, group or None
+
+
 class PlaybookEnricher:
     """Implements the alert threads' AlertEnricher seam."""
 
@@ -48,7 +63,7 @@ class PlaybookEnricher:
         self._kube = kube
 
     async def enrich(self, view: GroupView) -> list[tuple[str, list[Block]]]:
-        replies = await self.rollout_offers(view.services)
+        replies = await self.rollout_offers(view.services, view.group_key)
         service = view.services[0] if view.services else None
         for book in self._playbooks.for_alert(view):
             if book.spec.needs_service and service is None:
@@ -59,8 +74,12 @@ class PlaybookEnricher:
             replies.append(playbook_messages.run_message(run))
         return replies
 
-    async def rollout_offers(self, services: tuple[str, ...]) -> list[tuple[str, list[Block]]]:
-        """The runbook's first mitigation: if it rolled out recently, offer to roll back."""
+    async def rollout_offers(
+        self, services: tuple[str, ...], group_key: str | None = None
+    ) -> list[tuple[str, list[Block]]]:
+        """The runbook's first mitigation: if it rolled out recently, offer to roll back. The
+        button names the revision it shows and the alert group: the rollback is to that
+        revision, and belongs to the group's incident whatever channel the thread is in."""
         if self._kube is None:
             return []
         offers = []
@@ -99,7 +118,7 @@ class PlaybookEnricher:
                             button(
                                 f"Roll back to revision {old.number}",
                                 "rollback_offer",
-                                name,
+                                offer_value(name, old.number, group_key),
                                 style="danger",
                             ),
                         ),

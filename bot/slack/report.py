@@ -1,11 +1,25 @@
 """Report lines (`bot.domain.report`) as Slack mrkdwn: every span of outside text is escaped
-here, once, so a pod event or a log line can neither mention anyone nor forge a link."""
+here, once, so a pod event, a log line or an incident title can neither mention anyone nor
+forge a link. The only mentions are user spans holding a user id, and the only channel links
+are channel spans holding a channel id."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from bot.domain.report import Code, Faint, Line, Link, Mark, Span, Strong
+from bot.domain.report import (
+    Channel,
+    Code,
+    Faint,
+    Line,
+    Link,
+    Mark,
+    Span,
+    Strong,
+    User,
+    is_channel_id,
+    is_user_id,
+)
 from bot.slack.blocks import escape, link
 
 EMOJI = {
@@ -17,6 +31,10 @@ EMOJI = {
     Mark.ROLLOUT: ":rocket:",
     Mark.LOCK: ":lock:",
     Mark.PAUSED: ":pause_button:",
+    Mark.INCIDENT: ":rotating_light:",
+    Mark.UPDATE: ":memo:",
+    Mark.CHANGE: ":arrows_counterclockwise:",
+    Mark.PERSON: ":bust_in_silhouette:",
 }
 
 
@@ -30,6 +48,10 @@ def _span(span: Span) -> str:
         return f"_{escape(span.text)}_"
     if isinstance(span, Link):
         return link(span.url, span.label)
+    if isinstance(span, User):
+        return f"<@{span.text}>" if is_user_id(span.text) else escape(span.text)
+    if isinstance(span, Channel):
+        return f"<#{span.text}>" if is_channel_id(span.text) else "#" + escape(span.text)
     return escape(span)
 
 

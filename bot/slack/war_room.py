@@ -3,29 +3,43 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable
 
+import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import PlatformConfig
 from bot.domain.channel_names import channel_name
 from bot.domain.incident import Incident
+from bot.domain.report import User, line
 from bot.integrations.pagerduty import PagerDutyAPI, PagerDutyError
 from bot.services.outbox import Outbox
+from bot.slack.report import mrkdwn_line
 from bot.store.base import Store
-from bot.store.records import OutboxState
+from bot.store.records import OutboxRow, OutboxState
 
 log = logging.getLogger(__name__)
 # Writes that are not in any channel yet still need a queue of their own in the outbox.
 WORKSPACE = "workspace"
 NAME_ATTEMPTS = 10
 CREATE_TIMEOUT = 60.0
+LIST_PAGES = 10  # of 1,000 channels each, looking for one a lost answer created
+CLOCK_SKEW = 60.0
+
+
+MAX_TOPIC = 250
+# What cutting escaped text can leave at its end: part of an entity (`&am`).
+_CUT_ENTITY = re.compile(r"&[a-z]*$")
 
 
 def topic(incident: Incident) -> str:
-    commander = f"<@{incident.commander}>" if incident.commander[:1] in "UW" else incident.commander
-    return f"{incident.severity} · {incident.status} · Commander: {commander}"[:250]
+    text = mrkdwn_line(
+        line(f"{incident.severity} · {incident.status} · Commander: ", User(incident.commander))
+    )
+    # A mention is a short id, so only escaped text (never a `<@…>`) is ever cut here.
+    return text if len(text) <= MAX_TOPIC else _CUT_ENTITY.sub("", text[:MAX_TOPIC])
 
 
 class SlackWarRoom:
@@ -68,6 +82,11 @@ class SlackWarRoom:
                 break
             if "name_taken" not in (row.last_error or ""):
                 return incident, [f"could not create the incident channel: {row.last_error}"]
+            # A retried create (the first answer was lost) finds its own channel taking the
+            # name: that one is the incident's, and another name would leave it orphaned.
+            channel_id = await self._created_by_row(name, row) if row.attempts > 1 else None
+            if channel_id:
+                break
         if not channel_id or name is None:
             return incident, ["could not find a free channel name"]
         incident = await self._store.update_incident(
@@ -92,6 +111,31 @@ class SlackWarRoom:
                 incident_id=incident.id,
             )
         return incident, problems
+
+    async def _created_by_row(self, name: str, row: OutboxRow) -> str | None:
+        """The channel called `name` if this bot created it since the row was queued and no
+        incident has it; Slack has no idempotency key for conversations.create."""
+        bot, since = await self._bot_id(), row.created_at.timestamp() - CLOCK_SKEW
+        cursor: str | None = None
+        try:
+            for _ in range(LIST_PAGES):
+                page = await self._client.conversations_list(
+                    types="public_channel", exclude_archived=True, limit=1000, cursor=cursor
+                )
+                for channel in page.get("channels") or []:
+                    if channel.get("name") != name:
+                        continue
+                    ours = channel.get("creator") == bot and channel.get("created", 0) >= since
+                    found = str(channel.get("id") or "")
+                    if ours and found and await self._store.incident_by_channel(found) is None:
+                        return found
+                    return None
+                cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
+                if cursor is None:
+                    return None
+        except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
+            log.warning("could not look for the channel", extra={"name": name, "error": str(exc)})
+        return None
 
     def _bookmarks(self) -> list[tuple[str, str]]:
         links = self._config.links

@@ -47,6 +47,23 @@ class Store(Protocol):
     async def list_alerts(
         self, *, status: str | None = None, limit: int = 100, offset: int = 0
     ) -> tuple[list[dict[str, Any]], int]: ...
+    async def alert_page(
+        self,
+        *,
+        status: str | None = None,
+        limit: int = 100,
+        before: int | None = None,
+        offset: int = 0,
+    ) -> tuple[list[dict[str, Any]], int]:
+        """Alerts newest first with an id below `before` (keyset paging), and how many match
+        the status in all."""
+        ...
+
+    # Slack requests: a signed command or click is handled once.
+    async def claim_slack_request(self, signature: str, expires_at: float, now: float) -> bool:
+        """True the first time this signature is seen; entries past `expires_at` (when a
+        replay would no longer verify) are forgotten."""
+        ...
 
     # Alert groups as Slack threads.
     async def dirty_alert_groups(self, limit: int = 100) -> list[AlertGroupState]: ...
@@ -84,9 +101,20 @@ class Store(Protocol):
 
     # Dangerous actions waiting for confirmation.
     async def create_action(
-        self, plan: ActionPlan, requested_by: str, channel: str, incident_id: int | None
-    ) -> PendingAction: ...
+        self,
+        plan: ActionPlan,
+        requested_by: str,
+        channel: str,
+        incident_id: int | None,
+        *,
+        needed: int = 1,
+        at: datetime | None = None,
+    ) -> PendingAction:
+        """`needed`: the confirmations it takes, fixed now; `at`: when it was asked for."""
+        ...
+
     async def get_action(self, action_id: int) -> PendingAction | None: ...
+    async def actions_in_state(self, states: Iterable[ActionState]) -> list[PendingAction]: ...
     async def transition_action(
         self,
         action_id: int,
@@ -157,3 +185,9 @@ class Store(Protocol):
     async def outbox_row(self, row_id: int) -> OutboxRow | None: ...
     async def outbox_stats(self, now: float) -> OutboxStats: ...
     async def message_ref(self, message_key: str) -> SlackMessageRef | None: ...
+
+    # Retention.
+    async def prune(self, older_than: datetime, limit: int) -> dict[str, int]:
+        """Deletes at most `limit` rows of each prunable kind (webhook bodies, finished outbox
+        rows, Slack event ids) last used before `older_than`; how many of each went."""
+        ...

@@ -244,6 +244,46 @@ def _v7_pagerduty_priority_and_view(db: Database) -> None:
     db.execute("ALTER TABLE pd_incidents ADD COLUMN posted_view TEXT")
 
 
+def _v8_slack_request_replays(db: Database) -> None:
+    """A signed slash command or button click replayed inside Slack's five minutes must not
+    run twice: each is kept by its signature until its timestamp leaves the window."""
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS slack_requests_seen"
+        " (signature TEXT PRIMARY KEY, expires_at REAL NOT NULL)"
+    )
+    db.execute(
+        "CREATE INDEX IF NOT EXISTS slack_requests_seen_expiry ON slack_requests_seen (expires_at)"
+    )
+
+
+def _v9_retention_and_heartbeat(db: Database) -> None:
+    """Old webhook bodies and finished Slack messages are pruned. A delivery is kept while its
+    sender still repeats it (Alertmanager re-sends an unchanged group every repeat_interval), so
+    it ages from when it was last received; the prune finds its rows by index, not by scan."""
+    db.execute("ALTER TABLE webhook_deliveries ADD COLUMN seen_at TEXT")
+    db.execute("UPDATE webhook_deliveries SET seen_at = received_at")
+    db.execute("CREATE INDEX IF NOT EXISTS webhook_deliveries_seen ON webhook_deliveries (seen_at)")
+    db.execute(
+        "CREATE INDEX IF NOT EXISTS outbox_finished ON outbox (updated_at)"
+        " WHERE state IN ('sent', 'superseded', 'undelivered', 'failed')"
+    )
+    db.execute("CREATE INDEX IF NOT EXISTS seen_events_at ON seen_events (at)")
+    # Readiness commits a write here: a store that reads but cannot write is not ready.
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS store_heartbeat"
+        " (id INTEGER PRIMARY KEY CHECK (id = 1), at TEXT NOT NULL)"
+    )
+
+
+def _v10_action_approvals_needed(db: Database) -> None:
+    """The confirmations a dangerous action needs are fixed when it is asked for (lowering the
+    incident's severity before the Confirm must not drop the second operator). Actions waiting
+    from before this are judged at Confirm, as they were; the running ones are looked up at
+    every start, by state."""
+    db.execute("ALTER TABLE pending_actions ADD COLUMN approvals_needed INTEGER NOT NULL DEFAULT 1")
+    db.execute("CREATE INDEX IF NOT EXISTS pending_actions_state ON pending_actions (state)")
+
+
 MIGRATIONS: list[Callable[[Database], None]] = [
     _v1_initial,
     _v2_alert_threads,
@@ -252,6 +292,9 @@ MIGRATIONS: list[Callable[[Database], None]] = [
     _v5_dirty_groups_index,
     _v6_unseen_alerts_and_sender_links,
     _v7_pagerduty_priority_and_view,
+    _v8_slack_request_replays,
+    _v9_retention_and_heartbeat,
+    _v10_action_approvals_needed,
 ]
 
 

@@ -3,11 +3,23 @@
 from __future__ import annotations
 
 from bot.store.sqlite_actions import ActionStore
+from bot.store.sqlite_alert_pages import AlertPageStore
 from bot.store.sqlite_alerts import AlertStore
 from bot.store.sqlite_incidents import IncidentStore
 from bot.store.sqlite_outbox import OutboxStore
 from bot.store.sqlite_pagerduty import PagerDutyStore
+from bot.store.sqlite_retention import RetentionStore
+from bot.store.sqlite_slack_requests import SlackRequestStore
 
 
-class SqliteStore(ActionStore, AlertStore, IncidentStore, OutboxStore, PagerDutyStore):
+class SqliteStore(
+    ActionStore,
+    AlertPageStore,
+    AlertStore,
+    IncidentStore,
+    OutboxStore,
+    PagerDutyStore,
+    RetentionStore,
+    SlackRequestStore,
+):
     """Implements Store on a single SQLite file."""

@@ -32,13 +32,23 @@ def _action(row: Mapping[str, Any]) -> PendingAction:
         approvals=tuple(json.loads(row["approvals"] or "[]")),
         result=row["result"] or "",
         created_at=datetime.fromisoformat(row["created_at"]),
+        needed=row.get("approvals_needed") or 1,
     )
 
 
 class ActionStore(SqliteBase):
     async def create_action(
-        self, plan: ActionPlan, requested_by: str, channel: str, incident_id: int | None
+        self,
+        plan: ActionPlan,
+        requested_by: str,
+        channel: str,
+        incident_id: int | None,
+        *,
+        needed: int = 1,
+        at: datetime | None = None,
     ) -> PendingAction:
+        created = at.isoformat() if at is not None else _now()
+
         def write(db: Database) -> PendingAction:
             table = db.table("pending_actions")
             table.insert(
@@ -55,7 +65,8 @@ class ActionStore(SqliteBase):
                     "state": str(ActionState.PENDING),
                     "approvals": "[]",
                     "result": "",
-                    "created_at": _now(),
+                    "approvals_needed": needed,
+                    "created_at": created,
                     "updated_at": _now(),
                 }
             )
@@ -67,6 +78,20 @@ class ActionStore(SqliteBase):
         def read(db: Database) -> PendingAction | None:
             rows = self._rows(db, "SELECT * FROM pending_actions WHERE id = ?", [action_id])
             return _action(rows[0]) if rows else None
+
+        return await self._read(read)
+
+    async def actions_in_state(self, states: Iterable[ActionState]) -> list[PendingAction]:
+        wanted = [str(s) for s in states]
+
+        def read(db: Database) -> list[PendingAction]:
+            rows = self._rows(
+                db,
+                f"SELECT * FROM pending_actions WHERE state IN ({','.join('?' * len(wanted))})"
+                " ORDER BY id",
+                wanted,
+            )
+            return [_action(r) for r in rows]
 
         return await self._read(read)
 

@@ -120,12 +120,19 @@ class AlertStore(SqliteBase):
         kept = raw.decode() if raw is not None else json.dumps(body)
 
         def write(db: Database) -> bool:
+            at = _iso(received_at)
             cur = db.execute(
-                "INSERT OR IGNORE INTO webhook_deliveries (source, delivery_id, received_at, body)"
-                " VALUES (?, ?, ?, ?)",
-                [source, delivery_id, _iso(received_at), kept],
+                "INSERT OR IGNORE INTO webhook_deliveries"
+                " (source, delivery_id, received_at, seen_at, body) VALUES (?, ?, ?, ?, ?)",
+                [source, delivery_id, at, at, kept],
             )
             if cur.rowcount == 0:
+                # Still being sent: the retention prune must keep recognising it.
+                db.execute(
+                    "UPDATE webhook_deliveries SET seen_at = ?"
+                    " WHERE source = ? AND delivery_id = ?",
+                    [at, source, delivery_id],
+                )
                 return False
             if source in ALERT_SOURCES:
                 self._upsert_alerts(db, body, received_at)

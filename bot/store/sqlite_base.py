@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
+import os
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -18,7 +22,9 @@ from bot.store.base import StoreUnavailable
 from bot.store.migrations import migrate
 from bot.store.sqlite_writer import Writer, connect
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
+PING_REUSE_SECONDS = 1.0
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -38,6 +44,31 @@ def _last_id(table: Table) -> int:
     return int(table.last_pk)
 
 
+def create_private(path: Path) -> None:
+    """Creates the database file readable by its owner alone, before SQLite does (it would make
+    it 0644): the store holds webhook bodies and messages. SQLite gives the -wal and -shm files
+    the database file's mode. A folder the bot creates for it is private too."""
+    if not path.parent.is_dir():
+        path.parent.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileExistsError):
+            path.parent.mkdir(mode=0o700)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    # A file an older version made 0644 (or one copied in) is closed to others too.
+    for existing in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        with contextlib.suppress(FileNotFoundError):
+            mode = existing.stat().st_mode & 0o777
+            if mode & 0o077:
+                try:
+                    existing.chmod(mode & 0o700)
+                except PermissionError:
+                    log.warning(
+                        "the database file is readable by others", extra={"file": existing.name}
+                    )
+                else:
+                    log.info("made the database file private", extra={"file": existing.name})
+
+
 class SqliteBase:
     """Owns the file: one writer thread (group commit) and a pool of readers."""
 
@@ -52,7 +83,7 @@ class SqliteBase:
 
     async def open(self) -> None:
         if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            await asyncio.to_thread(create_private, Path(self.path))
 
         def setup(db: Database) -> None:
             db.conn.execute("PRAGMA journal_mode = WAL")
@@ -68,8 +99,19 @@ class SqliteBase:
             self._opened = False
 
     async def ping(self) -> None:
-        """Through the writer, so "ready" means writes can commit, not only reads."""
-        await self._write(lambda db: db.execute("SELECT 1").fetchone())
+        """Commits a one-row write, so "ready" means writes can commit, not only reads (a
+        read-only or full disk still reads). What the writer saw in the last second answers
+        instead: probes must not each cost a commit."""
+        writer = self._writer
+        if time.monotonic() - writer.checked_at < PING_REUSE_SECONDS:
+            if writer.failure is not None:
+                raise StoreUnavailable(f"database unavailable: {writer.failure}")
+            return
+        await self._write(
+            lambda db: db.execute(
+                "INSERT OR REPLACE INTO store_heartbeat (id, at) VALUES (1, ?)", [_now()]
+            )
+        )
 
     @property
     def write_batches(self) -> int:

@@ -12,6 +12,7 @@ import logging
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -44,6 +45,9 @@ class Writer:
         self._ready: concurrent.futures.Future[None] = concurrent.futures.Future()
         self.batches = 0
         self.writes = 0
+        # Whether the last commit worked, so readiness can say whether writes commit now.
+        self.failure: str | None = None
+        self.checked_at = 0.0
 
     def start(self, setup: Callable[[Database], None]) -> None:
         self._setup = setup
@@ -89,6 +93,7 @@ class Writer:
         live = [(fn, fut) for fn, fut in batch if fut.set_running_or_notify_cancel()]
         if not live:
             return
+        changes = db.conn.total_changes
         try:
             db.conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
@@ -103,6 +108,7 @@ class Writer:
             except sqlite3.OperationalError as exc:
                 # Disk full, I/O error, lock lost: the caller should retry, not give up.
                 outcomes.append((fut, None, StoreUnavailable(f"database unavailable: {exc}")))
+                self._note(str(exc))
             except Exception as exc:
                 outcomes.append((fut, None, exc))
         try:
@@ -114,14 +120,26 @@ class Writer:
             return
         self.batches += 1
         self.writes += len(live)
+        # Only a committed change shows writes work: a read-only file commits reads too.
+        failed = any(isinstance(error, StoreUnavailable) for _, _, error in outcomes)
+        if db.conn.total_changes > changes and not failed:
+            self._note(None)
         for fut, value, error in outcomes:
             if error is None:
                 fut.set_result(value)
             else:
                 fut.set_exception(error)
 
-    @staticmethod
-    def _fail(live: list[Job], exc: sqlite3.Error) -> None:
-        log.warning("store write failed", extra={"error": str(exc), "jobs": len(live)})
+    def _note(self, failure: str | None) -> None:
+        # Said when it changes, not per batch: a read-only or full disk fails thousands of
+        # batches a second, and the callers back off and say it themselves.
+        if failure is not None and self.failure is None:
+            log.warning("store writes failing", extra={"error": failure})
+        elif failure is None and self.failure is not None:
+            log.info("store writes commit again")
+        self.failure, self.checked_at = failure, time.monotonic()
+
+    def _fail(self, live: list[Job], exc: sqlite3.Error) -> None:
+        self._note(str(exc))
         for _, fut in live:
             fut.set_exception(StoreUnavailable(f"database unavailable: {exc}"))

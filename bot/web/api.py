@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import hmac
 import json
+import re
 from typing import Annotated, Any
 
 from aiohttp import web
@@ -13,14 +13,17 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 from bot.domain.incident import Incident, Severity
 from bot.domain.problem import Problem
 from bot.domain.timeline import TimelineEvent
-from bot.intake import one_line
+from bot.intake import Rejected, one_line
+from bot.intake.body import read_body
 from bot.services.postmortems.drafts import DOCX_TYPE, Format
 from bot.store.base import StoreUnavailable
+from bot.web.auth import has_api_token
 from bot.web.keys import LIFECYCLE, POSTMORTEMS, SETTINGS, STORE
 
 MAX_PAGE = 500
 MAX_ID = 2**63 - 1  # SQLite's largest INTEGER; a bigger id cannot name an incident
 MAX_ERROR = 1000
+_CURSOR = re.compile(r"[0-9]{1,19}")
 
 
 def incident_json(incident: Incident) -> dict[str, Any]:
@@ -68,24 +71,28 @@ def _bad_request(message: str) -> web.HTTPBadRequest:
     )
 
 
+class _Unread(Exception):
+    """The body never arrived whole (too big, too slow, the client gone)."""
+
+    def __init__(self, rejected: Rejected) -> None:
+        self.rejected = rejected
+
+
 @web.middleware
 async def require_token(request: web.Request, handler: Any) -> web.StreamResponse:
     if not request.path.startswith("/api/"):
         response: web.StreamResponse = await handler(request)
         return response
-    token = request.app[SETTINGS].api_token
-    if token is None:
+    if request.app[SETTINGS].api_token is None:
         return _error(401, "the API is disabled: set INCIDENT_BOT_API_TOKEN to enable it")
-    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-    # Undecodable header bytes arrive as lone surrogates: refused, not a 500.
-    if scheme.lower() != "bearer" or not hmac.compare_digest(
-        given.strip().encode(errors="surrogatepass"), token.get_secret_value().encode()
-    ):
+    if not has_api_token(request):
         return _error(401, "missing or wrong bearer token")
     try:
         response = await handler(request)
     except StoreUnavailable:
         return _error(503, "the incident store is unavailable; retry shortly")
+    except _Unread as exc:
+        return _error(exc.rejected.status, exc.rejected.reason)
     return response
 
 
@@ -115,8 +122,11 @@ def _int_query(request: web.Request, name: str, default: int, high: int) -> int:
 
 
 async def _body(request: web.Request, model: type[BaseModel]) -> Any:
+    raw = await read_body(request, request.app[SETTINGS].max_body_bytes)
+    if isinstance(raw, Rejected):
+        raise _Unread(raw)
     try:
-        return model.model_validate_json(await request.read())
+        return model.model_validate_json(raw)
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"])
@@ -196,14 +206,33 @@ async def get_postmortem(request: web.Request) -> web.Response:
     )
 
 
+def _cursor(request: web.Request) -> int | None:
+    """`cursor` is the `next` of the page before: the id the listing continues below."""
+    raw = request.query.get("cursor")
+    if raw is None:
+        return None
+    if not _CURSOR.fullmatch(raw) or not 1 <= int(raw) <= MAX_ID:
+        raise _bad_request("cursor must be the `next` of an earlier page")
+    return int(raw)
+
+
 async def list_alerts(request: web.Request) -> web.Response:
     status = request.query.get("status")
     if status not in (None, "firing", "resolved"):
         return _error(400, "status must be firing or resolved")
     limit = _int_query(request, "limit", 100, MAX_PAGE)
     offset = _int_query(request, "offset", 0, 10**9)
-    alerts, total = await request.app[STORE].list_alerts(status=status, limit=limit, offset=offset)
-    return web.json_response({"alerts": alerts, "total": total, "limit": limit, "offset": offset})
+    before = _cursor(request)
+    # One row more than asked says whether another page follows.
+    alerts, total = await request.app[STORE].alert_page(
+        status=status, limit=limit + 1, before=before, offset=offset
+    )
+    more = len(alerts) > limit
+    alerts = alerts[:limit]
+    following = str(alerts[-1]["id"]) if more and alerts else None
+    return web.json_response(
+        {"alerts": alerts, "total": total, "limit": limit, "offset": offset, "next": following}
+    )
 
 
 def _result(outcome: Incident | Problem, status: int = 200) -> web.Response:

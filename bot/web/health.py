@@ -8,7 +8,10 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from bot.store.base import StoreUnavailable
+from bot.web.auth import has_api_token
 from bot.web.keys import CLOCK, INTEGRATIONS, METRICS, PLATFORM, SLACK_STATE, STORE
+
+UNDISCLOSED = "shown with the API token (INCIDENT_BOT_API_TOKEN), and by check-config"
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -35,11 +38,16 @@ async def readyz(request: web.Request) -> web.Response:
         }
     )
     ready = store_state["state"] == "ok"
+    # Details name files, hosts, channels and parse errors: only for the API token's holder.
+    detailed = has_api_token(request)
     return web.json_response(
         {
             "status": "ready" if ready else "not ready",
             "integrations": {
-                i["name"]: {k: v for k, v in i.items() if k != "name"} for i in integrations
+                i["name"]: {k: v for k, v in i.items() if k != "name"}
+                if detailed
+                else {"state": i["state"], "detail": UNDISCLOSED}
+                for i in integrations
             },
         },
         status=200 if ready else 503,

@@ -8,9 +8,15 @@ import time
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from bot.intake.body import CLIENT_GONE
 from bot.web.keys import METRICS
 
 log = logging.getLogger(__name__)
+
+
+def _client_gone(request: web.Request) -> bool:
+    transport = request.transport
+    return transport is None or transport.is_closing()
 
 
 @web.middleware
@@ -36,7 +42,12 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
     except web.HTTPException as exc:
         status = exc.status
         raise
-    except Exception:
+    except Exception as exc:
+        if isinstance(exc, ConnectionResetError) and _client_gone(request):
+            # A client that hangs up mid-request is not the bot's error; anyone can do it.
+            status = CLIENT_GONE
+            log.info("client went away", extra={"route": route, "method": request.method})
+            return web.Response(status=CLIENT_GONE)
         log.exception("unhandled error", extra={"route": route, "method": request.method})
         return web.json_response({"error": "internal error"}, status=500)
     finally:

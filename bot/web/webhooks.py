@@ -8,6 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.intake import Rejected, alertmanager, grafana, pagerduty
+from bot.intake.body import read_body
 from bot.store.base import StoreUnavailable
 from bot.web.keys import CLOCK, METRICS, SETTINGS, STORE, WEBHOOK_WAKEUPS
 
@@ -54,22 +55,14 @@ async def _store(
 
 
 async def _body(request: web.Request, source: str) -> bytes | web.Response:
-    """The whole body, or the 413 aiohttp raises past INCIDENT_BOT_MAX_BODY_BYTES, counted and
-    logged like every other refusal (a sender that gets 413 drops the notification for good)."""
-    try:
-        return await request.read()
-    except web.HTTPRequestEntityTooLarge:
-        limit = request.app[SETTINGS].max_body_bytes
-        return _reject(
-            request,
-            source,
-            Rejected(
-                413,
-                f"body of {request.content_length or 'more than ' + str(limit)} bytes is over"
-                f" the {limit} byte limit (INCIDENT_BOT_MAX_BODY_BYTES)",
-            ),
-            level=logging.WARNING,
-        )
+    """The whole body, or its refusal counted and logged like every other: a 413 at WARNING
+    (a sender that gets one drops the notification for good), a client that went away or
+    was too slow at INFO (anyone can cause those)."""
+    body = await read_body(request, request.app[SETTINGS].max_body_bytes)
+    if isinstance(body, Rejected):
+        level = logging.WARNING if body.status == 413 else logging.INFO
+        return _reject(request, source, body, level=level)
+    return body
 
 
 async def alertmanager_webhook(request: web.Request) -> web.Response:

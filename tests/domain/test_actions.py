@@ -1,10 +1,21 @@
-"""Who may confirm a dangerous action, and how many confirmations it needs."""
+"""Who may confirm a dangerous action, how many confirmations it needs, and for how long a
+confirmation holds."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
-from bot.domain.actions import ActionKind, ActionPlan, approvals_needed, is_operator
+from bot.domain.actions import (
+    ActionKind,
+    ActionPlan,
+    ActionState,
+    PendingAction,
+    approvals_needed,
+    is_operator,
+    too_old,
+)
 from bot.domain.incident import Severity
 
 OPERATORS = ["U_ALICE", "@sre-oncall"]
@@ -55,3 +66,13 @@ def test_with_the_rule_off_a_p0_rollback_needs_one() -> None:
     assert (
         approvals_needed(plan(ActionKind.ROLLBACK), Severity.P0, two_person_p0_rollbacks=False) == 1
     )
+
+
+def test_a_confirmation_holds_for_its_age_and_not_a_moment_longer() -> None:
+    asked = datetime(2026, 3, 3, 15, 0, tzinfo=UTC)
+    action = PendingAction(
+        1, plan(ActionKind.SCALE), "U1", "C1", None, ActionState.PENDING, (), "", asked
+    )
+    ten = timedelta(minutes=10)
+    assert not too_old(action, asked + ten, ten)
+    assert too_old(action, asked + ten + timedelta(seconds=1), ten)

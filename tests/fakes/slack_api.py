@@ -161,6 +161,7 @@ class FakeSlack:
         self.responses: list[dict[str, Any]] = []
         self.socket_acks: list[dict[str, Any]] = []
         self._failures: dict[str, list[_Failure]] = {}
+        self._drops: dict[str, int] = {}
         self._last_post: dict[str, float] = {}
         self._last_ts_us = 0
         self._seq = 0
@@ -191,6 +192,7 @@ class FakeSlack:
             "conversations.history": self._conversations_history,
             "conversations.replies": self._conversations_replies,
             "conversations.create": self._conversations_create,
+            "conversations.list": self._conversations_list,
             "conversations.invite": self._conversations_invite,
             "conversations.setTopic": lambda a: self._set_text_field(a, "topic"),
             "conversations.setPurpose": lambda a: self._set_text_field(a, "purpose"),
@@ -210,7 +212,8 @@ class FakeSlack:
     # -- lifecycle -------------------------------------------------------------------
 
     async def start(self) -> None:
-        app = web.Application()
+        # Slack takes files up to 1 GB; aiohttp's default would refuse a body over 1 MiB.
+        app = web.Application(client_max_size=1024**3)
         app.router.add_route("*", "/api/{method}", self._handle_api)
         app.router.add_post("/upload/{file_id}", self._handle_upload)
         app.router.add_post("/response/{response_id}", self._handle_response_url)
@@ -267,6 +270,12 @@ class FakeSlack:
         until = time.monotonic() + seconds  # the window, not a count, ends this failure
         failure = _Failure(status, retry_after, None, remaining=1 << 62, until=until)
         self._failures.setdefault(method, []).append(failure)
+
+    def drop_after(self, method: str, *, times: int = 1) -> None:
+        """The next `times` calls to `method` take effect, then the connection closes before
+        Slack's answer arrives: the caller cannot tell whether its call happened (a connection
+        reset mid-call, or a timeout that fires after Slack acted)."""
+        self._drops[method] = self._drops.get(method, 0) + times
 
     def add_user(self, user_id: str, name: str, *, email: str | None = None) -> None:
         self.users[user_id] = {"id": user_id, "name": name, "email": email, "is_bot": False}
@@ -412,6 +421,10 @@ class FakeSlack:
                     decoded[key] = json.loads(decoded[key])
         status, body, resp = self._answer(method, decoded, token)
         self.calls.append(Call(method, args, token, at, status, body, decoded))
+        if self._drops.get(method, 0) > 0:
+            self._drops[method] -= 1
+            if request.transport is not None:
+                request.transport.close()  # done, but the answer never reaches the caller
         return resp
 
     def _answer(
@@ -563,11 +576,13 @@ class FakeSlack:
         self._seq += 1
         return f"{prefix}{self._seq:09d}"
 
-    def _new_channel(self, cid: str, name: str, *, members: set[str]) -> dict[str, Any]:
+    def _new_channel(
+        self, cid: str, name: str, *, members: set[str], creator: str = "U1"
+    ) -> dict[str, Any]:
         channel: dict[str, Any] = {
             "id": cid, "name": name, "topic": "", "purpose": "", "members": set(members),
             "is_archived": False, "is_private": False, "created": int(time.time()),
-            "bookmarks": [], "pins": [],
+            "bookmarks": [], "pins": [], "creator": creator,
         }  # fmt: skip
         self.channels[cid] = channel
         self.messages.setdefault(cid, [])
@@ -644,7 +659,7 @@ class FakeSlack:
             "id": c["id"], "name": c["name"], "name_normalized": c["name"],
             "is_channel": True, "is_group": False, "is_im": False, "is_mpim": False,
             "is_private": c["is_private"], "is_archived": c["is_archived"],
-            "is_general": False, "created": c["created"], "creator": BOT_USER_ID,
+            "is_general": False, "created": c["created"], "creator": c["creator"],
             "is_member": BOT_USER_ID in c["members"], "num_members": len(c["members"]),
             "topic": text_field(c["topic"]), "purpose": text_field(c["purpose"]),
             "previous_names": [],
@@ -870,9 +885,46 @@ class FakeSlack:
             raise SlackError("invalid_name_punctuation")
         if any(c["name"] == name for c in self.channels.values()):
             raise SlackError("name_taken")
-        channel = self._new_channel(self._next_id("C"), name, members={BOT_USER_ID})
+        channel = self._new_channel(
+            self._next_id("C"), name, members={BOT_USER_ID}, creator=BOT_USER_ID
+        )
         channel["is_private"] = _truthy(args.get("is_private"))
         return {"ok": True, "channel": self._render_channel(channel)}
+
+    def _conversations_list(self, args: dict[str, Any]) -> dict[str, Any]:
+        # https://docs.slack.dev/reference/methods/conversations.list: `types` defaults to
+        # public_channel; private channels only the bot is in; `limit` at most 1000;
+        # cursor pagination with an empty next_cursor on the last page.
+        types = set(str(args.get("types") or "public_channel").split(","))
+        if not types <= {"public_channel", "private_channel", "mpim", "im"}:
+            raise SlackError("invalid_types")
+        try:
+            limit = int(args.get("limit") or 100)
+        except ValueError:
+            raise SlackError("invalid_limit") from None
+        if not 1 <= limit <= 1000:
+            raise SlackError("invalid_limit")
+        found = [
+            c for c in self.channels.values()
+            if ("im" in types if c["id"].startswith("D") else
+                "private_channel" in types if c["is_private"] else "public_channel" in types)
+            and not (c["is_private"] and BOT_USER_ID not in c["members"])
+            and not (_truthy(args.get("exclude_archived")) and c["is_archived"])
+        ]  # fmt: skip
+        start = 0
+        if cursor := args.get("cursor"):
+            try:
+                start = int(base64.b64decode(str(cursor)).decode().removeprefix("offset:"))
+            except ValueError:
+                raise SlackError("invalid_cursor") from None
+        page = found[start : start + limit]
+        more = start + limit < len(found)
+        next_cursor = base64.b64encode(f"offset:{start + limit}".encode()).decode() if more else ""
+        return {
+            "ok": True,
+            "channels": [self._render_channel(c) for c in page],
+            "response_metadata": {"next_cursor": next_cursor},
+        }
 
     def _conversations_invite(self, args: dict[str, Any]) -> dict[str, Any]:
         channel = self._open_channel(args)

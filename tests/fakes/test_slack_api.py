@@ -379,3 +379,39 @@ async def test_send_slash_command_times_out_without_ack(fake: FakeSlack) -> None
     finally:
         await socket_client.close()  # type: ignore[no-untyped-call]
     assert fake.calls_to("apps.connections.open")[0].token == fake.app_token
+
+
+async def test_a_dropped_answer_still_takes_effect(fake: FakeSlack) -> None:
+    # Without the SDK's own retry on a connection error, which would hide the drop.
+    client = AsyncWebClient(token=fake.bot_token, base_url=fake.url, retry_handlers=[])
+    fake.drop_after("conversations.create")
+    with pytest.raises(aiohttp.ClientError):
+        await client.conversations_create(name="inc-dropped")
+    assert [c["name"] for c in fake.channels.values()].count("inc-dropped") == 1
+    err = await slack_error(client.conversations_create(name="inc-dropped"))
+    assert err.response["error"] == "name_taken"  # the next call answers again
+
+
+async def test_conversations_list_pages_and_hides_private_channels_the_bot_is_not_in(
+    fake: FakeSlack, client: AsyncWebClient
+) -> None:
+    fake.add_channel("C_SECRET", "secret", private=True, bot_member=False)
+    for n in range(5):
+        await client.conversations_create(name=f"inc-list-{n}")
+    seen, cursor, pages = [], "", 0
+    while True:
+        page = await client.conversations_list(limit=2, cursor=cursor or None)
+        seen += [c["name"] for c in page["channels"]]
+        pages += 1
+        cursor = page["response_metadata"]["next_cursor"]
+        if not cursor:
+            break
+    assert {f"inc-list-{n}" for n in range(5)} <= set(seen)
+    assert len(seen) == len(set(seen)) and "secret" not in seen and pages >= 3
+    private = await client.conversations_list(types="private_channel")
+    assert "secret" not in [c["name"] for c in private["channels"]]
+    for limit, code in ((0, "invalid_limit"), (1001, "invalid_limit")):
+        err = await slack_error(client.conversations_list(limit=limit))
+        assert err.response["error"] == code
+    err = await slack_error(client.conversations_list(types="public_channel,bogus"))
+    assert err.response["error"] == "invalid_types"

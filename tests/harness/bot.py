@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import itertools
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -23,6 +24,7 @@ CONTRACT_ENV = [
     "INCIDENT_BOT_OPERATORS",
     "INCIDENT_BOT_LOG_LEVEL",
     "INCIDENT_BOT_MAX_BODY_BYTES",
+    "INCIDENT_BOT_RETENTION_DAYS",
     "SLACK_BOT_TOKEN",
     "SLACK_SIGNING_SECRET",
     "SLACK_APP_TOKEN",
@@ -48,6 +50,14 @@ CONTRACT_ENV = [
 
 
 SIGNING_SECRET = "test-signing-secret"
+
+# Slack gives every command invocation and click its own trigger_id and action_ts, so no two
+# requests it signs are alike (the bot refuses a replayed one).
+_TRIGGERS = itertools.count(1)
+
+
+def _trigger() -> str:
+    return f"{next(_TRIGGERS)}.{time.time_ns()}"
 
 
 BOT_TOKEN = "xoxb-test"
@@ -76,8 +86,9 @@ class RunningBot:
         secret: str = SIGNING_SECRET,
         timestamp: int | None = None,
         response_url: str = "http://127.0.0.1:9/response",
-        trigger_id: str = "1.2.3",
+        trigger_id: str | None = None,
     ) -> aiohttp.ClientResponse:
+        trigger_id = trigger_id or _trigger()
         body = urlencode(
             {
                 "token": "unused",
@@ -120,7 +131,7 @@ class RunningBot:
             "user": {"id": user_id, "username": "alice", "name": "alice", "team_id": "T1"},
             "api_app_id": "A1",
             "token": "unused",
-            "trigger_id": "1.2.3",
+            "trigger_id": _trigger(),
             "view": {
                 "id": "V1",
                 "type": "modal",
@@ -154,7 +165,7 @@ class RunningBot:
                 "channel_id": channel_id,
                 "is_ephemeral": False,
             },
-            "trigger_id": "1.2.3",
+            "trigger_id": _trigger(),
             "team": {"id": "T1", "domain": "acme"},
             "channel": {"id": channel_id, "name": "alerts"},
             "message": {"ts": message_ts, "text": "", "type": "message"},
@@ -165,7 +176,7 @@ class RunningBot:
                     "block_id": "b",
                     "value": value,
                     "type": "button",
-                    "action_ts": "1.2",
+                    "action_ts": _trigger(),
                 }
             ],
         }

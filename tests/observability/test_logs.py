@@ -6,6 +6,7 @@ import base64
 import io
 import json
 import logging
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -178,3 +179,28 @@ def test_every_log_line_is_one_valid_json_object(capture: Capture) -> None:
     assert entries[0]["message"] == 'multi\nline "quoted" message with unicode: café ✓'
     assert entries[1]["payload"] == {"a": [1, 2]}
     assert "ZeroDivisionError" in entries[2]["exception"]
+
+
+def test_a_megabyte_of_hostile_text_in_a_field_is_cut_and_logged_fast(capture: Capture) -> None:
+    """At DEBUG a whole request body can reach a log line: a 100 kB field once froze the bot."""
+    hostile = "a://b:" * 200_000
+    started = time.perf_counter()
+    capture.logger.debug("body", extra={"body": hostile})
+    elapsed = time.perf_counter() - started
+
+    [line] = capture.lines()
+    assert len(line) < 40_000
+    assert "characters cut" in json.loads(line)["body"]
+    assert elapsed < 1.0, elapsed
+
+
+def test_a_secret_spanning_the_cut_of_a_long_field_is_not_logged(capture: Capture) -> None:
+    # A URL whose password the cut would separate from its @, and a configured secret across it.
+    for pad in range(16 * 1024 - 40, 16 * 1024 + 5, 3):
+        capture.logger.info("x" * pad + f" postgresql://app:Cut-Password-1@db/x {BOT_TOKEN}")
+        capture.logger.info("y" * pad + f" {SIGNING_SECRET} z")
+
+    text = capture.text()
+    assert "Cut-Pas" not in text and "ut-Password" not in text
+    assert SIGNING_SECRET[:8] not in text and SIGNING_SECRET[-8:] not in text
+    assert_no_secret(text)

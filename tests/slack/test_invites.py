@@ -23,6 +23,7 @@ from tests.harness.alerts import TOKEN, block_text, deliver, parents, replies, s
 from tests.harness.bot import BOT_TOKEN, SIGNING_SECRET, BotFactory, RunningBot
 
 ALERTS = "C0PRIVATE1"
+API_TOKEN = "api-token-invites"
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "slack"
 
 
@@ -36,6 +37,7 @@ def settings_for(make_settings: Callable[..., Settings]) -> Callable[[FakeSlack]
             SLACK_ALERTS_CHANNEL=ALERTS,
             SLACK_INCIDENTS_CHANNEL="C_INCIDENTS",
             ALERTMANAGER_TOKEN=TOKEN,
+            INCIDENT_BOT_API_TOKEN=API_TOKEN,
         )
 
     return make
@@ -61,7 +63,9 @@ async def waiting_rows(bot: RunningBot, count: int, timeout: float = 10) -> None
 
 
 async def readiness(bot: RunningBot) -> dict[str, Any]:
-    async with await bot.request("GET", "/readyz") as resp:
+    # The detail (which channels, why) is for the API token's holder.
+    headers = {"Authorization": f"Bearer {API_TOKEN}"}
+    async with await bot.request("GET", "/readyz", headers=headers) as resp:
         assert resp.status == 200
         found: dict[str, Any] = (await resp.json())["integrations"]["slack_channels"]
         return found

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
+import sqlite3
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -236,3 +238,35 @@ async def test_offline_mode_keeps_messages_in_the_timeline_as_undelivered(
     assert events[-1].kind == EventKind.SLACK_UNDELIVERED
     assert events[-1].text == "would announce"
     await stop_bot(bot)
+
+
+async def test_after_the_store_could_not_commit_the_outbox_resumes_and_said_it_once(
+    start_bot: BotFactory,
+    settings_for: Callable[[FakeSlack], Settings],
+    fake_slack: FakeSlack,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="bot")
+    settings = settings_for(fake_slack)
+    bot = await start_bot(settings)
+    fake_slack.fail_for("chat.postMessage", 1, status=500)
+    for i in range(3):
+        await bot.app[OUTBOX].post("C_ALERTS", f"message {i}")
+    async with asyncio.timeout(10):
+        while not fake_slack.calls_to("chat.postMessage"):
+            await asyncio.sleep(0.02)
+    await asyncio.sleep(0.2)  # the failed attempt is recorded
+    # Another process holds the write lock for longer than the bot waits for it.
+    locker = sqlite3.connect(settings.database, isolation_level=None)
+    locker.execute("BEGIN IMMEDIATE")
+    try:
+        await asyncio.sleep(7)
+    finally:
+        locker.execute("ROLLBACK")
+        locker.close()
+    await drained(bot, timeout=30)
+
+    assert texts(fake_slack, "C_ALERTS") == ["message 0", "message 1", "message 2"]
+    said = [r.getMessage() for r in caplog.records if r.name == "bot.slack.outbox_sender"]
+    assert said.count("store unavailable: outbox paused, retrying with backoff") == 1, said
+    assert "store available again: outbox resumed" in said

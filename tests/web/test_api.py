@@ -8,6 +8,7 @@ import json
 import sqlite3
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -433,7 +434,7 @@ async def test_healthz_answers_200(bot: RunningBot) -> None:
 
 
 async def test_readyz_names_every_integration_and_its_state(bot: RunningBot) -> None:
-    async with await bot.request("GET", "/readyz") as resp:
+    async with await bot.request("GET", "/readyz", headers=AUTH) as resp:
         assert resp.status == 200
         body = await resp.json()
 
@@ -465,17 +466,47 @@ async def test_readyz_reports_an_invalid_setting_without_failing_readiness(
     start_bot: BotFactory, make_settings: Callable[..., Settings]
 ) -> None:
     bot = await start_bot(
-        make_settings(PROMETHEUS_URL="not a url", UPDATES_BUCKET="factsway-updates")
+        make_settings(
+            PROMETHEUS_URL="not a url",
+            UPDATES_BUCKET="factsway-updates",
+            INCIDENT_BOT_API_TOKEN=API_TOKEN,
+        )
     )
 
-    async with await bot.request("GET", "/readyz") as resp:
+    async with await bot.request("GET", "/readyz", headers=AUTH) as resp:
         assert resp.status == 200
         integrations = (await resp.json())["integrations"]
 
     assert integrations["prometheus"]["state"] == "invalid"
     assert "PROMETHEUS_URL" in integrations["prometheus"]["detail"]
     assert integrations["desktop_updates"]["state"] == "invalid"
-    assert integrations["api"]["state"] == "missing"
+    assert integrations["api"]["state"] == "configured"
+
+
+async def test_readyz_tells_an_anonymous_caller_states_but_no_paths_or_errors(
+    start_bot: BotFactory, make_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
+    kubeconfig = tmp_path / "secret-place" / "kubeconfig.yaml"
+    kubeconfig.parent.mkdir()
+    kubeconfig.write_text("clusters: [ {name: prod, cluster: {server: https://10.0.0.1\n")
+    bot = await start_bot(
+        make_settings(KUBECONFIG=str(kubeconfig), INCIDENT_BOT_API_TOKEN=API_TOKEN)
+    )
+
+    async with await bot.request("GET", "/readyz") as resp:
+        assert resp.status == 200
+        anonymous = await resp.text()
+    async with await bot.request("GET", "/readyz", headers=AUTH) as resp:
+        assert resp.status == 200
+        authenticated = await resp.text()
+
+    assert "secret-place" in authenticated  # the operator still sees what is wrong
+    assert "secret-place" not in anonymous
+    assert "10.0.0.1" not in anonymous
+    public = json.loads(anonymous)
+    assert public["status"] == "ready"
+    assert public["integrations"]["platform"]["state"] == "invalid"
+    assert public["integrations"]["store"]["state"] == "ok"
 
 
 def samples(text: str) -> dict[str, list[tuple[dict[str, str], float]]]:

@@ -294,6 +294,60 @@ async def test_alerts_api_filters_by_status_and_paginates_with_a_total(bot: Runn
     assert sorted(paged) == ["f0", "f1", "f2", "f3", "f4"]
 
 
+async def test_paging_by_cursor_during_a_storm_sees_each_alert_once(bot: RunningBot) -> None:
+    stored = [am_alert(f"old{i}", alertname="NodeDown") for i in range(250)]
+    await post_alertmanager(bot, am_notification(stored, group_key="g-storm"))
+
+    seen: list[str] = []
+    waves = 0
+    page = await list_alerts(bot, "?limit=100")
+    for wave in range(10):
+        seen += [a["fingerprint"] for a in page["alerts"]]
+        if page["next"] is None:
+            break
+        # The storm goes on between pages: new alerts land on top of the newest-first list.
+        fresh = [am_alert(f"new{wave}-{i}", alertname="PodCrash") for i in range(40)]
+        await post_alertmanager(bot, am_notification(fresh, group_key=f"g-wave-{wave}"))
+        waves += 1
+        page = await list_alerts(bot, f"?limit=100&cursor={page['next']}")
+
+    assert len(seen) == len(set(seen)), "an alert was listed twice"
+    assert {f"old{i}" for i in range(250)} <= set(seen), "an alert was skipped"
+    assert page["next"] is None
+    assert waves == 2
+    assert page["total"] == 250 + 40 * waves
+
+
+async def test_the_last_page_has_no_next_and_a_cursor_keeps_the_status_filter(
+    bot: RunningBot,
+) -> None:
+    firing = [am_alert(f"f{i}", alertname="DiskFull") for i in range(3)]
+    resolved = [
+        am_alert(f"r{i}", alertname="Gone", status="resolved", ends_at="2024-05-01T11:00:00Z")
+        for i in range(3)
+    ]
+    await post_alertmanager(bot, am_notification(firing, group_key="g-f"))
+    await post_alertmanager(bot, am_notification(resolved, group_key="g-r"))
+
+    first = await list_alerts(bot, "?status=firing&limit=2")
+    second = await list_alerts(bot, f"?status=firing&limit=2&cursor={first['next']}")
+    exact = await list_alerts(bot, "?status=firing&limit=3")
+
+    assert first["next"] is not None
+    assert [a["status"] for a in first["alerts"] + second["alerts"]] == ["firing"] * 3
+    assert second["next"] is None
+    assert exact["next"] is None  # a full last page does not promise another
+
+
+@pytest.mark.parametrize("cursor", ["abc", "-1", "0", "1.5", "9" * 30, "", "٣"])
+async def test_a_cursor_that_is_no_page_s_next_is_a_400(bot: RunningBot, cursor: str) -> None:
+    async with await bot.request(
+        "GET", "/api/alerts", params={"cursor": cursor}, headers=bearer(API_TOKEN)
+    ) as resp:
+        assert resp.status == 400
+        one_line_error(await resp.json())
+
+
 @pytest.mark.parametrize(
     "query",
     ["?status=open", "?status=FIRING", "?limit=abc", "?limit=-1", "?offset=x", "?limit=100000"],

@@ -1,5 +1,5 @@
-"""The approval state machine of dangerous actions: who may ask, how many must confirm, and an
-audit record of every request, refusal, confirmation, cancellation and result.
+"""The approval state machine of dangerous actions: who may ask, how many must confirm, how
+long a confirmation holds, and an audit record of every refusal, cancellation and result.
 
 Slack, the API and the CLI translate to and from this; none of them decides who may act.
 """
@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, Protocol
 
 from bot.domain.actions import (
@@ -18,8 +19,10 @@ from bot.domain.actions import (
     approvals_needed,
     is_operator,
     title,
+    too_old,
 )
 from bot.domain.clock import Clock
+from bot.domain.incident import Incident
 from bot.domain.problem import Problem
 from bot.domain.timeline import EventKind, NewEvent
 from bot.services.actions.plans import PlatformActions
@@ -29,6 +32,13 @@ log = logging.getLogger(__name__)
 NO_OPERATORS = (
     "Dangerous actions are refused: nobody is allowed to run them yet. Name Slack user"
     " IDs or @usergroups in `operators` in the platform config, or in INCIDENT_BOT_OPERATORS."
+)
+# Long enough to read the confirmation and find a second operator; short enough that what it
+# showed ("Now: 2 replicas") is still what Confirm acts on.
+PENDING_FOR = timedelta(minutes=10)
+INTERRUPTED = (
+    "interrupted: the bot stopped while this was running, so it may be partly done. Check the"
+    " service (`/rollback SERVICE history`, `kubectl rollout status`) before asking again."
 )
 
 
@@ -59,6 +69,8 @@ class DangerousActions:
         board: ActionBoard,
         groups: UserGroups,
         operators: Operators,
+        *,
+        pending_for: timedelta = PENDING_FOR,
     ) -> None:
         self._store = store
         self.actions = actions
@@ -66,6 +78,7 @@ class DangerousActions:
         self._board = board
         self._groups = groups
         self._operators = operators
+        self._pending_for = pending_for
 
     # who may act ---------------------------------------------------------------------------
 
@@ -82,68 +95,107 @@ class DangerousActions:
             refused=True,
         )
 
-    async def audit(self, channel: str, user: str, text: str, data: dict[str, Any]) -> None:
-        incident = await self._store.incident_by_channel(channel)
-        log.info("action audit", extra={"user": user, "text": text, **data})
-        if incident is not None:
+    async def audit(
+        self, incident_id: int | None, user: str, text: str, data: dict[str, Any]
+    ) -> None:
+        # Nested: LogRecord refuses extra keys it has itself ("args", "msg"), and the audit's
+        # keys are the command's.
+        log.info("action audit", extra={"audit": {"user": user, "text": text, **data}})
+        if incident_id is not None:
             await self._store.append_event(
-                incident.id,
+                incident_id,
                 NewEvent(EventKind.ACTION, user, text, self._clock.now(), data, key=True),
             )
 
+    async def _incident(self, channel: str, incident_id: int | None) -> Incident | None:
+        if incident_id is not None:
+            return await self._store.get_incident(incident_id)
+        return await self._store.incident_by_channel(channel)
+
+    def _needed_at(self, plan: ActionPlan, incident: Incident | None) -> int:
+        return approvals_needed(
+            plan,
+            incident.severity if incident else None,
+            two_person_p0_rollbacks=self._operators.two_person_p0_rollbacks,
+        )
+
     async def needed(self, action: PendingAction) -> int:
+        """What the request fixed, or more if the incident became a P0 since."""
         incident = (
             await self._store.get_incident(action.incident_id)
             if action.incident_id is not None
             else None
         )
-        return approvals_needed(
-            action.plan,
-            incident.severity if incident else None,
-            two_person_p0_rollbacks=self._operators.two_person_p0_rollbacks,
-        )
+        return max(action.needed, self._needed_at(action.plan, incident))
+
+    async def _stale(self, action: PendingAction) -> str | None:
+        """Why the confirmation no longer shows what Confirm would act on, if it does not."""
+        if too_old(action, self._clock.now(), self._pending_for):
+            minutes = self._pending_for.total_seconds() / 60
+            return (
+                f"this confirmation is over {minutes:g} minutes old, so what it shows may no"
+                " longer hold"
+            )
+        return await self.actions.drift(action.plan)
 
     # the state machine ---------------------------------------------------------------------
 
     async def request(
-        self, plan: ActionPlan | Problem, user: str, channel: str, command: Sequence[str]
+        self,
+        plan: ActionPlan | Problem,
+        user: str,
+        channel: str,
+        command: Sequence[str],
+        *,
+        incident_id: int | None = None,
     ) -> PendingAction | Problem:
         """Records a planned action and shows it for confirmation. `command` is what was asked
-        (`/scale records 5` as words), for the audit of a refusal."""
+        (`/scale records 5` as words), for the audit of a refusal. The action belongs to
+        `incident_id` when given (an alert thread's incident), else to the channel's."""
         name, args = command[0], list(command[1:])
+        incident = await self._incident(channel, incident_id)
         refusal = await self.authorised(user)
         if refusal is not None:
             await self.audit(
-                channel,
+                incident.id if incident else None,
                 user,
-                f"refused {name} {' '.join(args)}",
-                {"action": name, "args": args, "result": "refused"},
+                f"refused {name} {' '.join(args)}".strip(),
+                {"action": name, "args": args, "result": "refused", "reason": refusal.message},
             )
             return refusal
         if isinstance(plan, Problem):
             return plan
-        incident = await self._store.incident_by_channel(channel)
         action = await self._store.create_action(
-            plan, user, channel, incident.id if incident else None
+            plan,
+            user,
+            channel,
+            incident.id if incident else None,
+            needed=self._needed_at(plan, incident),
+            at=self._clock.now(),
         )
-        await self._board.show(action, needed=await self.needed(action))
+        await self._board.show(action, needed=action.needed)
         return action
 
     async def confirm(self, action: PendingAction, user: str) -> Problem | None:
         """None once the confirmation is taken (the action runs, or waits for another)."""
         refusal = await self.authorised(user)
         if refusal is not None:
-            await self.audit(
-                action.channel,
-                user,
-                f"refused confirming action #{action.id}",
-                {"action_id": action.id, "result": "refused"},
-            )
+            await self._refused(action, user, "confirming", refusal.message)
             return refusal
         if action.state != ActionState.PENDING:
             return Problem(f"This action is already {action.state}.")
         if user in action.approvals:
             return Problem("You have confirmed this already; another operator must confirm it too.")
+        stale = await self._stale(action)
+        if stale is not None:
+            expired = await self._store.transition_action(
+                action.id, [ActionState.PENDING], ActionState.EXPIRED, result=stale
+            )
+            if expired is None:
+                return Problem("Someone else acted on this first.")
+            await self._board.show(expired)
+            await self._refused(action, user, "confirming", stale)
+            return Problem(f"Not done: {stale}. Ask again to see it as it is now.", refused=True)
         approvals = (*action.approvals, user)
         needed = await self.needed(action)
         if len(approvals) < needed:
@@ -161,9 +213,19 @@ class DangerousActions:
         await self._run(running)
         return None
 
+    async def _refused(self, action: PendingAction, user: str, what: str, reason: str) -> None:
+        await self.audit(
+            action.incident_id,
+            user,
+            f"refused {what} {title(action)} (action #{action.id}): {reason}",
+            {"action_id": action.id, "result": "refused", "reason": reason},
+        )
+
     async def cancel(self, action: PendingAction, user: str) -> Problem | None:
         if user != action.requested_by and await self.authorised(user) is not None:
-            return Problem("Only the requester or an operator can cancel this.", refused=True)
+            reason = "Only the requester or an operator can cancel this."
+            await self._refused(action, user, "cancelling", reason)
+            return Problem(reason, refused=True)
         cancelled = await self._store.transition_action(
             action.id, [ActionState.PENDING], ActionState.CANCELLED, result=f"cancelled by {user}"
         )
@@ -171,7 +233,7 @@ class DangerousActions:
             return Problem(f"Too late: this action is already {action.state}.")
         await self._board.show(cancelled)
         await self.audit(
-            action.channel,
+            action.incident_id,
             user,
             f"cancelled {title(action)}",
             {"action_id": action.id, "result": "cancelled"},
@@ -196,8 +258,11 @@ class DangerousActions:
         )
         if done is not None:
             await self._board.show(done)
+        await self._audit_result(action, ok, result)
+
+    async def _audit_result(self, action: PendingAction, ok: bool, result: str) -> None:
         await self.audit(
-            action.channel,
+            action.incident_id,
             action.requested_by,
             f"{title(action)}: {'done' if ok else 'failed'}: {result}",
             {
@@ -212,3 +277,23 @@ class DangerousActions:
                 "confirmed_by": list(action.approvals),
             },
         )
+
+    async def fail_interrupted(self) -> int:
+        """Fails, visibly, the actions a stop left running: nothing else would ever finish
+        them. Called at start, before any request is taken; returns how many there were.
+
+        Failed rather than resumed: whether the change was applied before the stop is not
+        known, and running it again unasked is the one thing a dangerous action must not do.
+        Every running row is this process's own: the store is one SQLite file, one replica.
+        """
+        interrupted = await self._store.actions_in_state([ActionState.RUNNING])
+        for action in interrupted:
+            failed = await self._store.transition_action(
+                action.id, [ActionState.RUNNING], ActionState.FAILED, result=INTERRUPTED
+            )
+            if failed is None:
+                continue
+            log.warning("action interrupted by a stop", extra={"action_id": action.id})
+            await self._board.show(failed)
+            await self._audit_result(failed, False, INTERRUPTED)
+        return len(interrupted)

@@ -25,6 +25,7 @@ from bot.domain.rollout import (
 from bot.integrations.aws import DesktopRollbackPlan, DesktopUpdates, DesktopUpdatesError
 from bot.integrations.kubernetes import Kubernetes, KubernetesError
 from bot.playbooks.steps.kubernetes import rollout_history
+from bot.services.actions.drift import drift
 
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 Progress = Callable[[str], Awaitable[None]]
@@ -130,7 +131,11 @@ class PlatformActions:
         if isinstance(target, Problem):
             return target
         current = (target.deployment.get("spec") or {}).get("replicas", 0)
-        detail: dict[str, Any] = {"namespace": target.namespace, "deployment": service.deployment}
+        detail: dict[str, Any] = {
+            "namespace": target.namespace,
+            "deployment": service.deployment,
+            "from_replicas": current,
+        }
         try:
             hpa = await target.kube.autoscaler_for(target.namespace, service.deployment)
         except KubernetesError as exc:
@@ -170,7 +175,12 @@ class PlatformActions:
             {},
             before=f"{ready}/{pods} pods ready",
             after=f"every pod replaced, one batch at a time ({pods} pods)",
-            detail={"namespace": target.namespace, "deployment": target.service.deployment},
+            detail={
+                "namespace": target.namespace,
+                "deployment": target.service.deployment,
+                # Any change to the spec (an image, the replicas, another restart) moves it.
+                "from_generation": (target.deployment.get("metadata") or {}).get("generation"),
+            },
         )
 
     async def plan_desktop(self, version: str) -> ActionPlan | Problem:
@@ -195,6 +205,10 @@ class PlatformActions:
                 "version": plan.version,
             },
         )
+
+    async def drift(self, plan: ActionPlan) -> str | None:
+        """What changed since the plan was shown, if its "Now" no longer holds."""
+        return await drift(plan, self._kube, self._desktop)
 
     async def execute(self, plan: ActionPlan, progress: Progress) -> tuple[bool, str]:
         """Carries out a confirmed plan; returns (succeeded, what happened)."""

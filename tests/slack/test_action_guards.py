@@ -1,0 +1,337 @@
+"""The guards around dangerous actions, end to end: the two-person rule follows the request,
+refusals are audited, confirmations go stale, the alert thread's rollback offer follows its
+group's incident, and an action a restart interrupted does not stay running."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.config import PlatformConfig, Settings
+from bot.domain.actions import ActionState
+from bot.domain.clock import ManualClock
+from bot.domain.incident import NewIncident, Severity
+from bot.integrations.kubernetes import Kubernetes
+from bot.web.keys import STORE
+from tests.fakes.alertmanager_payloads import alert, notification
+from tests.fakes.kube_api import FakeKubernetes, rolled_out
+from tests.fakes.slack_api import FakeSlack, Message
+from tests.harness.alerts import TOKEN, deliver, parents, replies, settled
+from tests.harness.bot import BOT_TOKEN, SIGNING_SECRET, BotFactory, RunningBot, stop_bot
+
+NS = "factsway-prod"
+PLAYBOOKS = Path(__file__).resolve().parents[2] / "playbooks"
+
+
+@pytest.fixture
+async def kube() -> AsyncIterator[FakeKubernetes]:
+    async with FakeKubernetes(namespace=NS) as fake:
+        fake.add_deployment("records-service", image="registry.local/records:1.0")
+        yield fake
+
+
+@dataclass
+class World:
+    bot: RunningBot
+    slack: FakeSlack
+    kube: FakeKubernetes
+    clock: ManualClock
+    settings: Settings
+
+    async def command(
+        self, command: str, text: str, *, user: str = "U1", channel: str = "C_ALERTS"
+    ) -> str:
+        before = len(self.slack.responses)
+        response = await self.bot.slack_command(
+            command,
+            text,
+            user_id=user,
+            channel_id=channel,
+            response_url=self.slack.issue_response_url(),
+        )
+        assert response.status == 200
+        ack = await response.json() if response.content_length else {}
+        if ack.get("text") and not str(ack["text"]).startswith(":hourglass"):
+            return str(ack["text"])
+        async with asyncio.timeout(20):
+            while len(self.slack.responses) == before:
+                await asyncio.sleep(0.02)
+        return str(self.slack.responses[-1]["text"])
+
+    async def settled(self) -> None:
+        await settled(self.bot)
+
+    def confirmation(self, channel: str = "C_ALERTS") -> Message:
+        return [m for m in self.slack.messages[channel] if "requested by" in repr(m.blocks)][-1]
+
+    async def click(
+        self, action: str, message: Message, *, user: str = "U1", value: str | None = None
+    ) -> str | None:
+        value = value or next(
+            e["value"]
+            for b in message.blocks or []
+            if b["type"] == "actions"
+            for e in b["elements"]
+            if e["action_id"] == action
+        )
+        before = len(self.slack.responses)
+        response = await self.bot.slack_action(
+            action,
+            value,
+            user_id=user,
+            channel_id=message.channel,
+            message_ts=message.ts,
+            response_url=self.slack.issue_response_url(),
+        )
+        assert response.status == 200
+        await asyncio.sleep(0.3)
+        await self.settled()
+        return str(self.slack.responses[-1]["text"]) if len(self.slack.responses) > before else None
+
+    async def until(self, action_id: int, state: ActionState) -> None:
+        async with asyncio.timeout(30):
+            while True:
+                action = await self.bot.app[STORE].get_action(action_id)
+                if action is not None and action.state == state:
+                    return
+                await asyncio.sleep(0.1)
+
+    def patches(self) -> list[str]:
+        return [path for method, path, _ in self.kube.requests if method == "PATCH"]
+
+    async def incident_channel(self, severity: Severity, *, declared_by: str = "U1") -> int:
+        """An incident whose channel is C_WAR (declared by `declared_by`)."""
+        store = self.bot.app[STORE]
+        incident = await store.create_incident(
+            NewIncident("Records 500s", severity, declared_by, self.clock.now())
+        )
+        await store.update_incident(incident.id, channel_id="C_WAR")
+        return incident.id
+
+
+@pytest.fixture
+def world_factory(
+    start_bot: BotFactory,
+    make_settings: Callable[..., Settings],
+    fake_slack: FakeSlack,
+    kube: FakeKubernetes,
+    platform_config: PlatformConfig,
+    tmp_path: Path,
+) -> Callable[..., Any]:
+    async def make(*, playbooks: bool = False) -> World:
+        fake_slack.add_user("U5", "erin", email="erin@example.com")
+        fake_slack.add_user("U6", "frank", email="frank@example.com")
+        fake_slack.add_usergroup("sre", "S9", ["U5"])
+        fake_slack.add_channel("C_WAR", "inc-records", members={"U1", "U5", "U6"})
+        config = platform_config.model_copy(deep=True)
+        if playbooks:
+            config.playbooks_dir = PLAYBOOKS
+            config.health_url_template = "http://127.0.0.1:9/{deployment}{path}"
+        settings = make_settings(
+            SLACK_BOT_TOKEN=BOT_TOKEN,
+            SLACK_SIGNING_SECRET=SIGNING_SECRET,
+            SLACK_API_URL=fake_slack.url,
+            SLACK_ALERTS_CHANNEL="C_ALERTS",
+            ALERTMANAGER_TOKEN=TOKEN,
+            KUBECONFIG=str(kube.write_kubeconfig(tmp_path / "kubeconfig")),
+            INCIDENT_BOT_OPERATORS="U1,@sre",
+        )
+        clock = ManualClock()
+        bot = await start_bot(settings, config, clock)
+        return World(bot, fake_slack, kube, clock, settings)
+
+    return make
+
+
+async def test_lowering_the_severity_after_the_request_keeps_the_two_person_rule(
+    world_factory: Callable[..., Any], kube: FakeKubernetes
+) -> None:
+    """The approvals a rollback needs are fixed when it is asked for: a P0 rollback whose
+    incident is lowered to P1 before the Confirm still needs a second operator."""
+    kube.set_image("records-service", "registry.local/records:1.1")
+    await rolled_out(kube, "records-service")
+    w: World = await world_factory()
+    incident_id = await w.incident_channel(Severity.P0)
+    await w.command("/rollback", "records", channel="C_WAR")
+    await w.settled()
+    assert "2 more operators must confirm" in repr(w.confirmation("C_WAR").blocks)
+    lowered = await w.command("/incident", "sev P1", channel="C_WAR")  # U1 declared it
+    assert "P0 → P1" in lowered
+    await w.click("action_confirm", w.confirmation("C_WAR"), user="U1")
+    await asyncio.sleep(0.5)
+    assert w.patches() == []
+    action = await w.bot.app[STORE].get_action(1)
+    assert action is not None and action.state == ActionState.PENDING
+    await w.click("action_confirm", w.confirmation("C_WAR"), user="U5")
+    await w.until(1, ActionState.DONE)
+    events = await w.bot.app[STORE].timeline(incident_id)
+    assert [e.data["confirmed_by"] for e in events if "succeeded" in e.data] == [["U1", "U5"]]
+
+
+async def test_a_refused_dangerous_action_is_answered_and_audited_with_why(
+    world_factory: Callable[..., Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    """With the bot logging at INFO, as it runs in production, a refusal is still a refusal:
+    the requester is told why, the incident's timeline and the log say who, what and why."""
+    caplog.set_level(logging.INFO)
+    w: World = await world_factory()
+    incident_id = await w.incident_channel(Severity.P1)
+    answer = await w.command("/scale", "records 3", user="U6", channel="C_WAR")
+    assert answer.startswith(":no_entry:")
+    [refusal] = [e for e in await w.bot.app[STORE].timeline(incident_id) if e.kind == "action"]
+    assert refusal.actor == "U6" and refusal.data["result"] == "refused"
+    assert refusal.data["args"] == ["records", "3"] and refusal.data["reason"]
+    audits = [r for r in caplog.records if r.getMessage() == "action audit"]
+    assert audits, "the refusal is logged"
+    logged = audits[-1].__dict__["audit"]
+    assert logged["user"] == "U6" and logged["reason"] == refusal.data["reason"]
+    assert w.patches() == []
+
+
+async def test_a_confirmation_older_than_ten_minutes_is_refused(
+    world_factory: Callable[..., Any],
+) -> None:
+    w: World = await world_factory()
+    await w.command("/restart", "records")
+    await w.settled()
+    w.clock.advance(11 * 60)
+    answer = await w.click("action_confirm", w.confirmation())
+    assert answer is not None and answer.startswith(":no_entry:")
+    action = await w.bot.app[STORE].get_action(1)
+    assert action is not None and action.state == ActionState.EXPIRED
+    shown = w.confirmation()
+    assert "action_confirm" not in repr(shown.blocks)  # no button left to click
+    assert w.patches() == []
+
+
+async def test_a_confirmation_within_ten_minutes_still_runs(
+    world_factory: Callable[..., Any],
+) -> None:
+    w: World = await world_factory()
+    await w.command("/restart", "records")
+    await w.settled()
+    w.clock.advance(9 * 60)
+    await w.click("action_confirm", w.confirmation())
+    await w.until(1, ActionState.DONE)
+
+
+async def test_scale_is_refused_when_the_replicas_changed_since_the_confirmation_showed_them(
+    world_factory: Callable[..., Any], kube: FakeKubernetes, tmp_path: Path
+) -> None:
+    w: World = await world_factory()
+    await w.command("/scale", "records 4")  # shows "Now: 2 replicas"
+    await w.settled()
+    other = await Kubernetes.connect(str(kube.write_kubeconfig(tmp_path / "kubeconfig-2")))
+    try:  # someone else scales it by hand meanwhile
+        await other.scale(NS, "records-service", 6, dry_run=False)
+    finally:
+        await other.close()
+    answer = await w.click("action_confirm", w.confirmation())
+    assert answer is not None and answer.startswith(":no_entry:")
+    action = await w.bot.app[STORE].get_action(1)
+    assert action is not None and action.state == ActionState.EXPIRED
+    await asyncio.sleep(0.3)
+    assert kube.deployment("records-service")["spec"]["replicas"] == 6
+    assert len(w.patches()) == 1  # the hand-made one only
+
+
+async def test_restart_is_refused_when_the_deployment_rolled_out_since(
+    world_factory: Callable[..., Any], kube: FakeKubernetes
+) -> None:
+    w: World = await world_factory()
+    await w.command("/restart", "records")
+    await w.settled()
+    kube.set_image("records-service", "registry.local/records:1.1")
+    await rolled_out(kube, "records-service")
+    answer = await w.click("action_confirm", w.confirmation())
+    assert answer is not None and answer.startswith(":no_entry:")
+    action = await w.bot.app[STORE].get_action(1)
+    assert action is not None and action.state == ActionState.EXPIRED
+    assert w.patches() == []
+
+
+async def test_the_rollback_offer_in_an_alert_thread_follows_the_groups_incident(
+    world_factory: Callable[..., Any], kube: FakeKubernetes
+) -> None:
+    """The alerts channel is no incident's channel; the offer's thread belongs to a group
+    linked to a P0 incident, so the rollback needs two operators and is audited there."""
+    kube.set_image("records-service", "registry.local/records:1.1", change_cause="release 1.1")
+    await rolled_out(kube, "records-service")
+    w: World = await world_factory(playbooks=True)
+    store = w.bot.app[STORE]
+    await deliver(
+        w.bot, notification("g1", [alert("a1", alertname="ServiceDown")], alertname="ServiceDown")
+    )
+    async with asyncio.timeout(30):
+        while True:
+            await w.settled()
+            threads = parents(w.slack)
+            offers = [
+                m
+                for m in (replies(w.slack, threads[0]) if threads else [])
+                if "rollback_offer" in repr(m.blocks)
+            ]
+            if offers:
+                break
+            await asyncio.sleep(0.1)
+    incident_id = await w.incident_channel(Severity.P0)
+    group_id = next(
+        e["value"]
+        for b in threads[0].blocks or []
+        if b["type"] == "actions"
+        for e in b["elements"]
+        if e["action_id"] == "alert_ack"
+    )
+    group = await store.alert_group(group_id)
+    assert group is not None
+    await store.update_alert_group(group.group_key, incident_id=incident_id)
+    await w.click("rollback_offer", offers[0], user="U1")
+    await w.settled()
+    message = w.confirmation("C_ALERTS")
+    assert "2 more operators must confirm" in repr(message.blocks)
+    await w.click("action_confirm", message, user="U1")
+    await asyncio.sleep(0.5)
+    assert w.patches() == []
+    action = await store.get_action(1)
+    assert action is not None and action.incident_id == incident_id
+    await w.click("action_cancel", w.confirmation("C_ALERTS"), user="U1")
+    events = await store.timeline(incident_id)
+    assert any(e.kind == "action" and e.data.get("result") == "cancelled" for e in events)
+
+
+async def test_an_action_a_restart_left_running_is_failed_visibly(
+    world_factory: Callable[..., Any],
+    start_bot: BotFactory,
+    platform_config: PlatformConfig,
+) -> None:
+    w: World = await world_factory()
+    incident_id = await w.incident_channel(Severity.P1)
+    await w.command("/restart", "records", channel="C_WAR")
+    await w.settled()
+    store = w.bot.app[STORE]
+    # The bot stopped after taking the Confirm and before the result: the row says running.
+    assert await store.transition_action(
+        1, [ActionState.PENDING], ActionState.RUNNING, approvals=["U1"]
+    )
+    await stop_bot(w.bot)
+    again = await start_bot(w.settings, platform_config, w.clock)
+    store = again.app[STORE]
+    async with asyncio.timeout(20):
+        while True:
+            action = await store.get_action(1)
+            assert action is not None
+            if action.state != ActionState.RUNNING:
+                break
+            await asyncio.sleep(0.05)
+    assert action.state == ActionState.FAILED and action.result
+    await settled(again)
+    shown = w.confirmation("C_WAR")
+    assert shown.edits >= 1 and shown.text.startswith(":x:")
+    events = await store.timeline(incident_id)
+    assert any(e.kind == "action" and e.data.get("succeeded") is False for e in events)
