@@ -103,7 +103,7 @@ def _alert(d: dict[str, Any]) -> list[list[str]]:
 def _storm(d: dict[str, Any]) -> list[list[str]]:
     bot, am = d["bot"], d["alertmanager"]
     bs, ams = bot["state"], am["state"]
-    dup = bs["parents_posted_twice"] + max(0, bs["digests"] - 1) + bs["rows_delivered_twice"]
+    dup = bs["parents_posted_twice"] + bs["digests_posted_twice"] + bs["rows_delivered_twice"]
     timeout = d["converge_timeout_s"]
 
     def conv(v: float | None) -> str:
@@ -174,6 +174,64 @@ def _postmortem(d: dict[str, Any]) -> list[list[str]]:
     ]
 
 
+def _ingest_growing(d: dict[str, Any]) -> list[list[str]]:
+    bot, bare = d["bot"], d["bare"]
+    ratio = bot["rps"] / bare["rps"]
+    cpu_bot = bot["server_cpu_incl_after_s"] * 1000 / max(1, bot["requests"])
+    cpu_bare = bare["server_cpu_s"] * 1000 / max(1, bare["requests"])
+    return [
+        [
+            "Growing groups ingest, bot / bare aiohttp",
+            f"{ratio:.1%} ({bot['rps']:.0f} vs {bare['rps']:.0f} req/s)",
+            ">= 50%",
+            _met(ratio >= 0.5),
+        ],
+        [
+            "Growing groups p99 (bot)",
+            f"{bot['p99_ms']:.1f} ms",
+            "<= 20 ms",
+            _met(bot["p99_ms"] <= 20),
+        ],
+        [
+            "Growing groups: bot idle again after the load",
+            f"{bot['after_s']:.1f} s",
+            "<= 1 s",
+            _met(bot["after_s"] <= 1.0),
+        ],
+        [
+            "Growing groups CPU per webhook, incl. work after (bot; bare)",
+            f"{cpu_bot:.3f} ms; {cpu_bare:.3f} ms",
+            "-",
+            "",
+        ],
+    ]
+
+
+def _group_size(d: dict[str, Any]) -> list[list[str]]:
+    small, big = d["rows"][0], d["rows"][-1]
+    ratio = big["cpu_ms"] / max(1e-9, small["cpu_ms"])
+    return [
+        [
+            f"CPU of one change, group of {big['size']:,} / of {small['size']:,} alerts",
+            f"{ratio:.1f}x ({big['cpu_ms']:.2f} vs {small['cpu_ms']:.2f} ms)",
+            "<= 2x",
+            _met(ratio <= 2),
+        ]
+    ]
+
+
+def _digest_size(d: dict[str, Any]) -> list[list[str]]:
+    small, large = d["small"], d["large"]
+    return [
+        [
+            f"Sync of one group's change, digest of {large['size']} / of {small['size']} groups",
+            f"{d['ratio']:.2f}x ({large['p50_ms']:.2f} vs {small['p50_ms']:.2f} ms p50)",
+            "<= 2x",
+            _met(d["ratio"] <= 2),
+        ]
+    ]
+
+
 def _met(ok: bool) -> str:
     return "yes" if ok else "no"
 
@@ -187,6 +245,27 @@ BENCHES: list[tuple[str, str, str, Callable[[dict[str, Any]], list[list[str]]]]]
         "before 200) against a bare aiohttp handler answering 200 to the same body, both "
         "subprocesses driven by the same asyncio client in the same run.",
         _ingest,
+    ),
+    (
+        "webhook_ingest_growing",
+        "Webhook ingest, growing groups",
+        "The same A/B under a storm's shape: every delivery 2 new alerts into one of 200 "
+        "cycling groups, 32 connections; the bot's CPU includes its work after the last 200.",
+        _ingest_growing,
+    ),
+    (
+        "group_size",
+        "Cost of a change against the group's size",
+        "Bot CPU (storing the delivery and syncing the thread) per change of one alert, in a "
+        "group of 20 alerts and in one of 20,000.",
+        _group_size,
+    ),
+    (
+        "digest_size",
+        "Cost of a change against the storm digest's size",
+        "In process: the sync of one member group's change (its digest line and the message "
+        "holding it), in a digest of 5 groups and in one of 500.",
+        _digest_size,
     ),
     (
         "ack_latency",

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import sys
 import time
@@ -41,8 +42,29 @@ from bench._harness import (
     write_json,
 )
 from bench._load import closed_loop, summary, webhook_body
+from tests.fakes.alertmanager_payloads import alert, notification
 
 PATH = "/webhooks/alertmanager"
+MIXES = ("new-groups", "growing")
+
+
+def growing_body(tag: str, i: int, *, groups: int = 200, alerts: int = 2) -> bytes:
+    """A storm's real shape: a few hundred groups that keep growing (a node dies and one
+    TargetDown group gains an alert per pod). Delivery i adds `alerts` new fingerprints to
+    group i mod `groups`, carrying only those (as `max_alerts` would): nothing is a
+    duplicate, and each group grows by the same amount."""
+    group = f"{tag}-g{i % groups:03d}"
+    items = [
+        alert(f"{tag}{i:07d}x{k}", alertname="BenchTargetDown", instance=f"{group}-{i}-{k}")
+        for k in range(alerts)
+    ]
+    return json.dumps(notification(group, items, alertname="BenchTargetDown")).encode()
+
+
+def body_for(args: argparse.Namespace, tag: str, i: int) -> bytes:
+    if args.mix == "growing":
+        return growing_body(tag, i, groups=args.groups)
+    return webhook_body(tag, i)
 
 
 async def wait_idle(pid: int, *, quiet_s: float = 1.0, limit_s: float = 60.0) -> float:
@@ -73,8 +95,8 @@ async def measure(server: Server, tag: str, args: argparse.Namespace, tmp: Path)
     await server.start()
     try:
         url = server.url + PATH
-        warm = [webhook_body(f"{tag}w", i) for i in range(args.warmup)]
-        bodies = [webhook_body(tag, i) for i in range(args.requests)]
+        warm = [body_for(args, f"{tag}w", i) for i in range(args.warmup)]
+        bodies = [body_for(args, tag, i) for i in range(args.requests)]
         await closed_loop(url, warm, concurrency=args.concurrency, deadline_s=30)
         if server.name == "incident-bot":
             await wait_idle(server.pid)
@@ -178,9 +200,19 @@ def render(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
             f"alerts stored by the bot: {bot['stored']} "
             f"(warm-up {args.warmup} + measured {bot['requests']})"
         )
+    shape = (
+        f"each body 2 new alerts into one of {args.groups} cycling groups"
+        if args.mix == "growing"
+        else "each body a new group with 1 alert"
+    )
+    bare_n = max(1, bare["requests"])
+    lines.append(
+        f"CPU per webhook (incl. work after): bot {bot['server_cpu_incl_after_s'] * 1000 / n:.3f}"
+        f" ms, bare aiohttp {bare['server_cpu_s'] * 1000 / bare_n:.3f} ms"
+    )
     lines.append(
         f"{args.concurrency} connections, {args.requests} requests each after "
-        f"{args.warmup} warm-up, each body a new group with 1 alert, "
+        f"{args.warmup} warm-up, {shape}, "
         f"{os.cpu_count()} cores shared by client and server"
     )
     return "\n".join(lines)
@@ -202,6 +234,14 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=300)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--max-seconds", type=float, default=60.0)
+    parser.add_argument(
+        "--mix",
+        choices=MIXES,
+        default="new-groups",
+        help="new-groups: every body a new group of 1 alert (the easy load); growing: "
+        "2 new alerts per body into --groups cycling groups (a storm's shape)",
+    )
+    parser.add_argument("--groups", type=int, default=200)
     parser.add_argument("--quick", action="store_true", help="1,000 requests")
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 from urllib.parse import quote
 
 SEVERITY_RANK = {
@@ -235,3 +236,160 @@ def diff(posted: Mapping[str, str], alerts: Iterable[Alert]) -> Changes:
         elif alert.status != "firing" and before == "firing":
             newly_resolved.append(alert)
     return Changes(tuple(newly_firing), tuple(newly_resolved))
+
+
+LISTED_ALERTS = 20  # alerts a thread's parent lists; the rest are counted, not read
+MAX_SERVICE_VALUES = 100  # distinct service-label values a summary remembers
+
+
+@dataclass
+class GroupSummary:
+    """What a group's thread shows, kept up to date one changed alert at a time, so that a
+    change to a group of 20,000 alerts costs what a change to a group of 20 does.
+
+    The counts move with each alert's status; everything else only grows (alerts are never
+    deleted): the first annotation or link of each kind, the names, namespaces and service
+    label values seen, the earliest start and the latest end of a resolved alert."""
+
+    firing: int = 0
+    resolved: int = 0
+    firing_severities: dict[str, int] = field(default_factory=dict)
+    severities: list[str] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)
+    service_values: list[str] = field(default_factory=list)
+    namespaces: list[str] = field(default_factory=list)
+    started_at: datetime | None = None
+    resolved_at: datetime | None = None
+    firsts: dict[str, str] = field(default_factory=dict)  # summary, runbook_url, Source, ...
+
+    def add(self, alert: Alert, before: tuple[str, str] | None = None) -> None:
+        """Counts `alert` in; `before` is the (status, severity) its stored row had, if any."""
+        if before is not None:
+            status, severity = before
+            if status == "firing":
+                self.firing -= 1
+                left = self.firing_severities.get(severity, 0) - 1
+                if left > 0:
+                    self.firing_severities[severity] = left
+                else:
+                    self.firing_severities.pop(severity, None)
+            else:
+                self.resolved -= 1
+        severity = alert.labels.get("severity", "none").lower()
+        if alert.status == "firing":
+            self.firing += 1
+            self.firing_severities[severity] = self.firing_severities.get(severity, 0) + 1
+        else:
+            self.resolved += 1
+            if alert.ends_at is not None and (
+                self.resolved_at is None or alert.ends_at > self.resolved_at
+            ):
+                self.resolved_at = alert.ends_at
+        _grow(self.severities, severity)
+        _grow(self.names, alert.name)
+        if alert.labels.get("namespace"):
+            _grow(self.namespaces, alert.labels["namespace"])
+        for label in SERVICE_LABELS:
+            value = alert.labels.get(label)
+            if value and len(self.service_values) < MAX_SERVICE_VALUES:
+                _grow(self.service_values, value)
+        if alert.starts_at is not None and (
+            self.started_at is None or alert.starts_at < self.started_at
+        ):
+            self.started_at = alert.starts_at
+        if "Source" not in self.firsts:
+            self.firsts["Source"] = alert.generator_url
+        for key in ("summary", "description", "runbook_url", "dashboard_url"):
+            if not self.firsts.get(key) and alert.annotations.get(key):
+                self.firsts[key] = alert.annotations[key]
+        for each in alert.links:
+            self.firsts.setdefault(f"link:{each.label}", each.url)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "firing": self.firing,
+            "resolved": self.resolved,
+            "firing_severities": self.firing_severities,
+            "severities": self.severities,
+            "names": self.names,
+            "service_values": self.service_values,
+            "namespaces": self.namespaces,
+            "started_at": self.started_at.isoformat() if self.started_at else None,
+            "resolved_at": self.resolved_at.isoformat() if self.resolved_at else None,
+            "firsts": self.firsts,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> GroupSummary:
+        started, ended = data.get("started_at"), data.get("resolved_at")
+        return cls(
+            firing=int(data.get("firing", 0)),
+            resolved=int(data.get("resolved", 0)),
+            firing_severities=dict(data.get("firing_severities", {})),
+            severities=list(data.get("severities", [])),
+            names=list(data.get("names", [])),
+            service_values=list(data.get("service_values", [])),
+            namespaces=list(data.get("namespaces", [])),
+            started_at=datetime.fromisoformat(started) if started else None,
+            resolved_at=datetime.fromisoformat(ended) if ended else None,
+            firsts=dict(data.get("firsts", {})),
+        )
+
+
+def _grow(values: list[str], value: str) -> None:
+    if value not in values:
+        values.append(value)
+
+
+def summarize_group(
+    group_key: str,
+    summary: GroupSummary,
+    listed: Sequence[Alert],
+    *,
+    common_labels: Mapping[str, str],
+    common_annotations: Mapping[str, str],
+    external_url: str,
+    known_services: Mapping[str, str],
+    unseen: int = 0,
+) -> GroupView:
+    """The view `summarize` would give, from a group's summary and the few alerts it lists:
+    no alert beyond those is read."""
+    names = sorted(summary.names) or ["alert"]
+    title = names[0] if len(names) == 1 else f"{names[0]} and {len(names) - 1} more"
+    firsts = summary.firsts
+    links: list[Link] = []
+    if firsts.get("Source"):
+        links.append(Link("Source", firsts["Source"]))
+    for key, label in (("runbook_url", "Runbook"), ("dashboard_url", "Dashboard")):
+        url = common_annotations.get(key) or firsts.get(key) or firsts.get(f"link:{label}")
+        if url:
+            links.append(Link(label, url))
+    if panel := firsts.get("link:Panel"):
+        links.append(Link("Panel", panel))
+    if silence := firsts.get("link:Silence"):
+        links.append(Link("Silence", silence))
+    elif external_url:
+        links.append(Link("Silence", silence_url(external_url, common_labels)))
+    severities = summary.firing_severities if summary.firing else summary.severities
+    services: list[str] = []
+    for value in summary.service_values:
+        name = known_services.get(value)
+        if name and name not in services:
+            services.append(name)
+    return GroupView(
+        group_key=group_key,
+        status="firing" if summary.firing or unseen else "resolved",
+        severity=max(severities, key=lambda s: SEVERITY_RANK.get(s, 0), default="none"),
+        title=title,
+        firing=summary.firing,
+        resolved=summary.resolved,
+        summary=common_annotations.get("summary") or firsts.get("summary", ""),
+        description=common_annotations.get("description") or firsts.get("description", ""),
+        services=tuple(services),
+        namespace=", ".join(sorted(summary.namespaces)),
+        links=tuple(links),
+        started_at=summary.started_at,
+        resolved_at=summary.resolved_at if not summary.firing and not unseen else None,
+        alerts=tuple(listed),
+        unseen=unseen,
+    )

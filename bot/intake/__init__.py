@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,7 +44,10 @@ def load_json(body: bytes) -> Any:
     try:
         value = json.loads(body, parse_constant=_no_constant)
         # A lone surrogate ("\ud800") decodes, but can be neither stored nor sent on as UTF-8.
-        json.dumps(value, ensure_ascii=False).encode()
+        # Only an escape or bytes that are not strict UTF-8 can make one: without either, the
+        # value is not serialised a second time just to look.
+        if _may_hold_surrogates(body):
+            json.dumps(value, ensure_ascii=False).encode()
     except NotJSON:
         raise
     except json.JSONDecodeError as exc:
@@ -54,9 +58,21 @@ def load_json(body: bytes) -> Any:
         raise NotJSON("nested too deeply") from None
     except ValueError as exc:  # e.g. an integer of more digits than Python converts
         raise NotJSON(one_line(str(exc))) from None
-    if _too_deep(value):
+    # Every level opens a bracket: a body with few of them cannot be deep, and needs no walk.
+    if body.count(b"{") + body.count(b"[") > MAX_DEPTH and _too_deep(value):
         raise NotJSON(f"nested more than {MAX_DEPTH} levels deep")
     return value
+
+
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _may_hold_surrogates(body: bytes) -> bool:
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    return _SURROGATE_ESCAPE.search(body) is not None
 
 
 def _too_deep(value: Any) -> bool:

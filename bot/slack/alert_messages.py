@@ -3,10 +3,10 @@ each change, and the digest that stands in for new threads during an alert storm
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from urllib.parse import quote
 
-from bot.domain.alerts import Alert, Changes, GroupView
+from bot.domain.alerts import Alert, Changes, GroupView, matchers_text
 from bot.domain.incident import format_duration
 from bot.slack.blocks import (
     Block,
@@ -21,6 +21,7 @@ from bot.slack.blocks import (
     link,
     section,
 )
+from bot.store.digest_records import DigestLine, DigestPage
 
 SEVERITY_ICON = {
     "critical": ":red_circle:",
@@ -29,7 +30,9 @@ SEVERITY_ICON = {
     "warning": ":large_yellow_circle:",
 }
 MAX_LISTED = 15
-DIGEST_LINES = 40
+# A digest line stays short enough that PAGE_LINES of them fit one message's 40,000 characters.
+DIGEST_LINE_CHARS = 900
+DIGEST_NAME_CHARS = 400
 
 
 def _headline(view: GroupView) -> str:
@@ -83,7 +86,9 @@ def parent_blocks(
         blocks.append(section(f"*Description:* {escape(view.description)}"))
     firing = [a for a in view.alerts if a.status == "firing"]
     if firing:
-        blocks.append(section("*Firing:*\n" + _alert_lines(firing)))
+        # The view lists a few alerts of a large group and counts the rest.
+        total = max(view.firing, len(firing))
+        blocks.append(section("*Firing:*\n" + _alert_lines(firing, total)))
     if view.unseen:
         blocks.append(
             context(
@@ -137,10 +142,11 @@ def _number(value: str) -> str:
         return value
 
 
-def _alert_lines(alerts: Sequence[Alert]) -> str:
+def _alert_lines(alerts: Sequence[Alert], total: int | None = None) -> str:
     lines = [_alert_line(a) for a in alerts[:MAX_LISTED]]
-    if len(alerts) > MAX_LISTED:
-        lines.append(f"…and {len(alerts) - MAX_LISTED} more")
+    count = len(alerts) if total is None else total
+    if count > MAX_LISTED:
+        lines.append(f"…and {count - MAX_LISTED} more")
     return "\n".join(lines)
 
 
@@ -162,25 +168,56 @@ def change_reply(changes: Changes) -> tuple[str, list[Block]]:
     return clip(text, 3000), [section(p) for p in parts]
 
 
-def digest(views: Sequence[GroupView]) -> tuple[str, list[Block]]:
-    firing = [v for v in views if v.status == "firing"]
-    text = (
-        f":rotating_light: Alert storm: {len(views)} more alert group"
-        f"{'s' if len(views) != 1 else ''} in this channel"
-        f" ({len(firing)} firing, {len(views) - len(firing)} resolved)"
+def _group_url(external_url: str, group_labels: Mapping[str, str]) -> str:
+    """Alertmanager's own page for the group: its alerts, filtered by the group's labels."""
+    return f"{external_url.rstrip('/')}/#/alerts?filter={quote(matchers_text(group_labels))}"
+
+
+def digest_line(view: GroupView, group_labels: Mapping[str, str], external_url: str) -> DigestLine:
+    """A storm digest's line for one group, named as Alertmanager names it: by its group
+    labels (two HighErrorRate groups of different jobs read differently), then severity,
+    counts and a link to the group in Alertmanager."""
+    name = matchers_text(group_labels) if group_labels else view.title
+    state = (
+        f"{SEVERITY_ICON.get(view.severity, ':white_circle:')} [{escape(view.severity)}]"
+        if view.status == "firing"
+        else ":white_check_mark: resolved"
     )
-    lines = [
-        f"• {'[' + escape(v.severity) + '] ' if v.status == 'firing' else ':white_check_mark: '}"
-        f"{escape(v.title)}: {v.firing} firing, {v.resolved} resolved"
-        + (f" ({', '.join(v.services)})" if v.services else "")
-        for v in sorted(views, key=lambda v: (v.status != "firing", v.title))
-    ]
-    shown = lines[:DIGEST_LINES]
-    more = len(lines) - len(shown)
-    body = "\n".join(shown) + (f"\n…and {more} more: every alert is in /api/alerts" if more else "")
-    blocks: list[Any] = [
-        section(text),
-        section(body),
-        context("Threads resume for new groups once the channel's backlog clears."),
-    ]
-    return clip(text, 3000), blocks
+    services = f" ({escape(', '.join(view.services))})" if view.services else ""
+    where = f" · {link(_group_url(external_url, group_labels), 'Alertmanager')}"
+    text = (
+        f"• {state} `{clip(escape(name), DIGEST_NAME_CHARS)}`:"
+        f" {view.firing} firing, {view.resolved} resolved{_unseen(view)}{services}"
+    )
+    text = clip(text, DIGEST_LINE_CHARS)
+    # A link cut short would break the line's markup: kept whole, or left out.
+    if external_url and group_labels and len(text) + len(where) <= DIGEST_LINE_CHARS:
+        text += where
+    return DigestLine(view.status, text)
+
+
+def digest_page(page: DigestPage) -> tuple[str, list[Block]]:
+    """One message of a storm digest. The first says the totals; the others continue it. A
+    message whose groups all left for their own threads says so instead of going blank."""
+    resolved = page.groups - page.firing
+    totals = (
+        f":rotating_light: Alert storm: {page.groups} alert group"
+        f"{'s' if page.groups != 1 else ''} in this channel"
+        f" ({page.firing} firing, {resolved} resolved)"
+    )
+    text = (
+        totals if page.page == 0 else f":rotating_light: Alert storm, continued ({page.page + 1})"
+    )
+    lines = [line for line in page.lines if line]
+    blocks: list[Block] = [section(text)]
+    blocks += [section(line) for line in lines]
+    if not lines:
+        blocks.append(context("The groups listed here now have their own threads."))
+    if page.page == 0:
+        blocks.append(
+            context(
+                "Each group is listed once, here or in the messages that continue this one;"
+                " threads resume for new groups once the channel's backlog clears."
+            )
+        )
+    return clip(text, 3000), bounded(blocks)

@@ -17,13 +17,14 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from bot.config import PlatformConfig
-from bot.domain.alerts import GroupView, diff, summarize
+from bot.domain.alerts import Alert, GroupView, diff, summarize, summarize_group
 from bot.domain.clock import Clock
 from bot.services.outbox import message
 from bot.services.store_outage import StoreOutage
 from bot.slack import alert_messages
 from bot.slack.blocks import Block
 from bot.store.base import Store, StoreUnavailable
+from bot.store.digest_records import DIGEST_KEY_PREFIX, DigestPage
 from bot.store.records import AlertGroupState, NewOutboxItem
 
 log = logging.getLogger(__name__)
@@ -64,8 +65,20 @@ class Routing:
         return self.default_channel
 
 
+def _changed(group: AlertGroupState) -> tuple[Alert, ...]:
+    """The alerts whose state the thread may not show yet: those changed since its last sync
+    when the store says, else every alert."""
+    return group.changed if group.changed is not None else group.alerts
+
+
 def parent_key(group: AlertGroupState) -> str:
     return f"alertgroup:{group.group_id}"
+
+
+def _digest_message(page: DigestPage) -> NewOutboxItem:
+    text, blocks = alert_messages.digest_page(page)
+    method = "chat.postMessage" if page.new else "chat.update"
+    return message(method, page.channel, text, blocks=blocks, message_key=page.message_key)
 
 
 def view_digest(payload: Any) -> str:
@@ -101,6 +114,17 @@ class AlertThreads:
         self._outage = StoreOutage("alert threads", log)
 
     def view(self, group: AlertGroupState) -> GroupView:
+        if group.summary is not None:
+            return summarize_group(
+                group.group_key,
+                group.summary,
+                group.alerts,
+                common_labels=group.common_labels,
+                common_annotations=group.common_annotations,
+                external_url=group.external_url,
+                known_services=self._known_services,
+                unseen=group.truncated_alerts,
+            )
         return summarize(
             group.group_key,
             group.alerts,
@@ -144,7 +168,7 @@ class AlertThreads:
     async def sync(self, group: AlertGroupState) -> None:
         channel = group.channel or self._routing.channel_for(group)
         view = self.view(group)
-        posted_state = {a.fingerprint: a.status for a in group.alerts}
+        posted_state = {a.fingerprint: a.status for a in _changed(group)}
         # Checked on every change, not only the first: a warning can turn critical.
         if group.incident_id is None and await self._maybe_declare(group, view):
             return  # the link bumped the group's version; the next pass posts it linked
@@ -164,14 +188,25 @@ class AlertThreads:
 
         if is_new and await self._store.channel_backlog(channel) >= STORM_BACKLOG:
             digest_key = await self._store.open_digest(channel, self._clock.now())
-            new_digest = digest_key is None
-            digest_key = digest_key or f"digest:{channel}:{group.group_id}"
-            items.append(await self._digest_item(channel, digest_key, group, view, new_digest))
-            await self._complete(group, items, posted_state, None, channel, digest_key)
+            digest_key = digest_key or f"{DIGEST_KEY_PREFIX}{channel}:{group.group_id}"
+            await self._digest_sync(group, view, channel, digest_key, posted_state)
             return
         if digest_key is not None:
-            items.append(await self._digest_item(channel, digest_key, group, view, False))
-            await self._complete(group, items, posted_state, None, channel, digest_key)
+            if not await self._leaves_digest(group, channel):
+                await self._digest_sync(group, view, channel, digest_key, posted_state)
+                return
+            post = message(
+                "chat.postMessage",
+                channel,
+                text,
+                blocks=blocks,
+                message_key=parent_key(group),
+                incident_id=group.incident_id,
+            )
+            if await self._digest_sync(
+                group, view, channel, digest_key, posted_state, leave=post, shown=shown
+            ):
+                self._enrich_later(channel, parent_key(group), view)
             return
 
         key = parent_key(group)
@@ -187,7 +222,7 @@ class AlertThreads:
                 )
             )
         else:
-            changes = diff(group.posted_state, group.alerts)
+            changes = diff(group.posted_state, _changed(group))
             if shown != group.posted_view:
                 items.append(message("chat.update", channel, text, blocks=blocks, message_key=key))
             if changes:
@@ -205,19 +240,44 @@ class AlertThreads:
         if await self._complete(group, items, posted_state, shown, channel, None) and is_new:
             self._enrich_later(channel, key, view)
 
-    async def _digest_item(
+    async def _leaves_digest(self, group: AlertGroupState, channel: str) -> bool:
+        """A digest member gets its own thread when it starts firing anew after the storm:
+        the new alerts need a place to be discussed. One at a time (an idle channel only), so
+        groups leave at Slack's pace instead of bringing the storm back."""
+        if not diff(group.posted_state, _changed(group)).newly_firing:
+            return False
+        return await self._store.channel_backlog(channel) == 0
+
+    async def _digest_sync(
         self,
-        channel: str,
-        digest_key: str,
         group: AlertGroupState,
         view: GroupView,
-        new: bool,
-    ) -> NewOutboxItem:
-        members = {g.group_key: self.view(g) for g in await self._store.digest_members(digest_key)}
-        members[group.group_key] = view
-        text, blocks = alert_messages.digest(list(members.values()))
-        method = "chat.postMessage" if new else "chat.update"
-        return message(method, channel, text, blocks=blocks, message_key=digest_key)
+        channel: str,
+        digest_key: str,
+        posted_state: Mapping[str, str],
+        *,
+        leave: NewOutboxItem | None = None,
+        shown: str | None = None,
+    ) -> bool:
+        """Stores the group's digest line and redraws only the message holding it; leaving,
+        the line goes and the group's own thread is queued behind that redraw, in one
+        transaction, so the group is never live in two messages."""
+        line = (
+            None
+            if leave is not None
+            else alert_messages.digest_line(view, group.group_labels, group.external_url)
+        )
+        return await self._store.complete_digest_sync(
+            group.group_key,
+            group.version,
+            digest_key=digest_key,
+            channel=channel,
+            line=line,
+            render=_digest_message,
+            posted_state=posted_state,
+            posted_view=shown if leave is not None else group.posted_view,
+            then=[leave] if leave is not None else [],
+        )
 
     async def _complete(
         self,

@@ -37,6 +37,7 @@ from bot.slack.invites import Invites
 from bot.slack.rate_limits import Pacing
 from bot.slack.report import mrkdwn
 from bot.store.base import Store, StoreUnavailable
+from bot.store.digest_records import DIGEST_KEY_PREFIX
 from bot.store.records import OutboxRow, OutboxState, SlackMessageRef
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,10 @@ MAX_REQUEST_ERRORS = 5  # the SDK refused the request (a refused upload): retrie
 MAX_BACKOFF = 60.0
 MAX_CONCURRENT_SENDS = 8
 HISTORY_PAGES = 5
+
+
+def _is_digest(row: OutboxRow) -> bool:
+    return (row.message_key or "").startswith(DIGEST_KEY_PREFIX)
 
 
 @dataclass(frozen=True)
@@ -124,6 +129,25 @@ class OutboxSender:
             if head.channel in self._busy:
                 continue
             due = max(head.not_before, self._pacing.ready_at(head.method, head.channel, now))
+            if head.method == "chat.postMessage" and not _is_digest(head):
+                # Back-pressure: a post's turn (1/s) goes first to a digest message, which
+                # names new groups, before thread replies that only change counts; while the
+                # posts wait, edits of messages already posted (digest lines, parents' state)
+                # go around them.
+                jump = await self._store.ready_update(
+                    head, now, posts_with_key=DIGEST_KEY_PREFIX if due <= now else None
+                )
+                # An edit goes around only while half the minute's edits are spare: the rest
+                # is kept for the edits at the head, which hold the channel while they wait.
+                if (
+                    jump
+                    and self._pacing.ready_at(jump.method, head.channel, now) <= now
+                    and (
+                        jump.method == "chat.postMessage"
+                        or self._pacing.spare(jump.method, now) > 0.5
+                    )
+                ):
+                    head, due = jump, now
             if due > now:
                 next_due = min(next_due, due - now)
                 continue

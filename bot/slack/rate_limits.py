@@ -84,6 +84,14 @@ class Pacing:
             return None
         return self._windows.setdefault(method, CallWindow(TIER_PER_MINUTE[tier]))
 
+    def spare(self, method: str, now: float) -> float:
+        """The share of `method`'s per-minute allowance still free now (1.0 with no tier)."""
+        if (window := self._window(method)) is None:
+            return 1.0
+        window.next_free(now)  # forgets the calls that left the minute
+        used = len(window.calls) + window.under_way
+        return max(0.0, 1.0 - used / window.per_minute)
+
     def begin(self, method: str) -> None:
         """A send of `method` was started: it counts until `end`."""
         if (window := self._window(method)) is not None:

@@ -9,6 +9,7 @@ from typing import Any, Protocol
 from bot.domain.actions import ActionPlan, ActionState, PendingAction
 from bot.domain.incident import Incident, NewIncident
 from bot.domain.timeline import NewEvent, TimelineEvent
+from bot.store.digest_records import DigestLine, DigestRender
 from bot.store.records import (
     AlertGroupState,
     ChannelAccess,
@@ -69,7 +70,6 @@ class Store(Protocol):
     async def dirty_alert_groups(self, limit: int = 100) -> list[AlertGroupState]: ...
     async def alert_group(self, group_id: str) -> AlertGroupState | None: ...
     async def alert_group_by_dedup(self, dedup_hash: str) -> AlertGroupState | None: ...
-    async def digest_members(self, digest_key: str) -> list[AlertGroupState]: ...
     async def open_digest(self, channel: str, now: datetime) -> str | None: ...
     async def channel_backlog(self, channel: str) -> int: ...
     async def complete_alert_sync(
@@ -84,6 +84,23 @@ class Store(Protocol):
         digest_key: str | None,
     ) -> bool: ...
     async def update_alert_group(self, group_key: str, **changes: Any) -> None: ...
+    async def complete_digest_sync(
+        self,
+        group_key: str,
+        version: int,
+        *,
+        digest_key: str,
+        channel: str,
+        line: DigestLine | None,
+        render: DigestRender,
+        posted_state: Mapping[str, str],
+        posted_view: str | None,
+        then: Sequence[NewOutboxItem] = (),
+    ) -> bool:
+        """A storm digest member's sync: stores its rendered line (or, `line` None, removes it
+        and queues `then`, its own thread) and queues the redraw of only the digest messages
+        that changed, in the sync's transaction; `render` draws one message from stored lines."""
+        ...
 
     # PagerDuty incidents as Slack threads.
     async def dirty_pagerduty_incidents(self, limit: int = 100) -> list[PagerDutyIncident]: ...
@@ -146,6 +163,14 @@ class Store(Protocol):
     async def enqueue(self, items: Sequence[NewOutboxItem]) -> list[int]: ...
     async def outbox_heads(self) -> list[OutboxRow]:
         """The oldest unfinished row of each channel: what may be sent next, in order."""
+        ...
+
+    async def ready_update(
+        self, head: OutboxRow, now: float, *, posts_with_key: str | None = None
+    ) -> OutboxRow | None:
+        """A row queued behind `head` in its channel, due by `now`, that may go before it
+        (back-pressure): the oldest update of a message Slack already has or, with
+        `posts_with_key`, the oldest top-level post whose message key starts so."""
         ...
 
     async def coalesce_update(self, head: OutboxRow) -> tuple[OutboxRow, list[int]]:

@@ -284,6 +284,66 @@ def _v10_action_approvals_needed(db: Database) -> None:
     db.execute("CREATE INDEX IF NOT EXISTS pending_actions_state ON pending_actions (state)")
 
 
+def _v11_digest_lines(db: Database) -> None:
+    """An alert-storm digest keeps each member group's rendered line, so a change to one group
+    redraws only the message holding it. Digests from before this come along: their members
+    get lines in the order they joined (the first message is the one already posted), and a
+    version bump so the next sync renders each line."""
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS digests (digest_key TEXT PRIMARY KEY,"
+        " next_position INTEGER NOT NULL, pages_posted INTEGER NOT NULL)"
+    )
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS digest_lines (group_key TEXT PRIMARY KEY,"
+        " digest_key TEXT NOT NULL, position INTEGER NOT NULL, page INTEGER NOT NULL,"
+        " status TEXT NOT NULL, line TEXT NOT NULL)"
+    )
+    db.execute(
+        "CREATE INDEX IF NOT EXISTS digest_lines_page ON digest_lines (digest_key, page, position)"
+    )
+    db.execute(
+        "INSERT INTO digest_lines (group_key, digest_key, position, page, status, line)"
+        " SELECT group_key, digest_key, n, n / 40, status, '' FROM (SELECT group_key,"
+        " digest_key, status, row_number() OVER (PARTITION BY digest_key ORDER BY rowid) - 1"
+        " AS n FROM alert_groups WHERE digest_key IS NOT NULL)"
+    )
+    db.execute(
+        "INSERT INTO digests (digest_key, next_position, pages_posted)"
+        " SELECT digest_key, max(position) + 1, 1 FROM digest_lines GROUP BY digest_key"
+    )
+    db.execute("UPDATE alert_groups SET version = version + 1 WHERE digest_key IS NOT NULL")
+
+
+def _v12_group_summaries(db: Database) -> None:
+    """A group keeps a summary of what its thread shows and each alert what the thread last
+    showed of it, so a change costs what the delivery holds, not what the group does. Groups
+    from before this come along: summaries folded from their alerts, each thread's posted
+    state moved onto its alerts, and the alerts of a group not yet synced marked changed."""
+    import json
+
+    from bot.store.sqlite_alerts import record_posted_state, summary_of
+
+    db.execute("ALTER TABLE alerts ADD COLUMN posted_status TEXT")
+    db.execute("ALTER TABLE alerts ADD COLUMN changed_version INTEGER NOT NULL DEFAULT 0")
+    db.execute("ALTER TABLE alert_groups ADD COLUMN summary TEXT")
+    db.execute(
+        "CREATE INDEX IF NOT EXISTS alerts_group_changed ON alerts (group_key, changed_version)"
+    )
+    groups = db.execute(
+        "SELECT group_key, posted_state, version, synced_version FROM alert_groups"
+    ).fetchall()
+    for group_key, posted_state, version, synced_version in groups:
+        record_posted_state(db, group_key, json.loads(posted_state or "{}"))
+        if version > synced_version:
+            db.execute(
+                "UPDATE alerts SET changed_version = ? WHERE group_key = ?", [version, group_key]
+            )
+        db.execute(
+            "UPDATE alert_groups SET summary = ?, posted_state = '{}' WHERE group_key = ?",
+            [json.dumps(summary_of(db, group_key).to_json()), group_key],
+        )
+
+
 MIGRATIONS: list[Callable[[Database], None]] = [
     _v1_initial,
     _v2_alert_threads,
@@ -295,6 +355,8 @@ MIGRATIONS: list[Callable[[Database], None]] = [
     _v8_slack_request_replays,
     _v9_retention_and_heartbeat,
     _v10_action_approvals_needed,
+    _v11_digest_lines,
+    _v12_group_summaries,
 ]
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from bot.domain.alerts import Alert
+from bot.domain.alerts import Alert, GroupSummary
 
 
 class OutboxState(enum.StrEnum):
@@ -101,8 +101,16 @@ class AlertGroupState:
     incident_id: int | None
     digest_key: str | None
     pd_incident_id: str | None
+    # A thread sync reads only `listed` alerts (what the parent lists) and `changed` ones
+    # (what its reply says); a single group read (a button) has every alert here.
     alerts: tuple[Alert, ...]
     truncated_alerts: int = 0  # left out of the last notification (max_alerts)
+    # Counts, severity, services, names and first links, kept with every change (part of
+    # what a digest line shows, too): no read of the group's alerts needed to show them.
+    summary: GroupSummary | None = None
+    # Alerts changed since the thread last showed the group; `posted_state` holds what the
+    # thread showed for these (a sync records their statuses, nothing about the others).
+    changed: tuple[Alert, ...] | None = None
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot.store.sqlite_actions import ActionStore
 from bot.store.sqlite_alert_pages import AlertPageStore
 from bot.store.sqlite_alerts import AlertStore
+from bot.store.sqlite_digests import DigestStore
 from bot.store.sqlite_incidents import IncidentStore
 from bot.store.sqlite_outbox import OutboxStore
 from bot.store.sqlite_pagerduty import PagerDutyStore
@@ -16,6 +17,7 @@ class SqliteStore(
     ActionStore,
     AlertPageStore,
     AlertStore,
+    DigestStore,
     IncidentStore,
     OutboxStore,
     PagerDutyStore,

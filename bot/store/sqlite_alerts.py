@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from bot.domain.alerts import Alert, Link
+from bot.domain.alerts import LISTED_ALERTS, Alert, GroupSummary, Link
 from bot.store.records import AlertGroupState, NewOutboxItem
 from bot.store.sqlite_base import SqliteBase, _iso, _now
 from bot.store.sqlite_outbox import insert_outbox_items
@@ -78,7 +78,55 @@ def _extra(stored: str | None) -> dict[str, Any]:
     }
 
 
-def _group(row: Mapping[str, Any], alerts: Sequence[Alert]) -> AlertGroupState:
+def _sent_alert(alert: Mapping[str, Any]) -> Alert:
+    """An alert of a delivery's body as the store will read it back."""
+    return Alert(
+        fingerprint=str(alert.get("fingerprint", "")),
+        status=str(alert.get("status", "")),
+        labels=alert.get("labels") or {},
+        annotations=alert.get("annotations") or {},
+        starts_at=_ts(alert.get("startsAt")),
+        ends_at=_ts(alert.get("endsAt")),
+        generator_url=alert.get("generatorURL") or "",
+        **_extra(_extra_of(alert)),
+    )
+
+
+def _severity(labels: Mapping[str, Any]) -> str:
+    return str(labels.get("severity", "none")).lower()
+
+
+def _stored_states(
+    db: Database, group_key: str, alerts: Sequence[Mapping[str, Any]]
+) -> dict[str, tuple[str, str]]:
+    """(status, severity) of the delivery's alerts already stored, by fingerprint."""
+    found: dict[str, tuple[str, str]] = {}
+    fingerprints = [str(a.get("fingerprint", "")) for a in alerts]
+    for chunk in range(0, len(fingerprints), 500):
+        part = fingerprints[chunk : chunk + 500]
+        for fp, status, labels in db.execute(
+            "SELECT fingerprint, status, labels FROM alerts WHERE group_key = ?"
+            f" AND fingerprint IN ({','.join('?' * len(part))})",
+            [group_key, *part],
+        ).fetchall():
+            found[fp] = (str(status), _severity(json.loads(labels or "{}")))
+    return found
+
+
+def summary_of(db: Database, group_key: str) -> GroupSummary:
+    """A group's summary folded from every stored alert: only for rows from before summaries."""
+    summary = GroupSummary()
+    for row in db.query("SELECT * FROM alerts WHERE group_key = ? ORDER BY id", [group_key]):
+        summary.add(_alert(row))
+    return summary
+
+
+def _group(
+    row: Mapping[str, Any],
+    alerts: Sequence[Alert],
+    changed: Sequence[Alert] | None = None,
+    posted: Mapping[str, str] | None = None,
+) -> AlertGroupState:
     return AlertGroupState(
         group_key=row["group_key"],
         group_id=row["group_id"],
@@ -93,7 +141,7 @@ def _group(row: Mapping[str, Any], alerts: Sequence[Alert]) -> AlertGroupState:
         last_seen=datetime.fromisoformat(row["last_seen"]),
         version=row["version"],
         synced_version=row["synced_version"],
-        posted_state=json.loads(row["posted_state"] or "{}"),
+        posted_state=posted if posted is not None else json.loads(row["posted_state"] or "{}"),
         posted_view=row["posted_view"],
         acked_by=row["acked_by"],
         incident_id=row["incident_id"],
@@ -101,10 +149,21 @@ def _group(row: Mapping[str, Any], alerts: Sequence[Alert]) -> AlertGroupState:
         pd_incident_id=row["pd_incident_id"],
         alerts=tuple(alerts),
         truncated_alerts=row["truncated_alerts"] or 0,
+        summary=GroupSummary.from_json(json.loads(row["summary"])) if row["summary"] else None,
+        changed=tuple(changed) if changed is not None else None,
     )
 
 
 ALERT_SOURCES = ("alertmanager", "grafana")
+
+
+def record_posted_state(db: Database, group_key: str, posted_state: Mapping[str, str]) -> None:
+    """What a thread now shows of the alerts a sync read (fingerprint -> status), kept per
+    alert, so that the next change compares against them without reading the rest."""
+    db.conn.executemany(
+        "UPDATE alerts SET posted_status = ? WHERE group_key = ? AND fingerprint = ?",
+        [(status, group_key, fp) for fp, status in posted_state.items()],
+    )
 
 
 class AlertStore(SqliteBase):
@@ -135,8 +194,8 @@ class AlertStore(SqliteBase):
                 )
                 return False
             if source in ALERT_SOURCES:
-                self._upsert_alerts(db, body, received_at)
-                self._upsert_group(db, body, received_at)
+                version, summary = self._upsert_alerts(db, body, received_at)
+                self._upsert_group(db, body, received_at, version, summary)
             elif source == "pagerduty" and isinstance(body.get("event"), dict):
                 store_pagerduty_event(db, body["event"])
             return True
@@ -144,25 +203,43 @@ class AlertStore(SqliteBase):
         return await self._write(write)
 
     @staticmethod
-    def _upsert_alerts(db: Database, body: Mapping[str, Any], at: datetime) -> None:
+    def _upsert_alerts(
+        db: Database, body: Mapping[str, Any], at: datetime
+    ) -> tuple[int, GroupSummary]:
+        """Stores the delivery's alerts, each marked with the group's next version, and folds
+        them into the group's summary: the work is the delivery's, whatever the group's size."""
         group_key = str(body.get("groupKey", ""))
-        for alert in body.get("alerts", []):
+        row = db.execute(
+            "SELECT version, summary FROM alert_groups WHERE group_key = ?", [group_key]
+        ).fetchone()
+        version = (row[0] if row else 0) + 1
+        if row is None:
+            summary = GroupSummary()
+        elif row[1]:
+            summary = GroupSummary.from_json(json.loads(row[1]))
+        else:
+            summary = summary_of(db, group_key)
+        alerts = body.get("alerts", [])
+        # A new group has no stored alerts to compare with.
+        befores = {} if row is None else _stored_states(db, group_key, alerts)
+        for alert in alerts:
+            fingerprint = alert.get("fingerprint", "")
             # A late retry of an older notification must not turn a resolved alert back to
             # firing; a real re-fire starts later than the instance that resolved.
-            db.execute(
+            cur = db.execute(
                 "INSERT INTO alerts (group_key, fingerprint, status, labels, annotations,"
-                " starts_at, ends_at, generator_url, updated_at, extra)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?)"
+                " starts_at, ends_at, generator_url, updated_at, extra, changed_version)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?)"
                 " ON CONFLICT(group_key, fingerprint) DO UPDATE SET status=excluded.status,"
                 " labels=excluded.labels, annotations=excluded.annotations,"
                 " starts_at=excluded.starts_at, ends_at=excluded.ends_at,"
                 " generator_url=excluded.generator_url, updated_at=excluded.updated_at,"
-                " extra=excluded.extra"
+                " extra=excluded.extra, changed_version=excluded.changed_version"
                 " WHERE NOT (alerts.status = 'resolved' AND excluded.status = 'firing'"
                 " AND excluded.starts_at <= alerts.starts_at)",
                 [
                     group_key,
-                    alert.get("fingerprint", ""),
+                    fingerprint,
                     alert.get("status", ""),
                     json.dumps(alert.get("labels", {})),
                     json.dumps(alert.get("annotations", {})),
@@ -171,20 +248,25 @@ class AlertStore(SqliteBase):
                     alert.get("generatorURL"),
                     _iso(at),
                     _extra_of(alert),
+                    version,
                 ],
             )
+            if cur.rowcount:
+                sent = _sent_alert(alert)
+                summary.add(sent, befores.get(fingerprint))
+                befores[fingerprint] = (sent.status, _severity(sent.labels))
+        return version, summary
 
     @staticmethod
-    def _upsert_group(db: Database, body: Mapping[str, Any], at: datetime) -> None:
+    def _upsert_group(
+        db: Database, body: Mapping[str, Any], at: datetime, version: int, summary: GroupSummary
+    ) -> None:
         group_key = str(body["groupKey"])
-        firing = db.execute(
-            "SELECT count(*) FROM alerts WHERE group_key = ? AND status = 'firing'", [group_key]
-        ).fetchone()[0]
         # Alerts the notification left out (max_alerts) may still fire: not resolved yet.
         unseen = int(body.get("truncatedAlerts") or 0)
         values = {
             "receiver": body.get("receiver", ""),
-            "status": "firing" if firing or unseen else "resolved",
+            "status": "firing" if summary.firing or unseen else "resolved",
             "truncated_alerts": unseen,
             "group_labels": json.dumps(body.get("groupLabels", {})),
             "common_labels": json.dumps(body.get("commonLabels", {})),
@@ -192,10 +274,11 @@ class AlertStore(SqliteBase):
             "external_url": body.get("externalURL", ""),
             "labels": json.dumps(body.get("commonLabels", {})),
             "last_seen": _iso(at),
+            "summary": json.dumps(summary.to_json()),
+            "version": version,
         }
         cur = db.execute(
-            f"UPDATE alert_groups SET {', '.join(f'{k} = ?' for k in values)},"
-            " version = version + 1 WHERE group_key = ?",
+            f"UPDATE alert_groups SET {', '.join(f'{k} = ?' for k in values)} WHERE group_key = ?",
             [*values.values(), group_key],
         )
         if cur.rowcount == 0:
@@ -207,7 +290,6 @@ class AlertStore(SqliteBase):
                     "dedup_hash": dedup_hash_of(group_key),
                     "payload": "{}",
                     "first_seen": _iso(at),
-                    "version": 1,
                     "synced_version": 0,
                 }
             )
@@ -258,18 +340,46 @@ class AlertStore(SqliteBase):
                 alerts[a["group_key"]].append(_alert(a))
         return [_group(r, alerts[r["group_key"]]) for r in rows]
 
+    def _changed_groups(self, db: Database, limit: int) -> list[AlertGroupState]:
+        """Dirty groups with their summary, the alerts the parent lists and the alerts changed
+        since the last sync: what a sync needs, whatever the size of the group."""
+        rows = self._rows(
+            db,
+            # Without statistics SQLite would scan every group to keep rowid order.
+            "SELECT * FROM alert_groups INDEXED BY alert_groups_dirty"
+            " WHERE version > synced_version ORDER BY rowid LIMIT ?",
+            [limit],
+        )
+        found = []
+        for row in rows:
+            key = row["group_key"]
+            if not row["summary"]:
+                found.extend(self._groups(db, "group_key = ?", [key]))
+                continue
+            listed = self._rows(
+                db,
+                "SELECT * FROM alerts WHERE group_key = ? AND status = 'firing'"
+                " ORDER BY id LIMIT ?",
+                [key, LISTED_ALERTS],
+            ) or self._rows(
+                db,
+                "SELECT * FROM alerts WHERE group_key = ? ORDER BY id LIMIT ?",
+                [key, LISTED_ALERTS],
+            )
+            changed = self._rows(
+                db,
+                "SELECT * FROM alerts WHERE group_key = ? AND changed_version > ? ORDER BY id",
+                [key, row["synced_version"]],
+            )
+            posted = {a["fingerprint"]: a["posted_status"] for a in changed if a["posted_status"]}
+            found.append(
+                _group(row, [_alert(a) for a in listed], [_alert(a) for a in changed], posted)
+            )
+        return found
+
     async def dirty_alert_groups(self, limit: int = 100) -> list[AlertGroupState]:
         """Groups whose thread does not yet show their latest state, oldest first."""
-        return await self._read(
-            lambda db: self._groups(
-                db,
-                "version > synced_version",
-                [],
-                limit,
-                # Without statistics SQLite would scan every group to keep rowid order.
-                source="alert_groups INDEXED BY alert_groups_dirty",
-            )
-        )
+        return await self._read(lambda db: self._changed_groups(db, limit))
 
     async def alert_group(self, group_id: str) -> AlertGroupState | None:
         found = await self._read(lambda db: self._groups(db, "group_id = ?", [group_id]))
@@ -278,9 +388,6 @@ class AlertStore(SqliteBase):
     async def alert_group_by_dedup(self, dedup_hash: str) -> AlertGroupState | None:
         found = await self._read(lambda db: self._groups(db, "dedup_hash = ?", [dedup_hash]))
         return found[0] if found else None
-
-    async def digest_members(self, digest_key: str) -> list[AlertGroupState]:
-        return await self._read(lambda db: self._groups(db, "digest_key = ?", [digest_key]))
 
     async def open_digest(self, channel: str, now: datetime) -> str | None:
         """The channel's digest still taking new groups (one touched in the last 30 min)."""
@@ -331,7 +438,7 @@ class AlertStore(SqliteBase):
                 " channel = ?, digest_key = ? WHERE group_key = ? AND synced_version < ?",
                 [
                     version,
-                    json.dumps(dict(posted_state)),
+                    "{}",
                     posted_view,
                     channel,
                     digest_key,
@@ -341,6 +448,7 @@ class AlertStore(SqliteBase):
             )
             if cur.rowcount == 0:
                 return False
+            record_posted_state(db, group_key, posted_state)
             insert_outbox_items(db, items, _now())
             return True
 

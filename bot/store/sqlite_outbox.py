@@ -85,6 +85,40 @@ class OutboxStore(SqliteBase):
 
         return await self._read(read)
 
+    async def ready_update(
+        self, head: OutboxRow, now: float, *, posts_with_key: str | None = None
+    ) -> OutboxRow | None:
+        def read(db: Database) -> OutboxRow | None:
+            if posts_with_key is not None:
+                rows = self._rows(
+                    db,
+                    "SELECT * FROM outbox INDEXED BY idx_outbox_state_channel_id"
+                    " WHERE state = ? AND channel = ? AND id > ? AND method = ?"
+                    " AND thread_key IS NULL AND substr(message_key, 1, ?) = ?"
+                    " AND not_before <= ? ORDER BY id LIMIT 1",
+                    [
+                        OutboxState.PENDING.value,
+                        head.channel,
+                        head.id,
+                        "chat.postMessage",
+                        len(posts_with_key),
+                        posts_with_key,
+                        now,
+                    ],
+                )
+            else:
+                rows = self._rows(
+                    db,
+                    "SELECT o.* FROM outbox o INDEXED BY idx_outbox_state_channel_id"
+                    " JOIN slack_messages m ON m.message_key = o.message_key"
+                    " WHERE o.state = ? AND o.channel = ? AND o.id > ? AND o.method = ?"
+                    " AND o.not_before <= ? ORDER BY o.id LIMIT 1",
+                    [OutboxState.PENDING.value, head.channel, head.id, "chat.update", now],
+                )
+            return _outbox(rows[0]) if rows else None
+
+        return await self._read(read)
+
     async def coalesce_update(self, head: OutboxRow) -> tuple[OutboxRow, list[int]]:
         if head.method != "chat.update" or head.message_key is None:
             return head, []

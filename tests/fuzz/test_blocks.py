@@ -29,6 +29,7 @@ from bot.slack import (
     pagerduty_messages,
     playbook_messages,
 )
+from bot.store.digest_records import PAGE_LINES, DigestPage
 from bot.store.records import PagerDutyEvent, PagerDutyIncident
 from tests.fakes.slack_blocks import block_errors
 
@@ -216,9 +217,17 @@ def test_alert_change_reply_stays_inside_slack_limits(alerts: list[Alert], data:
 
 
 @SETTINGS
-@given(st.lists(group_views(), min_size=1, max_size=3), st.integers(1, 200))
-def test_alert_storm_digest_stays_inside_slack_limits(views: list[Any], copies: int) -> None:
-    text, message = alert_messages.digest(views * copies)
+@given(
+    st.lists(st.tuples(group_views(), labels, content), min_size=1, max_size=3),
+    st.integers(0, 12),
+)
+def test_alert_storm_digest_stays_inside_slack_limits(
+    members: list[tuple[Any, dict[str, str], str]], page: int
+) -> None:
+    lines = [alert_messages.digest_line(v, group_labels, url) for v, group_labels, url in members]
+    full = (lines * PAGE_LINES)[:PAGE_LINES]
+    shown = DigestPage("digest:C1:x", "C1", page, [li.text for li in full], 500, 250, False)
+    text, message = alert_messages.digest_page(shown)
     check_message(text, message)
 
 

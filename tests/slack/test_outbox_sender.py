@@ -270,3 +270,23 @@ async def test_after_the_store_could_not_commit_the_outbox_resumes_and_said_it_o
     said = [r.getMessage() for r in caplog.records if r.name == "bot.slack.outbox_sender"]
     assert said.count("store unavailable: outbox paused, retrying with backoff") == 1, said
     assert "store available again: outbox resumed" in said
+
+
+async def test_edits_of_posted_messages_go_around_a_backlog_of_posts(
+    start_bot: BotFactory, settings_for: Callable[[FakeSlack], Settings], strict_slack: FakeSlack
+) -> None:
+    """In a storm the posts wait their turn at 1/s; the digest's and parents' edits do not."""
+    bot = await start_bot(settings_for(strict_slack))
+    outbox = bot.app[OUTBOX]
+    await outbox.post("C_ALERTS", "digest v1", message_key="digest")
+    await drained(bot)
+    for i in range(6):
+        await outbox.post("C_ALERTS", f"reply {i}")
+    await outbox.update("C_ALERTS", "digest", "digest v2")
+    await drained(bot)
+
+    [update] = [c for c in strict_slack.calls_to("chat.update") if c.status == 200]
+    posts = [c.at for c in strict_slack.calls_to("chat.postMessage") if c.status == 200]
+    # Sent while most of the posts queued before it were still waiting.
+    assert update.at < posts[3], (update.at, posts)
+    assert texts(strict_slack, "C_ALERTS") == ["digest v2", *(f"reply {i}" for i in range(6))]
