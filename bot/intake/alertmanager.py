@@ -48,7 +48,8 @@ class Notification(BaseModel):
 
     version: str = "4"
     group_key: str = Field(alias="groupKey", min_length=1)
-    truncated_alerts: int = Field(0, alias="truncatedAlerts", ge=0)
+    # Alertmanager's counter is a uint64, but no group holds more alerts than SQLite's INTEGER.
+    truncated_alerts: int = Field(0, alias="truncatedAlerts", ge=0, le=2**63 - 1)
     status: Literal["firing", "resolved"]
     receiver: str
     group_labels: dict[str, str] = Field(alias="groupLabels")

@@ -157,6 +157,29 @@ def _group(
 ALERT_SOURCES = ("alertmanager", "grafana")
 
 
+def mark_synced(
+    db: Database,
+    group_key: str,
+    version: int,
+    *,
+    posted_state: Mapping[str, str],
+    posted_view: str | None,
+    channel: str | None,
+    digest_key: str | None,
+) -> bool:
+    """Records that a thread or digest line now shows the group at `version`, and what it
+    shows per alert; False when another sync already recorded this version or a later one."""
+    cur = db.execute(
+        "UPDATE alert_groups SET synced_version = ?, posted_state = ?, posted_view = ?,"
+        " channel = ?, digest_key = ? WHERE group_key = ? AND synced_version < ?",
+        [version, "{}", posted_view, channel, digest_key, group_key, version],
+    )
+    if cur.rowcount == 0:
+        return False
+    record_posted_state(db, group_key, posted_state)
+    return True
+
+
 def record_posted_state(db: Database, group_key: str, posted_state: Mapping[str, str]) -> None:
     """What a thread now shows of the alerts a sync read (fingerprint -> status), kept per
     alert, so that the next change compares against them without reading the rest."""
@@ -433,24 +456,18 @@ class AlertStore(SqliteBase):
         crash can neither lose nor repeat them. False if another sync got there first."""
 
         def write(db: Database) -> bool:
-            cur = db.execute(
-                "UPDATE alert_groups SET synced_version = ?, posted_state = ?, posted_view = ?,"
-                " channel = ?, digest_key = ? WHERE group_key = ? AND synced_version < ?",
-                [
-                    version,
-                    "{}",
-                    posted_view,
-                    channel,
-                    digest_key,
-                    group_key,
-                    version,
-                ],
+            synced = mark_synced(
+                db,
+                group_key,
+                version,
+                posted_state=posted_state,
+                posted_view=posted_view,
+                channel=channel,
+                digest_key=digest_key,
             )
-            if cur.rowcount == 0:
-                return False
-            record_posted_state(db, group_key, posted_state)
-            insert_outbox_items(db, items, _now())
-            return True
+            if synced:
+                insert_outbox_items(db, items, _now())
+            return synced
 
         return await self._write(write)
 

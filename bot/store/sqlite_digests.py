@@ -12,7 +12,7 @@ from sqlite_utils import Database
 
 from bot.store.digest_records import PAGE_LINES, DigestLine, DigestPage, DigestRender
 from bot.store.records import NewOutboxItem
-from bot.store.sqlite_alerts import record_posted_state
+from bot.store.sqlite_alerts import mark_synced
 from bot.store.sqlite_base import SqliteBase, _now
 from bot.store.sqlite_outbox import insert_outbox_items
 
@@ -54,23 +54,16 @@ class DigestStore(SqliteBase):
         transaction, so the group is never live in both). False if another sync got there."""
 
         def write(db: Database) -> bool:
-            cur = db.execute(
-                "UPDATE alert_groups SET synced_version = ?, posted_state = ?, posted_view = ?,"
-                " channel = ?, digest_key = ? WHERE group_key = ? AND synced_version < ?",
-                [
-                    version,
-                    "{}",
-                    posted_view,
-                    channel,
-                    digest_key if line is not None else None,
-                    group_key,
-                    version,
-                ],
-            )
-            if cur.rowcount == 0:
+            if not mark_synced(
+                db,
+                group_key,
+                version,
+                posted_state=posted_state,
+                posted_view=posted_view,
+                channel=channel,
+                digest_key=digest_key if line is not None else None,
+            ):
                 return False
-            # As complete_alert_sync records a thread's: what the group now shows, per alert.
-            record_posted_state(db, group_key, posted_state)
             pages = self._store_line(db, digest_key, group_key, line)
             if not pages:
                 insert_outbox_items(db, then, _now())

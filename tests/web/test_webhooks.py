@@ -190,6 +190,20 @@ async def test_alertmanager_webhook_rejects_a_payload_missing_a_field_with_400_n
     assert (await list_alerts(bot))["total"] == 0
 
 
+async def test_a_count_of_unseen_alerts_beyond_any_real_group_is_a_400_not_a_crash(
+    bot: RunningBot,
+) -> None:
+    """Found by the OpenAPI fuzzer: 2**64 in truncatedAlerts overflowed SQLite's INTEGER."""
+    payload = am_notification([am_alert("m1")])
+    payload["truncatedAlerts"] = 2**64
+
+    status, body = await post_alertmanager(bot, payload)
+
+    assert status == 400
+    assert "truncatedAlerts" in one_line_error(body)
+    assert (await list_alerts(bot))["total"] == 0
+
+
 async def test_alertmanager_webhook_rejects_a_body_over_32_mib_with_413(bot: RunningBot) -> None:
     payload = am_notification([am_alert("big")])
     payload["commonAnnotations"] = {"description": "x" * (32 * 1024 * 1024 + 10)}
