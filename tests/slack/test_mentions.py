@@ -13,7 +13,7 @@ from bot.config import PlatformConfig, Settings
 from bot.web.keys import STORE
 from tests.fakes.alertmanager_payloads import alert, notification
 from tests.fakes.slack_api import FakeSlack
-from tests.harness.alerts import TOKEN, deliver
+from tests.harness.alerts import TOKEN, deliver, settled
 from tests.harness.bot import BOT_TOKEN, SIGNING_SECRET, BotFactory, RunningBot
 from tests.harness.slack_markup import meant, sent, unmeant
 
@@ -34,17 +34,6 @@ async def until(check: Callable[[], Awaitable[bool]], timeout: float = 20) -> No
     async with asyncio.timeout(timeout):
         while not await check():
             await asyncio.sleep(0.05)
-
-
-async def settled(bot: RunningBot) -> None:
-    store = bot.app[STORE]
-
-    async def quiet() -> bool:
-        return not (await store.outbox_stats(0)).depth and not await store.dirty_alert_groups(
-            limit=1
-        )
-
-    await until(quiet)
 
 
 @pytest.fixture
