@@ -207,6 +207,21 @@ def _ingest_growing(d: dict[str, Any]) -> list[list[str]]:
     ]
 
 
+def _ingest_stages(d: dict[str, Any]) -> list[list[str]]:
+    cost = {r["stage"]: r["cpu_us_per_delivery"] for r in d["stages"]}
+    return [
+        [
+            "Ingest CPU per delivery by stage: parse / validate / identify / store / + commit",
+            " / ".join(
+                f"{cost[s]:.0f} µs"
+                for s in ("parse", "validate", "identify", "store", "store + commit")
+            ),
+            "-",
+            "",
+        ]
+    ]
+
+
 def _group_size(d: dict[str, Any]) -> list[list[str]]:
     small, big = d["rows"][0], d["rows"][-1]
     ratio = big["cpu_ms"] / max(1e-9, small["cpu_ms"])
@@ -252,6 +267,14 @@ BENCHES: list[tuple[str, str, str, Callable[[dict[str, Any]], list[list[str]]]]]
         "The same A/B under a storm's shape: every delivery 2 new alerts into one of 200 "
         "cycling groups, 32 connections; the bot's CPU includes its work after the last 200.",
         _ingest_growing,
+    ),
+    (
+        "ingest_stages",
+        "Webhook ingest, stage by stage",
+        "In process, the growing-groups bodies through each stage of durable ingest alone: "
+        "parse, validate, identify, the store's write without fsync, and the write through "
+        "the store's writer with 32 callers and group commit.",
+        _ingest_stages,
     ),
     (
         "group_size",

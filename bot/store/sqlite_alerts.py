@@ -12,7 +12,7 @@ from sqlite_utils import Database
 
 from bot.domain.alerts import LISTED_ALERTS, Alert, GroupSummary, Link
 from bot.store.records import AlertGroupState, NewOutboxItem
-from bot.store.sqlite_base import SqliteBase, _iso, _now
+from bot.store.sqlite_base import SqliteBase, _iso, _now, from_json_text, json_text
 from bot.store.sqlite_outbox import insert_outbox_items
 from bot.store.sqlite_pagerduty import store_pagerduty_event
 
@@ -40,8 +40,8 @@ def _alert(row: Mapping[str, Any]) -> Alert:
     return Alert(
         fingerprint=row["fingerprint"],
         status=row["status"],
-        labels=json.loads(row["labels"] or "{}"),
-        annotations=json.loads(row["annotations"] or "{}"),
+        labels=(from_json_text(row["labels"]) or {}),
+        annotations=(from_json_text(row["annotations"]) or {}),
         starts_at=_ts(row["starts_at"]),
         ends_at=_ts(row["ends_at"]),
         generator_url=row["generator_url"] or "",
@@ -62,13 +62,13 @@ def _extra_of(alert: Mapping[str, Any]) -> str | None:
     extra: dict[str, Any] = {k: alert[k] for k in SENDER_LINKS if alert.get(k)}
     if alert.get("values"):
         extra["values"] = alert["values"]
-    return json.dumps(extra) if extra else None
+    return json_text(extra) if extra else None
 
 
 def _extra(stored: str | None) -> dict[str, Any]:
     if not stored:
         return {}
-    extra = json.loads(stored)
+    extra = from_json_text(stored)
     values = extra.pop("values", None) or {}
     return {
         "links": tuple(
@@ -109,7 +109,7 @@ def _stored_states(
             f" AND fingerprint IN ({','.join('?' * len(part))})",
             [group_key, *part],
         ).fetchall():
-            found[fp] = (str(status), _severity(json.loads(labels or "{}")))
+            found[fp] = (str(status), _severity(from_json_text(labels) or {}))
     return found
 
 
@@ -133,15 +133,15 @@ def _group(
         receiver=row["receiver"] or "",
         status=row["status"] or "",
         channel=row["channel"],
-        group_labels=json.loads(row["group_labels"] or "{}"),
-        common_labels=json.loads(row["common_labels"] or "{}"),
-        common_annotations=json.loads(row["common_annotations"] or "{}"),
+        group_labels=(from_json_text(row["group_labels"]) or {}),
+        common_labels=(from_json_text(row["common_labels"]) or {}),
+        common_annotations=(from_json_text(row["common_annotations"]) or {}),
         external_url=row["external_url"] or "",
         first_seen=datetime.fromisoformat(row["first_seen"]),
         last_seen=datetime.fromisoformat(row["last_seen"]),
         version=row["version"],
         synced_version=row["synced_version"],
-        posted_state=posted if posted is not None else json.loads(row["posted_state"] or "{}"),
+        posted_state=posted if posted is not None else (from_json_text(row["posted_state"]) or {}),
         posted_view=row["posted_view"],
         acked_by=row["acked_by"],
         incident_id=row["incident_id"],
@@ -149,7 +149,7 @@ def _group(
         pd_incident_id=row["pd_incident_id"],
         alerts=tuple(alerts),
         truncated_alerts=row["truncated_alerts"] or 0,
-        summary=GroupSummary.from_json(json.loads(row["summary"])) if row["summary"] else None,
+        summary=GroupSummary.from_json(from_json_text(row["summary"])) if row["summary"] else None,
         changed=tuple(changed) if changed is not None else None,
     )
 
@@ -199,31 +199,42 @@ class AlertStore(SqliteBase):
         *,
         raw: bytes | None = None,
     ) -> bool:
-        kept = raw.decode() if raw is not None else json.dumps(body)
+        kept = raw.decode() if raw is not None else json_text(body)
+        return await self._write(
+            lambda db: self.write_delivery(db, source, delivery_id, body, received_at, kept)
+        )
 
-        def write(db: Database) -> bool:
-            at = _iso(received_at)
-            cur = db.execute(
-                "INSERT OR IGNORE INTO webhook_deliveries"
-                " (source, delivery_id, received_at, seen_at, body) VALUES (?, ?, ?, ?, ?)",
-                [source, delivery_id, at, at, kept],
+    @classmethod
+    def write_delivery(
+        cls,
+        db: Database,
+        source: str,
+        delivery_id: str,
+        body: Mapping[str, Any],
+        received_at: datetime,
+        kept: str | None,
+    ) -> bool:
+        """Inside the writer's transaction: the delivery's dedup row with the body as sent,
+        then what it changes; False for a delivery already stored."""
+        at = _iso(received_at)
+        cur = db.execute(
+            "INSERT OR IGNORE INTO webhook_deliveries"
+            " (source, delivery_id, received_at, seen_at, body) VALUES (?, ?, ?, ?, ?)",
+            [source, delivery_id, at, at, kept if kept is not None else json_text(body)],
+        )
+        if cur.rowcount == 0:
+            # Still being sent: the retention prune must keep recognising it.
+            db.execute(
+                "UPDATE webhook_deliveries SET seen_at = ? WHERE source = ? AND delivery_id = ?",
+                [at, source, delivery_id],
             )
-            if cur.rowcount == 0:
-                # Still being sent: the retention prune must keep recognising it.
-                db.execute(
-                    "UPDATE webhook_deliveries SET seen_at = ?"
-                    " WHERE source = ? AND delivery_id = ?",
-                    [at, source, delivery_id],
-                )
-                return False
-            if source in ALERT_SOURCES:
-                version, summary = self._upsert_alerts(db, body, received_at)
-                self._upsert_group(db, body, received_at, version, summary)
-            elif source == "pagerduty" and isinstance(body.get("event"), dict):
-                store_pagerduty_event(db, body["event"])
-            return True
-
-        return await self._write(write)
+            return False
+        if source in ALERT_SOURCES:
+            version, summary = cls._upsert_alerts(db, body, received_at)
+            cls._upsert_group(db, body, received_at, version, summary)
+        elif source == "pagerduty" and isinstance(body.get("event"), dict):
+            store_pagerduty_event(db, body["event"])
+        return True
 
     @staticmethod
     def _upsert_alerts(
@@ -239,7 +250,7 @@ class AlertStore(SqliteBase):
         if row is None:
             summary = GroupSummary()
         elif row[1]:
-            summary = GroupSummary.from_json(json.loads(row[1]))
+            summary = GroupSummary.from_json(from_json_text(row[1]))
         else:
             summary = summary_of(db, group_key)
         alerts = body.get("alerts", [])
@@ -264,8 +275,8 @@ class AlertStore(SqliteBase):
                     group_key,
                     fingerprint,
                     alert.get("status", ""),
-                    json.dumps(alert.get("labels", {})),
-                    json.dumps(alert.get("annotations", {})),
+                    json_text(alert.get("labels", {})),
+                    json_text(alert.get("annotations", {})),
                     alert.get("startsAt"),
                     alert.get("endsAt"),
                     alert.get("generatorURL"),
@@ -287,17 +298,18 @@ class AlertStore(SqliteBase):
         group_key = str(body["groupKey"])
         # Alerts the notification left out (max_alerts) may still fire: not resolved yet.
         unseen = int(body.get("truncatedAlerts") or 0)
+        common_labels = json_text(body.get("commonLabels", {}))
         values = {
             "receiver": body.get("receiver", ""),
             "status": "firing" if summary.firing or unseen else "resolved",
             "truncated_alerts": unseen,
-            "group_labels": json.dumps(body.get("groupLabels", {})),
-            "common_labels": json.dumps(body.get("commonLabels", {})),
-            "common_annotations": json.dumps(body.get("commonAnnotations", {})),
+            "group_labels": json_text(body.get("groupLabels", {})),
+            "common_labels": common_labels,
+            "common_annotations": json_text(body.get("commonAnnotations", {})),
             "external_url": body.get("externalURL", ""),
-            "labels": json.dumps(body.get("commonLabels", {})),
+            "labels": common_labels,
             "last_seen": _iso(at),
-            "summary": json.dumps(summary.to_json()),
+            "summary": json_text(summary.to_json()),
             "version": version,
         }
         cur = db.execute(

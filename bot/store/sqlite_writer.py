@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import logging
 import queue
 import sqlite3
@@ -21,7 +22,10 @@ from sqlite_utils import Database
 from bot.store.base import StoreUnavailable
 
 T = TypeVar("T")
-Job = tuple[Callable[[Database], Any], "concurrent.futures.Future[Any]"]
+# The caller's future lives on its event loop: the writer settles a whole batch there with one
+# wake-up, not one per write (a wake-up is a syscall and a loop iteration each).
+Job = tuple[Callable[[Database], Any], "asyncio.Future[Any]", asyncio.AbstractEventLoop]
+Outcome = tuple["asyncio.Future[Any]", Any, BaseException | None]
 
 log = logging.getLogger(__name__)
 MAX_BATCH = 512
@@ -59,9 +63,10 @@ class Writer:
         self._thread.join(timeout=10)
 
     async def run(self, fn: Callable[[Database], T]) -> T:
-        fut: concurrent.futures.Future[T] = concurrent.futures.Future()
-        self._jobs.put((fn, fut))
-        return await asyncio.wrap_future(fut)
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[T] = loop.create_future()
+        self._jobs.put((fn, fut, loop))
+        return await fut
 
     def _run(self) -> None:
         try:
@@ -90,7 +95,10 @@ class Writer:
         db.close()
 
     def _commit(self, db: Database, batch: list[Job]) -> None:
-        live = [(fn, fut) for fn, fut in batch if fut.set_running_or_notify_cancel()]
+        # A caller cancelled before its turn (a client that went away) is not written. Read
+        # across threads: at worst a write cancelled this instant is still made, as it would
+        # have been a moment earlier.
+        live = [job for job in batch if not job[1].cancelled()]
         if not live:
             return
         changes = db.conn.total_changes
@@ -99,18 +107,18 @@ class Writer:
         except sqlite3.Error as exc:
             self._fail(live, exc)
             return
-        outcomes: list[tuple[concurrent.futures.Future[Any], Any, BaseException | None]] = []
-        for fn, fut in live:
+        outcomes: list[tuple[Job, Any, BaseException | None]] = []
+        for job in live:
             try:
                 # A savepoint per job: one caller's bad write must not undo its neighbours'.
                 with db.atomic():
-                    outcomes.append((fut, fn(db), None))
+                    outcomes.append((job, job[0](db), None))
             except sqlite3.OperationalError as exc:
                 # Disk full, I/O error, lock lost: the caller should retry, not give up.
-                outcomes.append((fut, None, StoreUnavailable(f"database unavailable: {exc}")))
+                outcomes.append((job, None, StoreUnavailable(f"database unavailable: {exc}")))
                 self._note(str(exc))
             except Exception as exc:
-                outcomes.append((fut, None, exc))
+                outcomes.append((job, None, exc))
         try:
             db.conn.execute("COMMIT")
         except sqlite3.Error as exc:
@@ -124,11 +132,7 @@ class Writer:
         failed = any(isinstance(error, StoreUnavailable) for _, _, error in outcomes)
         if db.conn.total_changes > changes and not failed:
             self._note(None)
-        for fut, value, error in outcomes:
-            if error is None:
-                fut.set_result(value)
-            else:
-                fut.set_exception(error)
+        _settle(outcomes)
 
     def _note(self, failure: str | None) -> None:
         # Said when it changes, not per batch: a read-only or full disk fails thousands of
@@ -141,5 +145,24 @@ class Writer:
 
     def _fail(self, live: list[Job], exc: sqlite3.Error) -> None:
         self._note(str(exc))
-        for _, fut in live:
-            fut.set_exception(StoreUnavailable(f"database unavailable: {exc}"))
+        _settle([(job, None, StoreUnavailable(f"database unavailable: {exc}")) for job in live])
+
+
+def _settle(outcomes: list[tuple[Job, Any, BaseException | None]]) -> None:
+    """Hands each loop its batch's outcomes in one call."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[Outcome]] = {}
+    for (_, fut, loop), value, error in outcomes:
+        by_loop.setdefault(loop, []).append((fut, value, error))
+    for loop, settled in by_loop.items():
+        with contextlib.suppress(RuntimeError):  # that loop has closed: nobody is waiting
+            loop.call_soon_threadsafe(_resolve, settled)
+
+
+def _resolve(outcomes: list[Outcome]) -> None:
+    for fut, value, error in outcomes:
+        if fut.cancelled():
+            continue
+        if error is None:
+            fut.set_result(value)
+        else:
+            fut.set_exception(error)
