@@ -58,17 +58,17 @@ SENDER_LINKS = {
 }
 
 
-def _extra_of(alert: Mapping[str, Any]) -> str | None:
+def _extra_of(alert: Mapping[str, Any]) -> dict[str, Any]:
     extra: dict[str, Any] = {k: alert[k] for k in SENDER_LINKS if alert.get(k)}
     if alert.get("values"):
         extra["values"] = alert["values"]
-    return json_text(extra) if extra else None
+    return extra
 
 
-def _extra(stored: str | None) -> dict[str, Any]:
+def _extra(stored: str | dict[str, Any] | None) -> dict[str, Any]:
     if not stored:
         return {}
-    extra = from_json_text(stored)
+    extra = dict(stored) if isinstance(stored, dict) else from_json_text(stored)
     values = extra.pop("values", None) or {}
     return {
         "links": tuple(
@@ -78,7 +78,7 @@ def _extra(stored: str | None) -> dict[str, Any]:
     }
 
 
-def _sent_alert(alert: Mapping[str, Any]) -> Alert:
+def _sent_alert(alert: Mapping[str, Any], extra: dict[str, Any]) -> Alert:
     """An alert of a delivery's body as the store will read it back."""
     return Alert(
         fingerprint=str(alert.get("fingerprint", "")),
@@ -88,7 +88,7 @@ def _sent_alert(alert: Mapping[str, Any]) -> Alert:
         starts_at=_ts(alert.get("startsAt")),
         ends_at=_ts(alert.get("endsAt")),
         generator_url=alert.get("generatorURL") or "",
-        **_extra(_extra_of(alert)),
+        **_extra(extra),
     )
 
 
@@ -258,6 +258,7 @@ class AlertStore(SqliteBase):
         befores = {} if row is None else _stored_states(db, group_key, alerts)
         for alert in alerts:
             fingerprint = alert.get("fingerprint", "")
+            extra = _extra_of(alert)
             # A late retry of an older notification must not turn a resolved alert back to
             # firing; a real re-fire starts later than the instance that resolved.
             cur = db.execute(
@@ -281,12 +282,12 @@ class AlertStore(SqliteBase):
                     alert.get("endsAt"),
                     alert.get("generatorURL"),
                     _iso(at),
-                    _extra_of(alert),
+                    json_text(extra) if extra else None,
                     version,
                 ],
             )
             if cur.rowcount:
-                sent = _sent_alert(alert)
+                sent = _sent_alert(alert, extra)
                 summary.add(sent, befores.get(fingerprint))
                 befores[fingerprint] = (sent.status, _severity(sent.labels))
         return version, summary
