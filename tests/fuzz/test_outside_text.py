@@ -28,9 +28,9 @@ from bot.web.keys import STORE
 from tests.fakes.alertmanager_payloads import alert, notification
 from tests.fakes.kube_api import FakeKubernetes
 from tests.fakes.slack_api import FakeSlack
-from tests.harness.alerts import TOKEN, deliver
+from tests.harness.alerts import TOKEN, deliver, settled
 from tests.harness.bot import BOT_TOKEN, SIGNING_SECRET, BotFactory, RunningBot
-from tests.harness.slack_markup import meant, sent, unmeant
+from tests.harness.slack_markup import LINK_HOSTS, meant, sent, unmeant
 
 # Each example waits for Slack's pacing (one post per second per channel): a few examples
 # per test keep a run under a minute, and each method within its rate-limit tier.
@@ -77,36 +77,12 @@ hostile = st.lists(st.sampled_from(HOSTILE) | st.text(max_size=6), min_size=1, m
 )
 # Text a sender must give (a title, an actor): something besides spaces.
 given_text = hostile.map(lambda s: s if s.strip() else s + "<!channel>")
-# The bot's own links: the bundled config's and the URLs these senders gave as URLs.
-LINK_HOSTS = {
-    "grafana.factsway.example",
-    "github.com",
-    "grafana.example",
-    "runbooks.example",
-    "prometheus.example",
-    "alertmanager.example",
-    "acme.pagerduty.com",
-}
 
 
 async def until(check: Callable[[], Awaitable[bool]], timeout: float = 60) -> None:
     async with asyncio.timeout(timeout):
         while not await check():
             await asyncio.sleep(0.05)
-
-
-async def settled(bot: RunningBot) -> None:
-    """Every stored change has gone out to the fake Slack."""
-    store = bot.app[STORE]
-
-    async def quiet() -> bool:
-        return not (
-            (await store.outbox_stats(0)).depth
-            or await store.dirty_alert_groups(limit=1)
-            or await store.dirty_pagerduty_incidents(limit=1)
-        )
-
-    await until(quiet)
 
 
 async def opened(bot: RunningBot, fake: FakeSlack, incident_id: int) -> None:
@@ -118,7 +94,7 @@ async def opened(bot: RunningBot, fake: FakeSlack, incident_id: int) -> None:
         return incident is not None and bool(fake.messages.get(incident.channel_id or ""))
 
     await until(done)
-    await settled(bot)
+    await settled(bot, timeout=60)
 
 
 class Checked:
@@ -260,7 +236,7 @@ async def test_alert_text_declares_and_threads_without_pinging(
     # An incident left open would take this alert in (auto-declare joins a recent one).
     for stray in await store.list_incidents(open_only=True):
         await api(bot, f"/api/incidents/{stray.id}/resolve", {"summary": "done"})
-    await settled(bot)
+    await settled(bot, timeout=60)
     checked = Checked(fake_slack)
     checked.actors.append(resolver)
     group = f"{next(groups):012x}"  # a new group each time, even for a repeated example
@@ -282,7 +258,7 @@ async def test_alert_text_declares_and_threads_without_pinging(
         f"/api/incidents/{incident.id}/resolve",
         {"summary": summary, "actor": resolver},
     )
-    await settled(bot)
+    await settled(bot, timeout=60)
     checked.check()
 
 
@@ -330,7 +306,7 @@ async def test_api_and_pagerduty_text_reaches_slack_as_words(
     await api(bot, f"{path}/updates", {"text": update[:3000], "actor": actor})
     await send_pd(bot, pd_event(n, "acknowledged", pd_title, pd_agent, pd_service))
     await api(bot, f"{path}/resolve", {"summary": summary[:3000], "actor": actor})
-    await settled(bot)
+    await settled(bot, timeout=60)
     checked.check()
 
 
@@ -372,7 +348,7 @@ async def test_slash_command_text_is_echoed_as_words(
         f"resolve {summary}",
     ):
         await command(bot, fake_slack, text, room)
-    await settled(bot)
+    await settled(bot, timeout=60)
     checked.check()
 
 
@@ -425,5 +401,5 @@ async def test_pod_events_and_logs_in_a_playbook_run_ping_nobody(
     for pod in kube.pods("records-service"):
         kube.set_logs(pod["metadata"]["name"], logs)
     await command(kube_bot, fake_slack, "run look records", "C_ALERTS")
-    await settled(kube_bot)
+    await settled(kube_bot, timeout=60)
     checked.check()

@@ -26,10 +26,15 @@ async def deliver(bot: RunningBot, body: dict[str, Any]) -> str:
 
 
 async def settled(bot: RunningBot, timeout: float = 30) -> None:
-    """Until every stored change has reached Slack."""
+    """Until every stored change (alert groups, PagerDuty incidents, the outbox) has reached
+    Slack. A bot without PagerDuty has no PagerDuty rows, so waiting on them costs one query."""
     store = bot.app[STORE]
     async with asyncio.timeout(timeout):
-        while await store.dirty_alert_groups(limit=1) or (await store.outbox_stats(0)).depth:
+        while (
+            await store.dirty_alert_groups(limit=1)
+            or await store.dirty_pagerduty_incidents(limit=1)
+            or (await store.outbox_stats(0)).depth
+        ):
             await asyncio.sleep(0.05)
 
 

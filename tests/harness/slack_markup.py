@@ -18,6 +18,19 @@ from urllib.parse import urlsplit
 
 from tests.fakes.slack_api import FakeSlack
 
+# Where the bot's own links go: the bundled config's links, the alerts' URLs and PagerDuty's
+# incident pages.
+LINK_HOSTS = frozenset(
+    {
+        "grafana.factsway.example",
+        "github.com",
+        "grafana.example",
+        "runbooks.example",
+        "prometheus.example",
+        "alertmanager.example",
+        "acme.pagerduty.com",
+    }
+)
 SEQUENCE = re.compile(r"<([^<>]*)>")
 # Slack's date formatting (https://docs.slack.dev/messaging/formatting-message-text#date-formatting)
 DATE = re.compile(r"!date\^\d+\^[^|]*(\|.*)?", re.DOTALL)

@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bot.config import PlatformConfig, Settings
+from bot.config import PlatformConfig
 from bot.domain.clock import SystemClock
 from bot.domain.incident import NewIncident, Severity
 from bot.domain.rollout import HASH_LABEL, RollbackPatch, plan_rollback
@@ -31,107 +30,15 @@ from tests.fakes.aws import (
     seed_updates,
 )
 from tests.fakes.kube_api import FakeKubernetes, rolled_out
-from tests.fakes.slack_api import FakeSlack, Message
-from tests.harness.bot import BOT_TOKEN, SIGNING_SECRET, BotFactory, RunningBot
+from tests.harness.commands import NS, ActionWorld, ActionWorlds
 
-NS = "factsway-prod"
-
-
-@pytest.fixture
-async def kube() -> AsyncIterator[FakeKubernetes]:
-    async with FakeKubernetes(namespace=NS) as fake:
-        fake.add_deployment(
-            "records-service", image="registry.local/records:1.0", change_cause="release 1.0"
-        )
-        yield fake
-
-
-@dataclass
-class World:
-    bot: RunningBot
-    slack: FakeSlack
-    kube: FakeKubernetes
-
-    async def command(
-        self, command: str, text: str, *, user: str = "U1", channel: str = "C_ALERTS"
-    ) -> str:
-        before = len(self.slack.responses)
-        response = await self.bot.slack_command(
-            command,
-            text,
-            user_id=user,
-            channel_id=channel,
-            response_url=self.slack.issue_response_url(),
-        )
-        assert response.status == 200
-        async with asyncio.timeout(20):
-            while len(self.slack.responses) == before:
-                await asyncio.sleep(0.02)
-        return str(self.slack.responses[-1]["text"])
-
-    async def settled(self) -> None:
-        async with asyncio.timeout(30):
-            while (await self.bot.app[STORE].outbox_stats(0)).depth:
-                await asyncio.sleep(0.02)
-
-    def confirmation(self, channel: str = "C_ALERTS") -> Message:
-        return [m for m in self.slack.messages[channel] if "requested by" in repr(m.blocks)][-1]
-
-    async def click(self, action: str, message: Message, *, user: str = "U1") -> str | None:
-        value = next(
-            e["value"]
-            for b in message.blocks or []
-            if b["type"] == "actions"
-            for e in b["elements"]
-            if e["action_id"] == action
-        )
-        before = len(self.slack.responses)
-        response = await self.bot.slack_action(
-            action,
-            value,
-            user_id=user,
-            channel_id=message.channel,
-            message_ts=message.ts,
-            response_url=self.slack.issue_response_url(),
-        )
-        assert response.status == 200
-        await asyncio.sleep(0.3)
-        return str(self.slack.responses[-1]["text"]) if len(self.slack.responses) > before else None
-
-    async def finished(self, channel: str = "C_ALERTS", timeout: float = 30) -> Message:
-        async with asyncio.timeout(timeout):
-            while True:
-                await self.settled()
-                message = self.confirmation(channel)
-                if any(word in message.text for word in (": done", ": failed")):
-                    return message
-                await asyncio.sleep(0.1)
+World = ActionWorld[SystemClock]
 
 
 @pytest.fixture
-def world_factory(
-    start_bot: BotFactory,
-    make_settings: Callable[..., Settings],
-    fake_slack: FakeSlack,
-    kube: FakeKubernetes,
-    platform_config: PlatformConfig,
-    tmp_path: Path,
-) -> Callable[..., Any]:
+def world_factory(action_world: ActionWorlds) -> Callable[..., Awaitable[World]]:
     async def make(operators: str = "U1,@sre", **extra: str) -> World:
-        fake_slack.add_user("U5", "erin", email="erin@example.com")
-        fake_slack.add_user("U6", "frank", email="frank@example.com")
-        fake_slack.add_usergroup("sre", "S9", ["U5"])
-        settings = make_settings(
-            SLACK_BOT_TOKEN=BOT_TOKEN,
-            SLACK_SIGNING_SECRET=SIGNING_SECRET,
-            SLACK_API_URL=fake_slack.url,
-            SLACK_ALERTS_CHANNEL="C_ALERTS",
-            KUBECONFIG=str(kube.write_kubeconfig(tmp_path / "kubeconfig")),
-            INCIDENT_BOT_OPERATORS=operators,
-            **extra,
-        )
-        bot = await start_bot(settings, platform_config)
-        return World(bot, fake_slack, kube)
+        return await action_world(SystemClock(), operators=operators, env=extra)
 
     return make
 

@@ -6,145 +6,40 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bot.config import PlatformConfig, Settings
+from bot.config import PlatformConfig
 from bot.domain.actions import ActionState
 from bot.domain.clock import ManualClock
-from bot.domain.incident import NewIncident, Severity
+from bot.domain.incident import Severity
 from bot.integrations.kubernetes import Kubernetes
 from bot.web.keys import STORE
 from tests.fakes.alertmanager_payloads import alert, notification
 from tests.fakes.kube_api import FakeKubernetes, rolled_out
-from tests.fakes.slack_api import FakeSlack, Message
+from tests.fakes.slack_api import FakeSlack
 from tests.harness.alerts import TOKEN, deliver, parents, replies, settled
-from tests.harness.bot import BOT_TOKEN, SIGNING_SECRET, BotFactory, RunningBot, stop_bot
+from tests.harness.bot import BotFactory, stop_bot
+from tests.harness.commands import NS, ActionWorld, ActionWorlds
 
-NS = "factsway-prod"
 PLAYBOOKS = Path(__file__).resolve().parents[2] / "playbooks"
-
-
-@pytest.fixture
-async def kube() -> AsyncIterator[FakeKubernetes]:
-    async with FakeKubernetes(namespace=NS) as fake:
-        fake.add_deployment("records-service", image="registry.local/records:1.0")
-        yield fake
-
-
-@dataclass
-class World:
-    bot: RunningBot
-    slack: FakeSlack
-    kube: FakeKubernetes
-    clock: ManualClock
-    settings: Settings
-
-    async def command(
-        self, command: str, text: str, *, user: str = "U1", channel: str = "C_ALERTS"
-    ) -> str:
-        before = len(self.slack.responses)
-        response = await self.bot.slack_command(
-            command,
-            text,
-            user_id=user,
-            channel_id=channel,
-            response_url=self.slack.issue_response_url(),
-        )
-        assert response.status == 200
-        ack = await response.json() if response.content_length else {}
-        if ack.get("text") and not str(ack["text"]).startswith(":hourglass"):
-            return str(ack["text"])
-        async with asyncio.timeout(20):
-            while len(self.slack.responses) == before:
-                await asyncio.sleep(0.02)
-        return str(self.slack.responses[-1]["text"])
-
-    async def settled(self) -> None:
-        await settled(self.bot)
-
-    def confirmation(self, channel: str = "C_ALERTS") -> Message:
-        return [m for m in self.slack.messages[channel] if "requested by" in repr(m.blocks)][-1]
-
-    async def click(
-        self, action: str, message: Message, *, user: str = "U1", value: str | None = None
-    ) -> str | None:
-        value = value or next(
-            e["value"]
-            for b in message.blocks or []
-            if b["type"] == "actions"
-            for e in b["elements"]
-            if e["action_id"] == action
-        )
-        before = len(self.slack.responses)
-        response = await self.bot.slack_action(
-            action,
-            value,
-            user_id=user,
-            channel_id=message.channel,
-            message_ts=message.ts,
-            response_url=self.slack.issue_response_url(),
-        )
-        assert response.status == 200
-        await asyncio.sleep(0.3)
-        await self.settled()
-        return str(self.slack.responses[-1]["text"]) if len(self.slack.responses) > before else None
-
-    async def until(self, action_id: int, state: ActionState) -> None:
-        async with asyncio.timeout(30):
-            while True:
-                action = await self.bot.app[STORE].get_action(action_id)
-                if action is not None and action.state == state:
-                    return
-                await asyncio.sleep(0.1)
-
-    def patches(self) -> list[str]:
-        return [path for method, path, _ in self.kube.requests if method == "PATCH"]
-
-    async def incident_channel(self, severity: Severity, *, declared_by: str = "U1") -> int:
-        """An incident whose channel is C_WAR (declared by `declared_by`)."""
-        store = self.bot.app[STORE]
-        incident = await store.create_incident(
-            NewIncident("Records 500s", severity, declared_by, self.clock.now())
-        )
-        await store.update_incident(incident.id, channel_id="C_WAR")
-        return incident.id
+World = ActionWorld[ManualClock]
 
 
 @pytest.fixture
 def world_factory(
-    start_bot: BotFactory,
-    make_settings: Callable[..., Settings],
-    fake_slack: FakeSlack,
-    kube: FakeKubernetes,
-    platform_config: PlatformConfig,
-    tmp_path: Path,
-) -> Callable[..., Any]:
+    action_world: ActionWorlds, fake_slack: FakeSlack, platform_config: PlatformConfig
+) -> Callable[..., Awaitable[World]]:
     async def make(*, playbooks: bool = False) -> World:
-        fake_slack.add_user("U5", "erin", email="erin@example.com")
-        fake_slack.add_user("U6", "frank", email="frank@example.com")
-        fake_slack.add_usergroup("sre", "S9", ["U5"])
         fake_slack.add_channel("C_WAR", "inc-records", members={"U1", "U5", "U6"})
         config = platform_config.model_copy(deep=True)
         if playbooks:
             config.playbooks_dir = PLAYBOOKS
             config.health_url_template = "http://127.0.0.1:9/{deployment}{path}"
-        settings = make_settings(
-            SLACK_BOT_TOKEN=BOT_TOKEN,
-            SLACK_SIGNING_SECRET=SIGNING_SECRET,
-            SLACK_API_URL=fake_slack.url,
-            SLACK_ALERTS_CHANNEL="C_ALERTS",
-            ALERTMANAGER_TOKEN=TOKEN,
-            KUBECONFIG=str(kube.write_kubeconfig(tmp_path / "kubeconfig")),
-            INCIDENT_BOT_OPERATORS="U1,@sre",
-        )
-        clock = ManualClock()
-        bot = await start_bot(settings, config, clock)
-        return World(bot, fake_slack, kube, clock, settings)
+        return await action_world(ManualClock(), config=config, env={"ALERTMANAGER_TOKEN": TOKEN})
 
     return make
 

@@ -4,105 +4,45 @@ resolve and close, against the fake Slack and a fake PagerDuty."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bot.config import PlatformConfig, Settings
-from bot.domain.clock import ManualClock
+from bot.config import PlatformConfig
 from bot.domain.timeline import verify_chain
 from bot.web.keys import REMINDERS, STORE
 from tests.fakes.pagerduty_api import FakePagerDuty
 from tests.fakes.slack_api import FakeSlack
-from tests.harness.bot import BOT_TOKEN, SIGNING_SECRET, BotFactory, RunningBot
+from tests.harness.commands import TUESDAY_10AM_NEW_YORK, IncidentWorld, IncidentWorlds
 
-TUESDAY_10AM_NEW_YORK = datetime(2026, 3, 3, 15, 0, tzinfo=UTC)
 SATURDAY = datetime(2026, 3, 7, 15, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-async def fake_pagerduty(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[FakePagerDuty]:
-    fake = FakePagerDuty()
-    fake.oncall = {"PPOL1": [(1, "carol", "carol@example.com")]}
-    await fake.start(tmp_path)
-    monkeypatch.setenv("SSL_CERT_FILE", str(fake.ca_file))
-    yield fake
-    await fake.stop()
-
-
-@dataclass
-class World:
-    bot: RunningBot
-    slack: FakeSlack
-    pagerduty: FakePagerDuty
-    clock: ManualClock
-
-    async def command(self, text: str, *, channel: str = "C_ALERTS", user: str = "U1") -> str:
-        """Runs `/incident <text>` and returns the final answer the caller sees."""
-        before = len(self.slack.responses)
-        response = await self.bot.slack_command(
-            "/incident",
-            text,
-            user_id=user,
-            channel_id=channel,
-            response_url=self.slack.issue_response_url(),
-        )
-        assert response.status == 200
-        ack = await response.json() if response.content_length else {}
-        if not str(ack.get("text", "")).startswith(":hourglass"):
-            return str(ack.get("text", ""))
-        async with asyncio.timeout(20):
-            while len(self.slack.responses) == before:
-                await asyncio.sleep(0.02)
-        return str(self.slack.responses[-1]["text"])
-
-    async def settled(self) -> None:
-        store = self.bot.app[STORE]
-        async with asyncio.timeout(20):
-            while (await store.outbox_stats(0)).depth:
-                await asyncio.sleep(0.02)
-
-    def channel(self, name_prefix: str = "inc-") -> dict[str, Any]:
-        return next(c for c in self.slack.channels.values() if c["name"].startswith(name_prefix))
-
-    def texts(self, channel_id: str) -> list[str]:
-        return [m.text for m in self.slack.messages.get(channel_id, [])]
+World = IncidentWorld
 
 
 @pytest.fixture
 def world_factory(
-    start_bot: BotFactory,
-    make_settings: Callable[..., Settings],
+    incident_world: IncidentWorlds,
     fake_slack: FakeSlack,
     fake_pagerduty: FakePagerDuty,
     platform_config: PlatformConfig,
-) -> Callable[..., Any]:
+) -> Callable[..., Awaitable[World]]:
+    """PagerDuty's on-call (carol, U4) is found by email; the records service's owners
+    (@factsway-backend) are dan (U2)."""
+
     async def make(now: datetime = TUESDAY_10AM_NEW_YORK) -> World:
-        fake_slack.add_user("U2", "dan", email="dan@example.com")
-        fake_slack.add_user("U4", "carol", email="carol@example.com")
+        fake_pagerduty.oncall = {"PPOL1": [(1, "carol", "carol@example.com")]}
         fake_slack.add_usergroup("factsway-backend", "S1", ["U2"])
         config = platform_config.model_copy(deep=True)
         config.escalation_policies = ["PPOL1"]
-        settings = make_settings(
-            SLACK_BOT_TOKEN=BOT_TOKEN,
-            SLACK_SIGNING_SECRET=SIGNING_SECRET,
-            SLACK_API_URL=fake_slack.url,
-            SLACK_ALERTS_CHANNEL="C_ALERTS",
-            SLACK_INCIDENTS_CHANNEL="C_INCIDENTS",
+        return await incident_world(
+            now=now,
+            users={"U2": "dan", "U4": "carol"},
+            config=config,
             PAGERDUTY_API_TOKEN=fake_pagerduty.token,
             PAGERDUTY_API_URL=fake_pagerduty.url,
-            PAGERDUTY_ROUTING_KEY=fake_pagerduty.routing_key,
-            PAGERDUTY_EVENTS_URL=fake_pagerduty.url + "/v2/enqueue",
         )
-        clock = ManualClock(now)
-        bot = await start_bot(settings, config, clock)
-        return World(bot, fake_slack, fake_pagerduty, clock)
 
     return make
 

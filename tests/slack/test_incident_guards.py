@@ -3,98 +3,25 @@ follows the severity down, against the fake Slack and the fake PagerDuty."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from pathlib import Path
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 
-from bot.config import PlatformConfig, Settings
-from bot.domain.clock import ManualClock
 from bot.web.keys import STORE
-from tests.fakes.pagerduty_api import FakePagerDuty
-from tests.fakes.slack_api import FakeSlack
-from tests.harness.bot import BOT_TOKEN, SIGNING_SECRET, BotFactory, RunningBot
+from tests.harness.commands import IncidentWorld, IncidentWorlds
 
-TUESDAY_10AM_NEW_YORK = datetime(2026, 3, 3, 15, 0, tzinfo=UTC)
+World = IncidentWorld
 
 
 @pytest.fixture
-async def fake_pagerduty(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[FakePagerDuty]:
-    fake = FakePagerDuty()
-    await fake.start(tmp_path)
-    monkeypatch.setenv("SSL_CERT_FILE", str(fake.ca_file))
-    yield fake
-    await fake.stop()
+def world_factory(incident_world: IncidentWorlds) -> Callable[..., Awaitable[World]]:
+    """dan (U2) and frank (U6) are nobody in particular; olga (U7) is an operator."""
 
-
-@dataclass
-class World:
-    bot: RunningBot
-    slack: FakeSlack
-    pagerduty: FakePagerDuty
-
-    async def command(self, text: str, *, channel: str, user: str = "U1") -> str:
-        before = len(self.slack.responses)
-        response = await self.bot.slack_command(
-            "/incident",
-            text,
-            user_id=user,
-            channel_id=channel,
-            response_url=self.slack.issue_response_url(),
-        )
-        assert response.status == 200
-        async with asyncio.timeout(20):
-            while len(self.slack.responses) == before:
-                await asyncio.sleep(0.02)
-        return str(self.slack.responses[-1]["text"])
-
-    async def settled(self) -> None:
-        store = self.bot.app[STORE]
-        async with asyncio.timeout(20):
-            while (await store.outbox_stats(0)).depth:
-                await asyncio.sleep(0.02)
-
-    async def declared(self, text: str, *, user: str = "U1") -> str:
-        """Declares from the alerts channel; the war room's channel ID."""
-        await self.command(f"declare {text}", channel="C_ALERTS", user=user)
-        await self.settled()
-        incident = (await self.bot.app[STORE].list_incidents())[0]
-        assert incident.channel_id
-        return incident.channel_id
-
-    async def refusals(self) -> list[str]:
-        return [e.actor for e in await self.bot.app[STORE].timeline(1) if e.kind == "refused"]
-
-
-@pytest.fixture
-def world_factory(
-    start_bot: BotFactory,
-    make_settings: Callable[..., Settings],
-    fake_slack: FakeSlack,
-    fake_pagerduty: FakePagerDuty,
-    platform_config: PlatformConfig,
-) -> Callable[..., Any]:
     async def make() -> World:
-        for user, name in (("U2", "dan"), ("U6", "frank"), ("U7", "olga")):
-            fake_slack.add_user(user, name, email=f"{name}@example.com")
-        settings = make_settings(
-            SLACK_BOT_TOKEN=BOT_TOKEN,
-            SLACK_SIGNING_SECRET=SIGNING_SECRET,
-            SLACK_API_URL=fake_slack.url,
-            SLACK_ALERTS_CHANNEL="C_ALERTS",
-            SLACK_INCIDENTS_CHANNEL="C_INCIDENTS",
-            PAGERDUTY_ROUTING_KEY=fake_pagerduty.routing_key,
-            PAGERDUTY_EVENTS_URL=fake_pagerduty.url + "/v2/enqueue",
-            INCIDENT_BOT_OPERATORS="U7",
+        return await incident_world(
+            users={"U2": "dan", "U6": "frank", "U7": "olga"}, INCIDENT_BOT_OPERATORS="U7"
         )
-        bot = await start_bot(settings, platform_config, ManualClock(TUESDAY_10AM_NEW_YORK))
-        return World(bot, fake_slack, fake_pagerduty)
 
     return make
 

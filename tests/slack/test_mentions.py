@@ -15,19 +15,10 @@ from tests.fakes.alertmanager_payloads import alert, notification
 from tests.fakes.slack_api import FakeSlack
 from tests.harness.alerts import TOKEN, deliver, settled
 from tests.harness.bot import BOT_TOKEN, SIGNING_SECRET, BotFactory, RunningBot
-from tests.harness.slack_markup import meant, sent, unmeant
+from tests.harness.slack_markup import LINK_HOSTS, meant, sent, unmeant
 
 API_TOKEN = "api-token-mentions"
 PHISH = "Disk full on <!channel> <https://evil.example|Reset your password here>"
-# Where the bot's own links go: the bundled config's links and the alerts' URLs.
-LINK_HOSTS = {
-    "grafana.factsway.example",
-    "github.com",
-    "grafana.example",
-    "runbooks.example",
-    "prometheus.example",
-    "alertmanager.example",
-}
 
 
 async def until(check: Callable[[], Awaitable[bool]], timeout: float = 20) -> None:
