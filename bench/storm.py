@@ -27,8 +27,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import random
 import re
+import sqlite3
 import subprocess
 import sys
 import time
@@ -83,6 +85,11 @@ class Plan:
     seconds: float
     events: list[tuple[float, int, int, bool]] = field(default_factory=list)  # t, g, k, resolve
     final_firing: dict[str, int] = field(default_factory=dict)
+    lifetimes: dict[str, list[float]] = field(default_factory=dict)  # of each resolving alert
+    # Alertmanager never tells of an alert that resolved before the group's next notification
+    # (it sends no resolution of an alert it never sent firing): only one that fired longer
+    # than this must be shown resolved.
+    notified_within: float = 0.0
 
     @staticmethod
     def name(g: int) -> str:
@@ -106,6 +113,7 @@ class Plan:
                 if k in chosen:
                     end = min(0.98 * seconds, fire + rnd.uniform(0.05, 0.25) * seconds)
                     plan.events.append((end, g, k, True))
+                    plan.lifetimes.setdefault(cls.name(g), []).append(end - fire)
             plan.final_firing[cls.name(g)] = per_group - resolving
         plan.events.sort()
         return plan
@@ -173,7 +181,15 @@ def bot_state(fake: BenchSlack, plan: Plan) -> dict[str, Any]:
         elif m.text.startswith(":rotating_light: Alert storm"):
             digests.append(m)
     want = {n: (f, plan.per_group - f) for n, f in plan.final_firing.items()}
-    threads_ok = {n for n, shown in parents.items() if n in want and shown[-1] == want[n]}
+    surely_resolved = {
+        n: sum(1 for life in plan.lifetimes.get(n, []) if life > plan.notified_within) for n in want
+    }
+
+    def true(name: str, counts: tuple[int, int]) -> bool:
+        firing, resolved = want[name]
+        return counts[0] == firing and surely_resolved[name] <= counts[1] <= resolved
+
+    threads_ok = {n for n, shown in parents.items() if n in want and true(n, shown[-1])}
     # Every group of the digest has its line, in one of the digest's messages.
     listed: dict[str, list[tuple[int, int]]] = {}
     head = None
@@ -186,7 +202,11 @@ def bot_state(fake: BenchSlack, plan: Plan) -> dict[str, Any]:
             name, counts = DIGEST_NAME.search(line), COUNTS.search(line)
             if line.startswith("•") and name and counts:
                 listed.setdefault(name["name"], []).append((int(counts[1]), int(counts[2])))
-    listed_ok = {n for n, shown in listed.items() if [want.get(n)] == shown and n not in parents}
+    listed_ok = {
+        n
+        for n, shown in listed.items()
+        if n in want and len(shown) == 1 and true(n, shown[0]) and n not in parents
+    }
     members = [n for n in want if n not in parents]
     totals_ok = False
     if head is not None:
@@ -213,6 +233,11 @@ def bot_state(fake: BenchSlack, plan: Plan) -> dict[str, Any]:
             1 for n in want if len(listed.get(n, [])) + (1 if n in parents else 0) > 1
         ),
         "lost": plan.groups - shown_ok,
+        "lost_groups": {
+            n: {"want": want[n], "thread": parents.get(n), "digest": listed.get(n)}
+            for n in want
+            if n not in threads_ok and n not in listed_ok
+        },
         "parents_posted_twice": sum(1 for shown in parents.values() if len(shown) > 1),
         "digests": len(digests),
         # Each digest message has its own text (the first, then "continued (k)").
@@ -292,6 +317,34 @@ async def get_text(http: aiohttp.ClientSession, url: str) -> str:
         return ""
 
 
+def stored_groups(database: Path, names: list[str]) -> dict[str, Any]:
+    """Each named group as the bot's database holds it: versions and its alerts by status."""
+    found: dict[str, Any] = {}
+    with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as db:
+        for name in names:
+            like = f'%alertname="{name}"%'
+            row = db.execute(
+                "SELECT group_key, version, synced_version, digest_key FROM alert_groups"
+                " WHERE group_key LIKE ?",
+                [like],
+            ).fetchone()
+            if row is None:
+                found[name] = None
+                continue
+            counts = db.execute(
+                "SELECT status, posted_status, count(*) FROM alerts WHERE group_key = ?"
+                " GROUP BY status, posted_status",
+                [row[0]],
+            ).fetchall()
+            found[name] = {
+                "version": row[1],
+                "synced_version": row[2],
+                "digest_key": row[3],
+                "alerts": [list(c) for c in counts],
+            }
+    return found
+
+
 # -- the run ----------------------------------------------------------------------------------
 
 
@@ -306,6 +359,7 @@ def alertmanager_bin() -> Path:
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     plan = Plan.make(args.groups, args.alerts // args.groups, args.seconds)
     interval = max(1, round(args.seconds / 12))
+    plan.notified_within = interval + 1.0 + 2 * TICK  # group_interval, group_wait, send ticks
     am_opts = {
         "group_wait": "1s",
         "group_interval": f"{interval}s",
@@ -330,7 +384,14 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             try:
                 await asyncio.to_thread(am_bot.start)
                 await asyncio.to_thread(am_slack.start)
-                return await storm(args, plan, interval, bot, am_bot, am_slack, slack_bot, slack_am)
+                data = await storm(args, plan, interval, bot, am_bot, am_slack, slack_bot, slack_am)
+                lost = data["bot"]["state"]["lost_groups"]
+                # What the bot stored of each lost group: missed by the bot, or by its Slack side.
+                data["bot"]["lost_stored"] = stored_groups(tmp / "incident-bot.db", list(lost))
+                data["bot"]["log_errors"] = [
+                    line for line in bot.log_tail(2000).splitlines() if "ERROR" in line
+                ][-20:]
+                return data
             finally:
                 am_bot.stop()
                 am_slack.stop()
@@ -389,6 +450,9 @@ async def storm(
 
         converged: dict[str, float | None] = {"bot": None, "alertmanager": None}
         drained: float | None = None
+        # Alertmanager flushes each group once per group_interval, so its last delivery to the
+        # bot comes after the storm's last alert: the target counts from that delivery.
+        delivered, last_delivery = -1.0, 0.0
         deadline = storm_end + args.converge_timeout
         while time.monotonic() < deadline:
             now = time.monotonic() - storm_end
@@ -396,10 +460,13 @@ async def storm(
                 converged["bot"] = now
             if converged["alertmanager"] is None and am_state(slack_am, plan)["lost"] == 0:
                 converged["alertmanager"] = now
-            if drained is None:
-                text = await get_text(http, bot.url + "/metrics")
-                if text and metric(text, "incident_bot_outbox_depth") == 0 and converged["bot"]:
-                    drained = time.monotonic() - storm_end
+            text = await get_text(http, bot.url + "/metrics")
+            webhooks = metric(text, "incident_bot_webhooks_total", source="alertmanager")
+            if text and webhooks != delivered:
+                delivered, last_delivery = webhooks, now
+            depth = metric(text, "incident_bot_outbox_depth") if text else None
+            if drained is None and depth == 0 and converged["bot"]:
+                drained = time.monotonic() - storm_end
             if converged["bot"] is not None and converged["alertmanager"] is not None and drained:
                 break
             await asyncio.sleep(TICK)
@@ -435,6 +502,20 @@ async def storm(
         "converge_timeout_s": args.converge_timeout,
         "bot": {
             "converged_s": converged["bot"],
+            "last_delivery_s": last_delivery,
+            "converged_after_last_delivery_s": (
+                converged["bot"] - last_delivery if converged["bot"] is not None else None
+            ),
+            # When each call reached the fake, from the storm's end: where the time went.
+            "calls_timeline": [
+                [
+                    round(c.at - storm_end, 2),
+                    c.method,
+                    c.status,
+                    "reply" if c.decoded.get("thread_ts") else "top",
+                ]
+                for c in slack_bot.calls
+            ],
             "outbox_drained_s": drained,
             "state": bot_state(slack_bot, plan),
             "slack_calls": slack_calls(slack_bot),
@@ -505,6 +586,11 @@ def render(data: dict[str, Any]) -> str:
             "s to converge after the storm",
             conv(bot["converged_s"], bs["lost"]),
             conv(am["converged_s"], ams["lost"]),
+        ],
+        [
+            "  after its Alertmanager's last delivery (target 10)",
+            conv(bot["converged_after_last_delivery_s"], bs["lost"]),
+            "-",
         ],
         [
             "Alertmanager notification attempts / failed",

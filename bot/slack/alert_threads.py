@@ -24,7 +24,12 @@ from bot.services.store_outage import StoreOutage
 from bot.slack import alert_messages
 from bot.slack.blocks import Block
 from bot.store.base import Store, StoreUnavailable
-from bot.store.digest_records import DIGEST_KEY_PREFIX, DigestPage
+from bot.store.digest_records import (
+    CHANGE_REPLY_KEY_PREFIX,
+    DIGEST_KEY_PREFIX,
+    THREAD_KEY_PREFIX,
+    DigestPage,
+)
 from bot.store.records import AlertGroupState, NewOutboxItem
 
 log = logging.getLogger(__name__)
@@ -72,7 +77,11 @@ def _changed(group: AlertGroupState) -> tuple[Alert, ...]:
 
 
 def parent_key(group: AlertGroupState) -> str:
-    return f"alertgroup:{group.group_id}"
+    return f"{THREAD_KEY_PREFIX}{group.group_id}"
+
+
+def change_key(group: AlertGroupState) -> str:
+    return f"{CHANGE_REPLY_KEY_PREFIX}{group.group_id}"
 
 
 def _digest_message(page: DigestPage) -> NewOutboxItem:
@@ -233,6 +242,7 @@ class AlertThreads:
                         channel,
                         reply_text,
                         blocks=reply_blocks,
+                        message_key=change_key(group),
                         thread_key=key,
                         incident_id=group.incident_id,
                     )

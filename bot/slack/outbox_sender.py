@@ -37,7 +37,11 @@ from bot.slack.invites import Invites
 from bot.slack.rate_limits import Pacing
 from bot.slack.report import mrkdwn
 from bot.store.base import Store, StoreUnavailable
-from bot.store.digest_records import DIGEST_KEY_PREFIX
+from bot.store.digest_records import (
+    CHANGE_REPLY_KEY_PREFIX,
+    DIGEST_KEY_PREFIX,
+    THREAD_KEY_PREFIX,
+)
 from bot.store.records import OutboxRow, OutboxState, SlackMessageRef
 
 log = logging.getLogger(__name__)
@@ -131,12 +135,20 @@ class OutboxSender:
             due = max(head.not_before, self._pacing.ready_at(head.method, head.channel, now))
             if head.method == "chat.postMessage" and not _is_digest(head):
                 # Back-pressure: a post's turn (1/s) goes first to a digest message, which
-                # names new groups, before thread replies that only change counts; while the
-                # posts wait, edits of messages already posted (digest lines, parents' state)
-                # go around them.
+                # names new groups, then to a new group's thread, before thread replies that
+                # only report changes; while the posts wait, edits of messages already posted
+                # (digest lines, parents' state) go around them.
                 jump = await self._store.ready_update(
                     head, now, posts_with_key=DIGEST_KEY_PREFIX if due <= now else None
                 )
+                if jump is None and due <= now and head.thread_key is not None:
+                    # Then a new group's own thread, before replies that report changes. Never
+                    # ahead of the digest redraw a leaving group's thread is queued behind: a
+                    # group leaves only while the channel has no post queued, so no older
+                    # reply can be at the head then.
+                    jump = await self._store.ready_update(
+                        head, now, posts_with_key=THREAD_KEY_PREFIX
+                    )
                 # An edit goes around only while half the minute's edits are spare: the rest
                 # is kept for the edits at the head, which hold the channel while they wait.
                 if (
@@ -145,6 +157,21 @@ class OutboxSender:
                     and (
                         jump.method == "chat.postMessage"
                         or self._pacing.spare(jump.method, now) > 0.5
+                    )
+                ):
+                    head, due = jump, now
+            elif head.method == "chat.update" and due > now:
+                # An edit waiting for its allowance (a spent minute, a Retry-After) would hold
+                # the channel for as long: posts have their own, so a new digest message, then
+                # a thread's change reply, go around it. A new group's thread does not: a
+                # group leaving the digest is queued behind the redraw that takes its line out.
+                post_at = self._pacing.ready_at("chat.postMessage", head.channel, now)
+                if post_at > now:
+                    next_due = min(next_due, post_at - now)
+                elif jump := (
+                    await self._store.ready_update(head, now, posts_with_key=DIGEST_KEY_PREFIX)
+                    or await self._store.ready_update(
+                        head, now, posts_with_key=CHANGE_REPLY_KEY_PREFIX
                     )
                 ):
                     head, due = jump, now

@@ -12,6 +12,10 @@ from bot.store.records import NewOutboxItem
 PAGE_LINES = 40
 # Every digest message's key starts so: the outbox gives their posts their turn first.
 DIGEST_KEY_PREFIX = "digest:"
+# Every alert thread's parent message key starts so: a new group's post goes before replies.
+THREAD_KEY_PREFIX = "alertgroup:"
+# A thread's change replies share a key so that, queued behind a backlog, they go as one.
+CHANGE_REPLY_KEY_PREFIX = "alertchanges:"
 
 
 @dataclass(frozen=True)

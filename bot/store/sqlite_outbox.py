@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from sqlite_utils import Database
 
+from bot.store.digest_records import CHANGE_REPLY_KEY_PREFIX
 from bot.store.records import (
     AWAITING_INVITE,
     ChannelAccess,
@@ -21,6 +23,10 @@ from bot.store.records import (
 from bot.store.sqlite_base import SqliteBase, _last_id, _now
 
 UNFINISHED = (OutboxState.PENDING.value, OutboxState.IN_FLIGHT.value)
+# A merged change reply stays inside Slack's 50 blocks and the 3,000 characters the bot's
+# messages keep their fallback text to.
+MERGED_REPLY_BLOCKS = 40
+MERGED_REPLY_TEXT = 3000
 
 
 def _outbox(row: Mapping[str, Any]) -> OutboxRow:
@@ -66,6 +72,57 @@ def insert_outbox_items(db: Database, items: Sequence[NewOutboxItem], created: s
     return ids
 
 
+def _is_change_reply(row: OutboxRow) -> bool:
+    return (
+        row.method == "chat.postMessage"
+        and row.thread_key is not None
+        and (row.message_key or "").startswith(CHANGE_REPLY_KEY_PREFIX)
+    )
+
+
+def _coalesce_replies(db: Database, head: OutboxRow) -> tuple[OutboxRow, list[int]]:
+    """A thread's change replies queued behind the head (a backlog) go out as one message, in
+    the head's place: one post instead of one per change, the changes kept in order. A head
+    that may already be posted keeps what it said (the history lookup finds it by its id)."""
+    if head.state != OutboxState.PENDING:
+        return head, []
+    rows = SqliteBase._rows(
+        db,
+        "SELECT * FROM outbox WHERE channel = ? AND message_key = ? AND method = ?"
+        " AND state = ? AND id >= ? ORDER BY id",
+        [head.channel, head.message_key, head.method, OutboxState.PENDING.value, head.id],
+    )
+    if len(rows) <= 1 or rows[0]["id"] != head.id:
+        return head, []
+    texts: list[str] = []
+    blocks: list[Any] = []
+    taken: list[int] = []
+    for row in rows:
+        args = json.loads(row["args"])
+        more = list(args.get("blocks") or [])
+        if taken and len(blocks) + len(more) > MERGED_REPLY_BLOCKS:
+            break  # the rest go in the next message
+        texts.append(str(args.get("text", "")))
+        blocks += more
+        taken.append(row["id"])
+    if len(taken) <= 1:
+        return head, []
+    text = "\n".join(t for t in texts if t)
+    if len(text) > MERGED_REPLY_TEXT:
+        text = text[: MERGED_REPLY_TEXT - 1] + "…"
+    args = {**head.args, "text": text, "blocks": blocks}
+    stale = taken[1:]
+    db.execute(
+        "UPDATE outbox SET args = ?, updated_at = ? WHERE id = ?",
+        [json.dumps(args), _now(), head.id],
+    )
+    db.execute(
+        f"UPDATE outbox SET state = ?, updated_at = ? WHERE id IN ({','.join('?' * len(stale))})",
+        [OutboxState.SUPERSEDED.value, _now(), *stale],
+    )
+    return replace(head, args=args), stale
+
+
 class OutboxStore(SqliteBase):
     # outbox --------------------------------------------------------------------------------
 
@@ -92,9 +149,11 @@ class OutboxStore(SqliteBase):
             if posts_with_key is not None:
                 rows = self._rows(
                     db,
+                    # Top-level posts and replies alike: only a thread's change replies carry
+                    # a key in a thread.
                     "SELECT * FROM outbox INDEXED BY idx_outbox_state_channel_id"
                     " WHERE state = ? AND channel = ? AND id > ? AND method = ?"
-                    " AND thread_key IS NULL AND substr(message_key, 1, ?) = ?"
+                    " AND substr(message_key, 1, ?) = ?"
                     " AND not_before <= ? ORDER BY id LIMIT 1",
                     [
                         OutboxState.PENDING.value,
@@ -120,26 +179,33 @@ class OutboxStore(SqliteBase):
         return await self._read(read)
 
     async def coalesce_update(self, head: OutboxRow) -> tuple[OutboxRow, list[int]]:
+        if _is_change_reply(head):
+            return await self._write(lambda db: _coalesce_replies(db, head))
         if head.method != "chat.update" or head.message_key is None:
             return head, []
 
         def write(db: Database) -> tuple[OutboxRow, list[int]]:
             # The head may be in flight from an attempt that died; a newer state still wins.
-            newer = self._rows(
-                db,
-                "SELECT * FROM outbox WHERE channel = ? AND message_key = ? AND method = ?"
-                " AND state IN (?, ?) AND id >= ? ORDER BY id",
-                [head.channel, head.message_key, "chat.update", *UNFINISHED, head.id],
-            )
+            # Ids first: in a storm a digest message has hundreds of renders queued, and
+            # only the newest is read whole.
+            newer = [
+                int(r[0])
+                for r in db.execute(
+                    "SELECT id FROM outbox WHERE channel = ? AND message_key = ? AND method = ?"
+                    " AND state IN (?, ?) AND id >= ? ORDER BY id",
+                    [head.channel, head.message_key, "chat.update", *UNFINISHED, head.id],
+                ).fetchall()
+            ]
             if len(newer) <= 1:
                 return head, []
-            stale = [r["id"] for r in newer[:-1]]
+            stale = newer[:-1]
             db.execute(
                 f"UPDATE outbox SET state = ?, updated_at = ? WHERE id IN"
                 f" ({','.join('?' * len(stale))})",
                 [OutboxState.SUPERSEDED.value, _now(), *stale],
             )
-            return _outbox(newer[-1]), stale
+            [row] = self._rows(db, "SELECT * FROM outbox WHERE id = ?", [newer[-1]])
+            return _outbox(row), stale
 
         return await self._write(write)
 

@@ -236,3 +236,107 @@ async def test_storm_loses_nothing_duplicates_nothing_and_ends_true(
     assert len(threads) < 20 and len(posts) < 60
     rejected = [c for c in strict_slack.calls_to("chat.postMessage") if c.status == 429]
     assert rejected == []
+
+
+async def test_changes_queued_behind_a_backlog_reach_the_thread_as_one_reply(
+    start_bot: BotFactory, settings_for: Callable[[FakeSlack], Settings], strict_slack: FakeSlack
+) -> None:
+    """Each change to a thread is a reply, but a reply waits its turn at one post per second:
+    in a storm the thread gets one reply holding every change still queued, not one each."""
+    bot = await start_bot(settings_for(strict_slack))
+    store = bot.app[STORE]
+    hot = [alert("hot-0", alertname="AlertHot")]
+    await deliver(bot, notification("hot", list(hot), alertname="AlertHot"))
+    await settled(bot)
+    fillers = [
+        notification(
+            f"f{n:02d}", [alert(f"f{n:02d}-0", alertname=f"F{n:02d}")], alertname=f"F{n:02d}"
+        )
+        for n in range(12)
+    ]
+    await asyncio.gather(*(deliver(bot, body) for body in fillers))
+    for i in range(1, 6):
+        hot.append(alert(f"hot-{i}", alertname="AlertHot"))
+        await deliver(bot, notification("hot", list(hot), alertname="AlertHot"))
+        async with asyncio.timeout(30):  # each change synced on its own, its reply queued
+            while await store.dirty_alert_groups(limit=1):
+                await asyncio.sleep(0.02)
+    await settled(bot, timeout=120)
+
+    [parent] = [m for m in parents(strict_slack) if "AlertHot" in m.text]
+    assert "6 firing, 0 resolved" in block_text(parent)
+    changes = [r for r in replies(strict_slack, parent) if ":fire:" in r.text]
+    shown = " ".join(block_text(r) for r in changes)
+    for i in range(1, 6):
+        assert shown.count(f"records-service-hot-{i}") == 1, shown
+    assert len(changes) <= 2, [r.text for r in changes]
+
+
+async def test_in_a_backlog_new_groups_threads_go_before_replies_about_changes(
+    start_bot: BotFactory, settings_for: Callable[[FakeSlack], Settings], strict_slack: FakeSlack
+) -> None:
+    bot = await start_bot(settings_for(strict_slack))
+    old = ["a", "b", "c", "d"]
+    for g in old:
+        await deliver(
+            bot, notification(g, [alert(f"{g}-0", alertname=f"Old{g}")], alertname=f"Old{g}")
+        )
+    await settled(bot, timeout=60)
+    for g in old:  # a change each: its reply waits for the channel's next post turn
+        body = notification(
+            g,
+            [alert(f"{g}-0", alertname=f"Old{g}"), alert(f"{g}-1", alertname=f"Old{g}")],
+            alertname=f"Old{g}",
+        )
+        await deliver(bot, body)
+    new = ["n1", "n2", "n3"]
+    for g in new:
+        await deliver(
+            bot, notification(g, [alert(f"{g}-0", alertname=f"New{g}")], alertname=f"New{g}")
+        )
+    await settled(bot, timeout=60)
+
+    posts = [c for c in strict_slack.calls_to("chat.postMessage") if c.status == 200]
+    order = [
+        "reply" if c.decoded.get("thread_ts") else str(c.decoded.get("text", "")) for c in posts
+    ]
+    last_reply = max(i for i, what in enumerate(order) if what == "reply")
+    for g in new:
+        [at] = [i for i, what in enumerate(order) if f"New{g}" in what]
+        assert at < last_reply, order
+
+
+async def test_a_restart_with_change_replies_queued_reports_each_change_once(
+    start_bot: BotFactory, settings_for: Callable[[FakeSlack], Settings], strict_slack: FakeSlack
+) -> None:
+    settings = settings_for(strict_slack)
+    bot = await start_bot(settings)
+    store = bot.app[STORE]
+    hot = [alert("hot-0", alertname="AlertHot")]
+    await deliver(bot, notification("hot", list(hot), alertname="AlertHot"))
+    await settled(bot)
+    await asyncio.gather(
+        *(
+            deliver(bot, notification(f"f{n:02d}", [alert(f"f{n:02d}-0")], alertname=f"F{n:02d}"))
+            for n in range(12)
+        )
+    )
+    for i in range(1, 5):
+        hot.append(alert(f"hot-{i}", alertname="AlertHot"))
+        await deliver(bot, notification("hot", list(hot), alertname="AlertHot"))
+        async with asyncio.timeout(30):
+            while await store.dirty_alert_groups(limit=1):
+                await asyncio.sleep(0.02)
+    await stop_bot(bot)  # the replies are still queued behind the fillers' posts
+
+    bot = await start_bot(settings)
+    hot.append(alert("hot-5", alertname="AlertHot"))
+    await deliver(bot, notification("hot", list(hot), alertname="AlertHot"))
+    await settled(bot, timeout=120)
+    [parent] = [m for m in parents(strict_slack) if "AlertHot" in m.text]
+    assert "6 firing, 0 resolved" in block_text(parent)
+    changes = [r for r in replies(strict_slack, parent) if ":fire:" in r.text]
+    shown = " ".join(block_text(r) for r in changes)
+    for i in range(1, 6):
+        assert shown.count(f"records-service-hot-{i}") == 1, shown
+    assert len(changes) <= 3, [r.text for r in changes]

@@ -290,3 +290,30 @@ async def test_edits_of_posted_messages_go_around_a_backlog_of_posts(
     # Sent while most of the posts queued before it were still waiting.
     assert update.at < posts[3], (update.at, posts)
     assert texts(strict_slack, "C_ALERTS") == ["digest v2", *(f"reply {i}" for i in range(6))]
+
+
+async def test_an_edit_waiting_for_its_allowance_does_not_hold_new_groups_and_replies(
+    start_bot: BotFactory, settings_for: Callable[[FakeSlack], Settings], strict_slack: FakeSlack
+) -> None:
+    """Slack refused an edit until later: the storm digest's new message and a thread's
+    change reply, queued behind it, still go at the posts' own pace."""
+    bot = await start_bot(settings_for(strict_slack))
+    outbox = bot.app[OUTBOX]
+    await outbox.post("C_ALERTS", "parent v1", message_key="alertgroup:g1")
+    await drained(bot)
+    strict_slack.fail_next("chat.update", retry_after=6)
+    await outbox.update("C_ALERTS", "alertgroup:g1", "parent v2")
+    await outbox.post(
+        "C_ALERTS", "1 alert firing", message_key="alertchanges:g1", thread_key="alertgroup:g1"
+    )
+    await outbox.post("C_ALERTS", "storm digest", message_key="digest:C_ALERTS:g2")
+    await drained(bot, timeout=30)
+
+    [edit] = [c for c in strict_slack.calls_to("chat.update") if c.status == 200]
+    posted = {
+        c.decoded["text"]: c.at
+        for c in strict_slack.calls_to("chat.postMessage")
+        if c.status == 200
+    }
+    assert posted["storm digest"] < edit.at and posted["1 alert firing"] < edit.at
+    assert texts(strict_slack, "C_ALERTS")[0] == "parent v2"
