@@ -170,12 +170,15 @@ class Store(Protocol):
     ) -> OutboxRow | None:
         """A row queued behind `head` in its channel, due by `now`, that may go before it
         (back-pressure): the oldest update of a message Slack already has or, with
-        `posts_with_key`, the oldest top-level post whose message key starts so."""
+        `posts_with_key`, the oldest post whose message key starts so (a top-level post, or
+        a thread's change reply: only those carry a key inside a thread)."""
         ...
 
     async def coalesce_update(self, head: OutboxRow) -> tuple[OutboxRow, list[int]]:
         """For an update at the head of its channel, the newest pending update of the same
-        message, and the ids of the older ones, now marked superseded."""
+        message; for a thread's change reply at the head, one reply holding it and the
+        change replies queued behind it. Either way with the ids of the rows it replaces,
+        now marked superseded."""
         ...
 
     async def mark_in_flight(self, row_id: int) -> None: ...
