@@ -9,7 +9,7 @@ from typing import Any
 
 from bot.domain.report import Line, to_data
 from bot.store.base import Store
-from bot.store.records import NewOutboxItem, OutboxRow, OutboxState
+from bot.store.records import NewOutboxItem, OutboxRow, OutboxState, Urgency
 
 # The metadata event type that ties a posted message back to its outbox row.
 METADATA_EVENT_TYPE = "incident_bot_outbox"
@@ -28,6 +28,7 @@ def message(
     message_key: str | None = None,
     thread_key: str | None = None,
     incident_id: int | None = None,
+    urgency: Urgency = Urgency.NEW_FIRING,
     **extra: Any,
 ) -> NewOutboxItem:
     """A chat.postMessage or chat.update row; the thread workers queue these inside their own
@@ -35,7 +36,7 @@ def message(
     args: dict[str, Any] = {"channel": channel, "text": text, **extra}
     if blocks is not None:
         args["blocks"] = list(blocks)
-    return NewOutboxItem(method, channel, args, message_key, thread_key, incident_id)
+    return NewOutboxItem(method, channel, args, message_key, thread_key, incident_id, urgency)
 
 
 class Outbox:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import json
 import logging
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from bot.config import PlatformConfig
-from bot.domain.alerts import Alert, GroupView, diff, summarize, summarize_group
+from bot.domain.alerts import Alert, Changes, GroupView, diff, summarize, summarize_group
 from bot.domain.clock import Clock
 from bot.services.outbox import message
 from bot.services.store_outage import StoreOutage
@@ -30,7 +31,7 @@ from bot.store.digest_records import (
     THREAD_KEY_PREFIX,
     DigestPage,
 )
-from bot.store.records import AlertGroupState, NewOutboxItem
+from bot.store.records import AlertGroupState, NewOutboxItem, Urgency
 
 log = logging.getLogger(__name__)
 # Seconds of queued posts (at Slack's 1 per second) beyond which new groups go to the digest.
@@ -84,10 +85,20 @@ def change_key(group: AlertGroupState) -> str:
     return f"{CHANGE_REPLY_KEY_PREFIX}{group.group_id}"
 
 
-def _digest_message(page: DigestPage) -> NewOutboxItem:
+def urgency_of(changes: Changes) -> Urgency:
+    """How soon an edit showing `changes` should go when edits are short: new firing first,
+    resolutions next, count changes last."""
+    if changes.newly_firing:
+        return Urgency.NEW_FIRING
+    return Urgency.RESOLVED if changes.newly_resolved else Urgency.COUNTS
+
+
+def _digest_message(page: DigestPage, urgency: Urgency = Urgency.NEW_FIRING) -> NewOutboxItem:
     text, blocks = alert_messages.digest_page(page)
     method = "chat.postMessage" if page.new else "chat.update"
-    return message(method, page.channel, text, blocks=blocks, message_key=page.message_key)
+    return message(
+        method, page.channel, text, blocks=blocks, message_key=page.message_key, urgency=urgency
+    )
 
 
 def view_digest(payload: Any) -> str:
@@ -233,7 +244,16 @@ class AlertThreads:
         else:
             changes = diff(group.posted_state, _changed(group))
             if shown != group.posted_view:
-                items.append(message("chat.update", channel, text, blocks=blocks, message_key=key))
+                items.append(
+                    message(
+                        "chat.update",
+                        channel,
+                        text,
+                        blocks=blocks,
+                        message_key=key,
+                        urgency=urgency_of(changes),
+                    )
+                )
             if changes:
                 reply_text, reply_blocks = alert_messages.change_reply(changes)
                 items.append(
@@ -277,13 +297,19 @@ class AlertThreads:
             if leave is not None
             else alert_messages.digest_line(view, group.group_labels, group.external_url)
         )
+        # Leaving, the redraw goes first: the group's new alerts wait behind it.
+        urgency = (
+            Urgency.NEW_FIRING
+            if leave is not None
+            else urgency_of(diff(group.posted_state, _changed(group)))
+        )
         return await self._store.complete_digest_sync(
             group.group_key,
             group.version,
             digest_key=digest_key,
             channel=channel,
             line=line,
-            render=_digest_message,
+            render=functools.partial(_digest_message, urgency=urgency),
             posted_state=posted_state,
             posted_view=shown if leave is not None else group.posted_view,
             then=[leave] if leave is not None else [],

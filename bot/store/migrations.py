@@ -344,6 +344,13 @@ def _v12_group_summaries(db: Database) -> None:
         )
 
 
+def _v13_outbox_urgency(db: Database) -> None:
+    """How urgent a queued edit is (records.Urgency), so back-pressure spends a short edit
+    allowance on new firing first, resolutions next, count changes last. Rows already queued
+    keep the order they had: all equally urgent."""
+    db.execute("ALTER TABLE outbox ADD COLUMN urgency INTEGER NOT NULL DEFAULT 0")
+
+
 MIGRATIONS: list[Callable[[Database], None]] = [
     _v1_initial,
     _v2_alert_threads,
@@ -357,6 +364,7 @@ MIGRATIONS: list[Callable[[Database], None]] = [
     _v10_action_approvals_needed,
     _v11_digest_lines,
     _v12_group_summaries,
+    _v13_outbox_urgency,
 ]
 
 

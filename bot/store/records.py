@@ -20,6 +20,15 @@ class OutboxState(enum.StrEnum):
     FAILED = "failed"
 
 
+class Urgency(enum.IntEnum):
+    """When a channel's edits are short (Slack allows about 50 a minute), which waiting edit
+    goes first: what a responder most needs to see. Lower goes first."""
+
+    NEW_FIRING = 0  # something started firing (or the edit is not an alert's)
+    RESOLVED = 1  # something resolved
+    COUNTS = 2  # only counts or details changed
+
+
 @dataclass(frozen=True)
 class NewOutboxItem:
     """One Slack write to make. `message_key` names the logical message a post creates or an
@@ -31,6 +40,7 @@ class NewOutboxItem:
     message_key: str | None = None
     thread_key: str | None = None  # post as a reply in the thread of this logical message
     incident_id: int | None = None
+    urgency: Urgency = Urgency.NEW_FIRING
 
 
 @dataclass(frozen=True)

@@ -61,6 +61,7 @@ def insert_outbox_items(db: Database, items: Sequence[NewOutboxItem], created: s
                 "message_key": item.message_key,
                 "thread_key": item.thread_key,
                 "incident_id": item.incident_id,
+                "urgency": int(item.urgency),
                 "state": str(OutboxState.PENDING),
                 "attempts": 0,
                 "not_before": 0.0,
@@ -171,7 +172,7 @@ class OutboxStore(SqliteBase):
                     "SELECT o.* FROM outbox o INDEXED BY idx_outbox_state_channel_id"
                     " JOIN slack_messages m ON m.message_key = o.message_key"
                     " WHERE o.state = ? AND o.channel = ? AND o.id > ? AND o.method = ?"
-                    " AND o.not_before <= ? ORDER BY o.id LIMIT 1",
+                    " AND o.not_before <= ? ORDER BY o.urgency, o.id LIMIT 1",
                     [OutboxState.PENDING.value, head.channel, head.id, "chat.update", now],
                 )
             return _outbox(rows[0]) if rows else None

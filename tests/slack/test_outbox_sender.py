@@ -15,8 +15,8 @@ import pytest
 from bot.config import Settings
 from bot.domain.incident import NewIncident, Severity
 from bot.domain.timeline import EventKind
-from bot.services.outbox import METADATA_EVENT_TYPE
-from bot.store.records import NewOutboxItem, OutboxState
+from bot.services.outbox import METADATA_EVENT_TYPE, message
+from bot.store.records import NewOutboxItem, OutboxState, Urgency
 from bot.store.sqlite import SqliteStore
 from bot.web.keys import OUTBOX, STORE
 from tests.fakes.slack_api import FakeSlack
@@ -317,3 +317,38 @@ async def test_an_edit_waiting_for_its_allowance_does_not_hold_new_groups_and_re
     }
     assert posted["storm digest"] < edit.at and posted["1 alert firing"] < edit.at
     assert texts(strict_slack, "C_ALERTS")[0] == "parent v2"
+
+
+async def test_short_of_edits_new_firing_goes_first_then_resolutions_then_count_changes(
+    start_bot: BotFactory, settings_for: Callable[[FakeSlack], Settings], strict_slack: FakeSlack
+) -> None:
+    """Edits queued behind a backlog of posts go around it by what they show, not by age:
+    a group that started firing before one that resolved, and that before a count change."""
+    bot = await start_bot(settings_for(strict_slack))
+    outbox = bot.app[OUTBOX]
+    for name in ("counts", "resolved", "firing"):
+        await outbox.post("C_ALERTS", f"{name} v1", message_key=f"alertgroup:{name}")
+    await drained(bot)
+    for i in range(6):
+        await outbox.post("C_ALERTS", f"reply {i}")
+    # Queued together, oldest first, as one sync of three groups would queue them.
+    await outbox.write(
+        *(
+            message(
+                "chat.update",
+                "C_ALERTS",
+                f"{name} v2",
+                message_key=f"alertgroup:{name}",
+                urgency=urgency,
+            )
+            for name, urgency in (
+                ("counts", Urgency.COUNTS),
+                ("resolved", Urgency.RESOLVED),
+                ("firing", Urgency.NEW_FIRING),
+            )
+        )
+    )
+    await drained(bot, timeout=30)
+
+    edits = [c.decoded["text"] for c in strict_slack.calls_to("chat.update") if c.status == 200]
+    assert edits == ["firing v2", "resolved v2", "counts v2"]
