@@ -67,16 +67,23 @@ def body_for(args: argparse.Namespace, tag: str, i: int) -> bytes:
     return webhook_body(tag, i)
 
 
-async def wait_idle(pid: int, *, quiet_s: float = 1.0, limit_s: float = 60.0) -> float:
-    """Seconds until the process used under 2% CPU for `quiet_s`."""
+async def wait_idle(
+    pid: int, *, quiet_s: float = 1.0, limit_s: float = 60.0, tick_s: float = 0.1
+) -> float:
+    """Seconds until the process used under 2% CPU for `quiet_s`: the start of the first such
+    window, sampled every `tick_s` (the kernel counts CPU in 10 ms ticks, so a window shorter
+    than a second could not tell 2% from 0)."""
     began = time.monotonic()
-    last = cpu_seconds(pid)
+    samples = [(began, cpu_seconds(pid))]
     while time.monotonic() - began < limit_s:
-        await asyncio.sleep(quiet_s)
-        now = cpu_seconds(pid)
-        if now - last <= 0.02 * quiet_s:
-            return time.monotonic() - began - quiet_s
-        last = now
+        await asyncio.sleep(tick_s)
+        now, cpu = time.monotonic(), cpu_seconds(pid)
+        samples.append((now, cpu))
+        while len(samples) > 1 and now - samples[1][0] >= quiet_s:
+            samples.pop(0)
+        since, then = samples[0]
+        if now - since >= quiet_s and cpu - then <= 0.02 * quiet_s:
+            return since - began
     return time.monotonic() - began
 
 
