@@ -1,5 +1,6 @@
-"""Fixtures of the Slack command tests: the fake Kubernetes and fake PagerDuty they act on, and
-the factories of the worlds in tests/harness/commands.py."""
+"""Fixtures of the Slack tests: a fake Slack that enforces Slack's post rate and the settings of
+a bot posting alerts to it, the fake Kubernetes and fake PagerDuty the commands act on, and the
+factories of the worlds in tests/harness/commands.py."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from bot.domain.clock import ManualClock
 from tests.fakes.kube_api import FakeKubernetes
 from tests.fakes.pagerduty_api import FakePagerDuty
 from tests.fakes.slack_api import FakeSlack
-from tests.harness.bot import BotFactory
+from tests.harness.alerts import TOKEN
+from tests.harness.bot import BOT_TOKEN, SIGNING_SECRET, BotFactory
 from tests.harness.commands import (
     NS,
     TUESDAY_10AM_NEW_YORK,
@@ -25,6 +27,30 @@ from tests.harness.commands import (
     IncidentWorlds,
     slack_env,
 )
+
+
+@pytest.fixture
+async def strict_slack() -> AsyncIterator[FakeSlack]:
+    """A fake Slack that answers 429 to a second post in the same channel within 1 s."""
+    async with FakeSlack(bot_token=BOT_TOKEN, enforce_post_rate=True) as fake:
+        yield fake
+
+
+@pytest.fixture
+def settings_for(make_settings: Callable[..., Settings]) -> Callable[[FakeSlack], Settings]:
+    """Settings of a bot posting alert threads to C_ALERTS of the given fake Slack."""
+
+    def make(fake: FakeSlack) -> Settings:
+        return make_settings(
+            SLACK_BOT_TOKEN=BOT_TOKEN,
+            SLACK_SIGNING_SECRET=SIGNING_SECRET,
+            SLACK_API_URL=fake.url,
+            SLACK_ALERTS_CHANNEL="C_ALERTS",
+            SLACK_INCIDENTS_CHANNEL="C_INCIDENTS",
+            ALERTMANAGER_TOKEN=TOKEN,
+        )
+
+    return make
 
 
 @pytest.fixture

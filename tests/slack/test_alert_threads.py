@@ -3,38 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
-
-import pytest
+from collections.abc import Callable
+from typing import Any
 
 from bot.config import PlatformConfig, Settings
 from bot.store.sqlite import SqliteStore
 from bot.web.keys import STORE
 from tests.fakes.alertmanager_payloads import alert, notification
 from tests.fakes.slack_api import FakeSlack
-from tests.harness.alerts import TOKEN, block_text, deliver, parents, replies, settled
-from tests.harness.bot import BOT_TOKEN, SIGNING_SECRET, BotFactory, stop_bot
-
-
-@pytest.fixture
-def settings_for(make_settings: Callable[..., Settings]) -> Callable[[FakeSlack], Settings]:
-    def make(fake: FakeSlack) -> Settings:
-        return make_settings(
-            SLACK_BOT_TOKEN=BOT_TOKEN,
-            SLACK_SIGNING_SECRET=SIGNING_SECRET,
-            SLACK_API_URL=fake.url,
-            SLACK_ALERTS_CHANNEL="C_ALERTS",
-            SLACK_INCIDENTS_CHANNEL="C_INCIDENTS",
-            ALERTMANAGER_TOKEN=TOKEN,
-        )
-
-    return make
-
-
-@pytest.fixture
-async def strict_slack() -> AsyncIterator[FakeSlack]:
-    async with FakeSlack(bot_token=BOT_TOKEN, enforce_post_rate=True) as fake:
-        yield fake
+from tests.harness.alerts import block_text, deliver, parents, replies, settled
+from tests.harness.bot import BotFactory, RunningBot, stop_bot
 
 
 async def test_a_new_group_gets_one_parent_with_state_links_and_buttons(
@@ -238,29 +216,41 @@ async def test_storm_loses_nothing_duplicates_nothing_and_ends_true(
     assert rejected == []
 
 
+async def grow_behind_a_backlog(bot: RunningBot, hot: list[dict[str, Any]], upto: int) -> None:
+    """Twelve new groups' posts fill the channel's queue; then the hot group gains alerts
+    hot-N up to `upto`, each change synced on its own, so each reply queues behind them."""
+    store = bot.app[STORE]
+    await asyncio.gather(
+        *(
+            deliver(
+                bot,
+                notification(
+                    f"f{n:02d}",
+                    [alert(f"f{n:02d}-0", alertname=f"F{n:02d}")],
+                    alertname=f"F{n:02d}",
+                ),
+            )
+            for n in range(12)
+        )
+    )
+    for i in range(len(hot), upto + 1):
+        hot.append(alert(f"hot-{i}", alertname="AlertHot"))
+        await deliver(bot, notification("hot", list(hot), alertname="AlertHot"))
+        async with asyncio.timeout(30):
+            while await store.dirty_alert_groups(limit=1):
+                await asyncio.sleep(0.02)
+
+
 async def test_changes_queued_behind_a_backlog_reach_the_thread_as_one_reply(
     start_bot: BotFactory, settings_for: Callable[[FakeSlack], Settings], strict_slack: FakeSlack
 ) -> None:
     """Each change to a thread is a reply, but a reply waits its turn at one post per second:
     in a storm the thread gets one reply holding every change still queued, not one each."""
     bot = await start_bot(settings_for(strict_slack))
-    store = bot.app[STORE]
     hot = [alert("hot-0", alertname="AlertHot")]
     await deliver(bot, notification("hot", list(hot), alertname="AlertHot"))
     await settled(bot)
-    fillers = [
-        notification(
-            f"f{n:02d}", [alert(f"f{n:02d}-0", alertname=f"F{n:02d}")], alertname=f"F{n:02d}"
-        )
-        for n in range(12)
-    ]
-    await asyncio.gather(*(deliver(bot, body) for body in fillers))
-    for i in range(1, 6):
-        hot.append(alert(f"hot-{i}", alertname="AlertHot"))
-        await deliver(bot, notification("hot", list(hot), alertname="AlertHot"))
-        async with asyncio.timeout(30):  # each change synced on its own, its reply queued
-            while await store.dirty_alert_groups(limit=1):
-                await asyncio.sleep(0.02)
+    await grow_behind_a_backlog(bot, hot, upto=5)
     await settled(bot, timeout=120)
 
     [parent] = [m for m in parents(strict_slack) if "AlertHot" in m.text]
@@ -311,22 +301,10 @@ async def test_a_restart_with_change_replies_queued_reports_each_change_once(
 ) -> None:
     settings = settings_for(strict_slack)
     bot = await start_bot(settings)
-    store = bot.app[STORE]
     hot = [alert("hot-0", alertname="AlertHot")]
     await deliver(bot, notification("hot", list(hot), alertname="AlertHot"))
     await settled(bot)
-    await asyncio.gather(
-        *(
-            deliver(bot, notification(f"f{n:02d}", [alert(f"f{n:02d}-0")], alertname=f"F{n:02d}"))
-            for n in range(12)
-        )
-    )
-    for i in range(1, 5):
-        hot.append(alert(f"hot-{i}", alertname="AlertHot"))
-        await deliver(bot, notification("hot", list(hot), alertname="AlertHot"))
-        async with asyncio.timeout(30):
-            while await store.dirty_alert_groups(limit=1):
-                await asyncio.sleep(0.02)
+    await grow_behind_a_backlog(bot, hot, upto=4)
     await stop_bot(bot)  # the replies are still queued behind the fillers' posts
 
     bot = await start_bot(settings)

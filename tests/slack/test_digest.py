@@ -7,39 +7,16 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
-
-import pytest
 
 from bot.config import Settings
 from tests.fakes.alertmanager_payloads import alert, notification
 from tests.fakes.slack_api import FakeSlack, Message
-from tests.harness.alerts import TOKEN, deliver, parents, settled
-from tests.harness.bot import BOT_TOKEN, SIGNING_SECRET, BotFactory, RunningBot, stop_bot
+from tests.harness.alerts import deliver, parents, settled
+from tests.harness.bot import BotFactory, RunningBot, stop_bot
 
 STORM = "Alert storm"
-
-
-@pytest.fixture
-def settings_for(make_settings: Callable[..., Settings]) -> Callable[[FakeSlack], Settings]:
-    def make(fake: FakeSlack) -> Settings:
-        return make_settings(
-            SLACK_BOT_TOKEN=BOT_TOKEN,
-            SLACK_SIGNING_SECRET=SIGNING_SECRET,
-            SLACK_API_URL=fake.url,
-            SLACK_ALERTS_CHANNEL="C_ALERTS",
-            SLACK_INCIDENTS_CHANNEL="C_INCIDENTS",
-            ALERTMANAGER_TOKEN=TOKEN,
-        )
-
-    return make
-
-
-@pytest.fixture
-async def strict_slack() -> AsyncIterator[FakeSlack]:
-    async with FakeSlack(bot_token=BOT_TOKEN, enforce_post_rate=True) as fake:
-        yield fake
 
 
 def group_body(g: str, alerts: int = 2, status: str = "firing") -> dict[str, Any]:

@@ -6,7 +6,7 @@ import asyncio
 import itertools
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,14 +24,9 @@ from tests.harness.bot import BOT_TOKEN, SIGNING_SECRET, BotFactory, RunningBot,
 
 
 @pytest.fixture
-async def strict_slack() -> AsyncIterator[FakeSlack]:
-    """A fake Slack that answers 429 to a second post in the same channel within 1 s."""
-    async with FakeSlack(bot_token=BOT_TOKEN, enforce_post_rate=True) as fake:
-        yield fake
-
-
-@pytest.fixture
 def settings_for(make_settings: Callable[..., Settings]) -> Callable[[FakeSlack], Settings]:
+    """This file's bots route no alerts: the tests queue the outbox rows themselves."""
+
     def make(fake: FakeSlack) -> Settings:
         return make_settings(
             SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_SIGNING_SECRET=SIGNING_SECRET, SLACK_API_URL=fake.url

@@ -7,8 +7,7 @@ import hashlib
 import hmac
 import json
 import logging
-from collections.abc import AsyncIterator, Callable
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -22,18 +21,6 @@ from tests.harness.alerts import TOKEN, block_text, deliver, parents, replies
 from tests.harness.bot import BOT_TOKEN, SIGNING_SECRET, BotFactory, RunningBot
 
 PD_SECRET = "pd-webhook-secret"
-
-
-@pytest.fixture
-async def fake_pagerduty(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[FakePagerDuty]:
-    fake = FakePagerDuty()
-    await fake.start(tmp_path)
-    # The pagerduty client (httpx) trusts this CA through the standard variable.
-    monkeypatch.setenv("SSL_CERT_FILE", str(fake.ca_file))
-    yield fake
-    await fake.stop()
 
 
 @pytest.fixture
