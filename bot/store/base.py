@@ -27,6 +27,9 @@ class StoreUnavailable(Exception):
 
 
 class Store(Protocol):
+    # "sqlite" or "postgresql": /readyz names it.
+    backend: str
+
     async def open(self) -> None: ...
     async def close(self) -> None: ...
     async def ping(self) -> None: ...

@@ -11,8 +11,9 @@ from typing import Any
 from sqlite_utils import Database
 
 from bot.domain.alerts import LISTED_ALERTS, Alert, GroupSummary, Link
+from bot.store.columns import from_json_text, json_text
 from bot.store.records import AlertGroupState, NewOutboxItem
-from bot.store.sqlite_base import SqliteBase, _iso, _now, from_json_text, json_text
+from bot.store.sqlite_base import SqliteBase, _iso, _now
 from bot.store.sqlite_outbox import insert_outbox_items
 from bot.store.sqlite_pagerduty import store_pagerduty_event
 
