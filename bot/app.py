@@ -18,6 +18,7 @@ from bot.services.actions.approvals import DangerousActions, Operators
 from bot.services.auto_declare import AutoDeclarePolicy
 from bot.services.incident_access import IncidentAccess
 from bot.services.incidents import Lifecycle
+from bot.services.leadership import Leadership
 from bot.services.outbox import Outbox
 from bot.services.paging import Pager
 from bot.services.platform import build_platform
@@ -45,6 +46,7 @@ from bot.web.keys import (
     CLOCK,
     CONFIG,
     INTEGRATIONS,
+    LEADERSHIP,
     LIFECYCLE,
     METRICS,
     OUTBOX,
@@ -73,21 +75,27 @@ async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
     store = open_store(app[SETTINGS].database)
     await store.open()
     app[STORE] = store
+    app[LEADERSHIP] = Leadership(store, app[METRICS])
     yield
     await store.close()
+
+
+async def _leadership_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Last to start, first to stop: the work the contexts before registered runs while this
+    replica holds the lease, and a clean stop gives the lease up for another to take at once."""
+    task = asyncio.create_task(app[LEADERSHIP].run(), name="leadership")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 async def _retention_ctx(app: web.Application) -> AsyncIterator[None]:
     """Prunes old webhook bodies and sent messages in the background, unless told to keep all."""
     days = app[SETTINGS].retention_days
-    task = None
     if days:
-        task = asyncio.create_task(Retention(app[STORE], app[CLOCK], days).run(), name="retention")
+        app[LEADERSHIP].add("retention", Retention(app[STORE], app[CLOCK], days).run)
     yield
-    if task is not None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 async def _platform_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -191,7 +199,10 @@ async def _slack_ctx(app: web.Application) -> AsyncIterator[None]:
             SlackUserGroups(client),
             Operators(operators, config.two_person_p0_rollbacks),
         )
-        await dangerous_actions.fail_interrupted()
+        if store.backend == "sqlite":
+            # One process owns the file: whatever is still running, a stop left so. Replicas
+            # sharing PostgreSQL cannot tell a dead one's action from a live one's yet.
+            await dangerous_actions.fail_interrupted()
         dangerous = ActionCommands(store, dangerous_actions)
         app[SLACK_ENDPOINT].store = store
         app[SLACK_ENDPOINT].bolt = build_bolt_app(
@@ -204,17 +215,13 @@ async def _slack_ctx(app: web.Application) -> AsyncIterator[None]:
             lambda bolt: register_pagerduty_actions(bolt, pagerduty),
         )
         app[SLACK_STATE].update(state="configured", detail="HTTP mode at /slack/events")
-    tasks = [
-        asyncio.create_task(
-            OutboxSender(
-                store, outbox, client, clock, metrics, fallback_channel=incidents_channel
-            ).run(),
-            name="outbox-sender",
-        ),
-        asyncio.create_task(threads.run(), name="alert-threads"),
-        asyncio.create_task(pd_threads.run(), name="pagerduty-threads"),
-        asyncio.create_task(reminders.run(), name="reminders"),
-    ]
+    leadership = app[LEADERSHIP]
+    sender = OutboxSender(store, outbox, client, clock, metrics, fallback_channel=incidents_channel)
+    leadership.add("outbox-sender", sender.run)
+    leadership.add("alert-threads", threads.run)
+    leadership.add("pagerduty-threads", pd_threads.run)
+    leadership.add("reminders", reminders.run)
+    tasks = []
     if client is not None and settings.socket_mode:
         tasks.append(asyncio.create_task(_run_socket_mode(app), name="slack-socket-mode"))
     yield
@@ -267,6 +274,7 @@ def create_app(
     app.cleanup_ctx.append(_retention_ctx)
     app.cleanup_ctx.append(_platform_ctx)
     app.cleanup_ctx.append(_slack_ctx)
+    app.cleanup_ctx.append(_leadership_ctx)
 
     app.router.add_get("/healthz", health.healthz)
     app.router.add_get("/readyz", health.readyz)

@@ -65,3 +65,14 @@ class Metrics:
             registry=r,
             buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900),
         )
+        self.leader = Gauge(
+            "incident_bot_leader",
+            "1 while this replica holds the lease for the work that must happen once",
+            registry=r,
+        )
+        self.leadership_changes = Counter(
+            "incident_bot_leadership_changes_total",
+            "This replica gaining or losing the lease (a failover shows as a gain elsewhere)",
+            ["change"],
+            registry=r,
+        )

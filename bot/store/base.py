@@ -8,6 +8,7 @@ from typing import Any, Protocol
 
 from bot.domain.actions import ActionPlan, ActionState, PendingAction
 from bot.domain.incident import Incident, NewIncident
+from bot.domain.leases import Lease
 from bot.domain.timeline import NewEvent, TimelineEvent
 from bot.store.digest_records import DigestLine, DigestRender
 from bot.store.records import (
@@ -216,6 +217,17 @@ class Store(Protocol):
     async def outbox_row(self, row_id: int) -> OutboxRow | None: ...
     async def outbox_stats(self, now: float) -> OutboxStats: ...
     async def message_ref(self, message_key: str) -> SlackMessageRef | None: ...
+
+    # Leases: the work that must happen once across replicas.
+    async def hold_lease(self, name: str, holder: str, ttl: float) -> Lease | None:
+        """Takes or renews the lease for `ttl` seconds; None while another holder has it."""
+        ...
+
+    async def release_lease(self, lease: Lease) -> None:
+        """Gives the lease up at once (a clean stop), so another replica need not wait."""
+        ...
+
+    async def lease(self, name: str) -> Lease | None: ...
 
     # Retention.
     async def prune(self, older_than: datetime, limit: int) -> dict[str, int]:

@@ -351,6 +351,16 @@ def _v13_outbox_urgency(db: Database) -> None:
     db.execute("ALTER TABLE outbox ADD COLUMN urgency INTEGER NOT NULL DEFAULT 0")
 
 
+def _v14_leases(db: Database) -> None:
+    """Who does the work that must happen once (sending the outbox, syncing threads,
+    reminders): one holder per lease at a time, and an epoch that grows with each new holder
+    so that a holder that lost its lease cannot act as if it still held it."""
+    db.execute(
+        "CREATE TABLE leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL,"
+        " epoch INTEGER NOT NULL, expires_at REAL NOT NULL)"
+    )
+
+
 MIGRATIONS: list[Callable[[Database], None]] = [
     _v1_initial,
     _v2_alert_threads,
@@ -365,6 +375,7 @@ MIGRATIONS: list[Callable[[Database], None]] = [
     _v11_digest_lines,
     _v12_group_summaries,
     _v13_outbox_urgency,
+    _v14_leases,
 ]
 
 

@@ -221,8 +221,17 @@ CREATE TABLE digest_lines (
 CREATE INDEX digest_lines_page ON digest_lines (digest_key, page, position);
 """
 
+_V2_LEASES = """
+CREATE TABLE leases (
+    name text PRIMARY KEY,
+    holder text NOT NULL,
+    epoch bigint NOT NULL,
+    expires_at double precision NOT NULL
+);
+"""
+
 # Index = schema version; append only.
-MIGRATIONS: list[str] = ["", _V1_INITIAL]
+MIGRATIONS: list[str] = ["", _V1_INITIAL, _V2_LEASES]
 LATEST = len(MIGRATIONS) - 1
 
 

@@ -82,6 +82,9 @@ class SqliteBase:
         def setup(db: Database) -> None:
             db.conn.execute("PRAGMA journal_mode = WAL")
             migrate(db)
+            # One process per file: a lease still held here is a stopped process's, and the
+            # restarted bot must not wait out its time to resume sending.
+            db.execute("UPDATE leases SET expires_at = 0")
 
         await asyncio.to_thread(self._writer.start, setup)
         self._opened = True

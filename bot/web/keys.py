@@ -10,6 +10,7 @@ from bot.config import PlatformConfig, Settings
 from bot.domain.clock import Clock
 from bot.observability.metrics import Metrics
 from bot.services.incidents import Lifecycle
+from bot.services.leadership import Leadership
 from bot.services.outbox import Outbox
 from bot.services.platform import Platform
 from bot.services.postmortems.drafts import PostMortems
@@ -31,3 +32,5 @@ WEBHOOK_WAKEUPS = web.AppKey("webhook_wakeups", dict[str, asyncio.Event])
 REMINDERS = web.AppKey("reminders", ReminderScheduler)
 PLATFORM = web.AppKey("platform", Platform)
 POSTMORTEMS = web.AppKey("postmortems", PostMortems)
+# Which replica does the work that must happen once (outbox, thread sync, reminders).
+LEADERSHIP = web.AppKey("leadership", Leadership)
