@@ -65,6 +65,16 @@ async def click(
     await settled(bot)
 
 
+async def new_replies(
+    fake: FakeSlack, parent: Message, *, before: int, timeout: float = 10
+) -> list[Message]:
+    """The thread's replies once more than `before` of them have reached Slack."""
+    async with asyncio.timeout(timeout):
+        while len(found := replies(fake, parent)) <= before:
+            await asyncio.sleep(0.02)
+    return found
+
+
 async def one_thread(bot: RunningBot, fake: FakeSlack, **labels: str) -> Message:
     await deliver(bot, notification("g1", [alert("a1", **labels)]))
     await settled(bot)
@@ -119,6 +129,8 @@ async def test_silence_creates_a_one_hour_silence_in_the_real_alertmanager(
     confirmation = fake_slack.responses[-1]
     assert 'pod="records-service-a1"' in confirmation["text"]
     await confirm_silence(bot, fake_slack, confirmation, user="U7")
+    # The click is acked before the silence is made; the thread's reply says it was.
+    reply = (await new_replies(fake_slack, parent, before=0))[-1].text
 
     [silence] = await am.silences()
     matchers = {m["name"]: m["value"] for m in silence["matchers"]}
@@ -132,7 +144,6 @@ async def test_silence_creates_a_one_hour_silence_in_the_real_alertmanager(
         "severity": "warning",
     }
     assert silence["createdBy"] == "slack:U7" and silence["status"]["state"] == "active"
-    reply = replies(fake_slack, parent)[-1].text
     assert f"http://alertmanager.example:9093/#/silences/{silence['id']}" in reply
     assert 'pod="records-service-a1"' in reply
 
@@ -173,6 +184,7 @@ async def test_silence_of_a_group_by_alertname_thread_silences_only_its_alerts(
     [parent] = parents(fake_slack)
     await click(bot, fake_slack, "alert_silence", parent, answer=True)
     await confirm_silence(bot, fake_slack, fake_slack.responses[-1], user="U1")
+    await new_replies(fake_slack, parent, before=0)  # the silence is made before the reply
 
     [silence] = await am.silences()
     matchers = {m["name"]: m["value"] for m in silence["matchers"]}
