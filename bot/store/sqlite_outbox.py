@@ -187,14 +187,16 @@ class OutboxStore(SqliteBase):
 
         def write(db: Database) -> tuple[OutboxRow, list[int]]:
             # The head may be in flight from an attempt that died; a newer state still wins.
+            # Older renders waiting too (a retry held back by Slack while urgency sent a newer
+            # one first) go with it: landing after it, they would show a state already left.
             # Ids first: in a storm a digest message has hundreds of renders queued, and
             # only the newest is read whole.
             newer = [
                 int(r[0])
                 for r in db.execute(
                     "SELECT id FROM outbox WHERE channel = ? AND message_key = ? AND method = ?"
-                    " AND state IN (?, ?) AND id >= ? ORDER BY id",
-                    [head.channel, head.message_key, "chat.update", *UNFINISHED, head.id],
+                    " AND state IN (?, ?) ORDER BY id",
+                    [head.channel, head.message_key, "chat.update", *UNFINISHED],
                 ).fetchall()
             ]
             if len(newer) <= 1:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bot.config import Settings
+from bot.web.keys import STORE
 from tests.fakes.alertmanager_payloads import alert, notification
 from tests.fakes.slack_api import FakeSlack, Message
 from tests.harness.alerts import deliver, parents, settled
@@ -197,3 +198,42 @@ async def test_a_restart_mid_storm_keeps_every_group_named_once(
             assert place.startswith("thread: Resolved" if g in resolved else "thread: Firing")
     texts = [m.text for m in parents(strict_slack)]
     assert len(texts) == len(set(texts)), "a message was posted twice"
+
+
+async def synced(bot: RunningBot, timeout: float = 30) -> None:
+    """Until every stored change has its Slack writes queued, sent or not."""
+    store = bot.app[STORE]
+    async with asyncio.timeout(timeout):
+        while await store.dirty_alert_groups(limit=1):
+            await asyncio.sleep(0.05)
+
+
+async def test_a_digest_message_ends_showing_its_groups_latest_state(
+    start_bot: BotFactory, settings_for: Callable[[FakeSlack], Settings], strict_slack: FakeSlack
+) -> None:
+    """While new threads' posts hold the channel, edits go around them most urgent first. A
+    newer redraw of a digest message sent first must take the older ones waiting with it:
+    an older one landing after it would show a state its groups have left (the restart test
+    once ended with a resolved group still "2 firing" so)."""
+    bot = await start_bot(settings_for(strict_slack))
+    fillers = [f"filler{n:02d}" for n in range(20)]
+    await storm(bot, fillers)
+    await settled(bot, timeout=120)
+    members = [g for g in fillers if live_places(strict_slack, f"Alert{g}")[0].startswith("dig")]
+    resolving, growing = members[0], members[1]
+
+    # A few new groups' threads (too few for the digest): posts that wait their turn at 1/s.
+    for g in ("new0", "new1", "new2", "new3", "new4"):
+        await deliver(bot, group_body(g))
+    await synced(bot)
+    # The resolution's redraw waits (Slack asks for 2 s) while a newer, more urgent one comes.
+    strict_slack.fail_next("chat.update", retry_after=2)
+    await deliver(bot, group_body(resolving, status="resolved"))
+    await synced(bot)
+    await deliver(bot, group_body(growing, alerts=3))
+    await settled(bot, timeout=60)
+
+    [resolved_place] = live_places(strict_slack, f"Alert{resolving}")
+    assert "0 firing, 2 resolved" in resolved_place, resolved_place
+    [grown_place] = live_places(strict_slack, f"Alert{growing}")
+    assert "3 firing, 0 resolved" in grown_place, grown_place
