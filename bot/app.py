@@ -216,7 +216,15 @@ async def _slack_ctx(app: web.Application) -> AsyncIterator[None]:
         )
         app[SLACK_STATE].update(state="configured", detail="HTTP mode at /slack/events")
     leadership = app[LEADERSHIP]
-    sender = OutboxSender(store, outbox, client, clock, metrics, fallback_channel=incidents_channel)
+    sender = OutboxSender(
+        store,
+        outbox,
+        client,
+        clock,
+        metrics,
+        fallback_channel=incidents_channel,
+        fence=leadership.fence,
+    )
     leadership.add("outbox-sender", sender.run)
     leadership.add("alert-threads", threads.run)
     leadership.add("pagerduty-threads", pd_threads.run)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from tests.harness.bot import (
     RunningBot,
     stop_bot,
 )
+from tests.harness.postgres import ThrowawayPostgres
 
 pytest_plugins = ["tests.harness.plugin"]
 
@@ -35,9 +37,21 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def make_settings(tmp_path: Path) -> Callable[..., Settings]:
+def bot_database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Where the test's bot keeps its store: a SQLite file, or with `--store postgresql` a
+    fresh database on the session's throwaway PostgreSQL."""
+    if request.config.getoption("--store") != "postgresql":
+        return str(tmp_path / "bot.db")
+    server: ThrowawayPostgres = request.getfixturevalue("postgres")
+    name = f"bot_{uuid.uuid4().hex[:12]}"
+    server.psql(f'CREATE DATABASE "{name}"')
+    return server.dsn.rsplit("/", 1)[0] + f"/{name}"
+
+
+@pytest.fixture
+def make_settings(bot_database: str) -> Callable[..., Settings]:
     def make(**env: Any) -> Settings:
-        env.setdefault("INCIDENT_BOT_DATABASE", str(tmp_path / "bot.db"))
+        env.setdefault("INCIDENT_BOT_DATABASE", bot_database)
         return Settings(**env)
 
     return make

@@ -29,7 +29,8 @@ LEASE = "singleton-work"
 # a responder would tolerate; renewing every 2 s survives two lost renewals.
 TTL_SECONDS = 10.0
 RENEW_SECONDS = 2.0
-# A leader stops its work this long before the lease could expire without a renewal.
+# A leader stops its work this long (at most a fifth of the TTL) before the lease could expire
+# without a renewal.
 SAFETY_SECONDS = 2.0
 
 Worker = Callable[[], Coroutine[Any, Any, None]]
@@ -55,6 +56,7 @@ class Leadership:
         self._metrics = metrics
         self.holder = holder or replica_name()
         self._ttl, self._renew = ttl, renew
+        self._safety = min(SAFETY_SECONDS, ttl / 5)
         self._workers: list[tuple[str, Worker]] = []
         self._running: list[asyncio.Task[None]] = []
         self.lease: Lease | None = None
@@ -68,6 +70,14 @@ class Leadership:
     @property
     def leading(self) -> bool:
         return self.lease is not None
+
+    def fence(self) -> Lease | None:
+        """The lease to act under, or None once it may have lapsed. Asked right before each
+        send: a replica that was paused (a stopped VM, a long pause) past its lease wakes with
+        its work still running, and must not send as if it still led while a new leader does."""
+        if self.lease is None or time.monotonic() >= self._valid_until:
+            return None
+        return self.lease
 
     def describe(self) -> dict[str, Any]:
         """What this replica is doing, for /readyz."""
@@ -94,12 +104,14 @@ class Leadership:
     async def _step(self) -> None:
         asked_at = time.monotonic()
         try:
-            lease = await self._store.hold_lease(LEASE, self.holder, self._ttl)
-        except StoreUnavailable as exc:
+            # A database that stops answering must not hold a leader's work past its lease.
+            async with asyncio.timeout(self._ttl / 2):
+                lease = await self._store.hold_lease(LEASE, self.holder, self._ttl)
+        except (StoreUnavailable, TimeoutError) as exc:
             if self.leading and time.monotonic() >= self._valid_until:
                 log.warning(
                     "leadership lost: the lease could not be renewed",
-                    extra={"replica": self.holder, "error": str(exc)},
+                    extra={"replica": self.holder, "error": str(exc) or "timed out"},
                 )
                 await self._lose()
             return
@@ -109,7 +121,7 @@ class Leadership:
                 await self._lose()
             return
         # Counted from when we asked: the database may have granted it a moment earlier.
-        self._valid_until = asked_at + self._ttl - SAFETY_SECONDS
+        self._valid_until = asked_at + self._ttl - self._safety
         if self.lease is not None and self.lease.epoch == lease.epoch:
             self.lease = lease
             return

@@ -19,7 +19,7 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +28,7 @@ from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain.clock import Clock
+from bot.domain.leases import Lease
 from bot.domain.report import from_data, plain_text
 from bot.domain.timeline import EventKind, NewEvent
 from bot.observability.metrics import Metrics
@@ -63,6 +64,7 @@ MAX_REQUEST_ERRORS = 5  # the SDK refused the request (a refused upload): retrie
 MAX_BACKOFF = 60.0
 MAX_CONCURRENT_SENDS = 8
 HISTORY_PAGES = 5
+FENCED_PAUSE = 1.0  # a sender that lost the lead waits this long for its work to be stopped
 
 
 def _is_digest(row: OutboxRow) -> bool:
@@ -88,9 +90,11 @@ class OutboxSender:
         *,
         pacing: Pacing | None = None,
         fallback_channel: str | None = None,
+        fence: Callable[[], Lease | None] | None = None,
     ) -> None:
         """`fallback_channel` (the incidents channel) hears when the bot must be invited to
-        another channel."""
+        another channel. `fence` gives the lease sends are made under (None once lost): each
+        send first checks it is still held, in the write that marks the row in flight."""
         self._store = store
         self._invites = Invites(store, outbox, fallback_channel)
         self._outbox = outbox
@@ -102,6 +106,8 @@ class OutboxSender:
         self._tasks: set[asyncio.Task[None]] = set()
         self._limit = asyncio.Semaphore(MAX_CONCURRENT_SENDS)
         self._outage = StoreOutage("outbox", log)
+        self._fence = fence
+        self._fenced_until = 0.0
 
     def _now(self) -> float:
         # Slack's limits and retry delays run on real time, whatever clock the incidents use.
@@ -128,6 +134,8 @@ class OutboxSender:
     async def _dispatch(self) -> float:
         """Starts a send for every channel whose head is due; returns seconds to the next one."""
         now = self._now()
+        if now < self._fenced_until:
+            return self._fenced_until - now
         next_due = 5.0
         for head in await self._store.outbox_heads():
             if head.channel in self._busy:
@@ -235,7 +243,8 @@ class OutboxSender:
             if found is not None:
                 await self._finish(row, {"ts": found.ts, "channel": found.channel}, found)
                 return
-        await self._store.mark_in_flight(row.id)
+        if not await self._mark_in_flight(row):
+            return
         try:
             response = await self._call(method, args)
         except SlackApiError as exc:
@@ -264,6 +273,20 @@ class OutboxSender:
             ref = SlackMessageRef(str(data.get("channel", row.channel)), str(data["ts"]))
         result = {k: data[k] for k in ("ts", "channel") if k in data}
         await self._finish(row, result, ref)
+
+    async def _mark_in_flight(self, row: OutboxRow) -> bool:
+        if self._fence is None:
+            return await self._store.mark_in_flight(row.id)
+        lease = self._fence()
+        if lease is not None and await self._store.mark_in_flight(row.id, lease):
+            return True
+        if self._now() >= self._fenced_until:
+            log.warning(
+                "outbox paused: this replica no longer holds the lead; the new leader sends",
+                extra={"row": row.id},
+            )
+        self._fenced_until = self._now() + FENCED_PAUSE
+        return False
 
     async def _call(self, method: str, args: dict[str, Any]) -> Any:
         """Through the SDK's own method where there is one: it knows how Slack wants each

@@ -5,12 +5,19 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from datetime import datetime
 from typing import Any
 
 from sqlite_utils import Database
 
-from bot.store.digest_records import CHANGE_REPLY_KEY_PREFIX
+from bot.domain.leases import Lease
+from bot.store.outbox_rows import (
+    UNFINISHED,
+    channel_access,
+    is_change_reply,
+    merged_reply,
+    outbox_record,
+    outbox_stats,
+)
 from bot.store.records import (
     AWAITING_INVITE,
     ChannelAccess,
@@ -21,30 +28,7 @@ from bot.store.records import (
     SlackMessageRef,
 )
 from bot.store.sqlite_base import SqliteBase, _last_id, _now
-
-UNFINISHED = (OutboxState.PENDING.value, OutboxState.IN_FLIGHT.value)
-# A merged change reply stays inside Slack's 50 blocks and the 3,000 characters the bot's
-# messages keep their fallback text to.
-MERGED_REPLY_BLOCKS = 40
-MERGED_REPLY_TEXT = 3000
-
-
-def _outbox(row: Mapping[str, Any]) -> OutboxRow:
-    return OutboxRow(
-        id=row["id"],
-        method=row["method"],
-        channel=row["channel"],
-        args=json.loads(row["args"]),
-        message_key=row["message_key"],
-        thread_key=row["thread_key"],
-        incident_id=row["incident_id"],
-        state=OutboxState(row["state"]),
-        attempts=row["attempts"],
-        not_before=row["not_before"],
-        created_at=datetime.fromisoformat(row["created_at"]),
-        last_error=row["last_error"],
-        result=json.loads(row["result"] or "{}"),
-    )
+from bot.store.sqlite_leases import lease_holds
 
 
 def insert_outbox_items(db: Database, items: Sequence[NewOutboxItem], created: str) -> list[int]:
@@ -73,14 +57,6 @@ def insert_outbox_items(db: Database, items: Sequence[NewOutboxItem], created: s
     return ids
 
 
-def _is_change_reply(row: OutboxRow) -> bool:
-    return (
-        row.method == "chat.postMessage"
-        and row.thread_key is not None
-        and (row.message_key or "").startswith(CHANGE_REPLY_KEY_PREFIX)
-    )
-
-
 def _coalesce_replies(db: Database, head: OutboxRow) -> tuple[OutboxRow, list[int]]:
     """A thread's change replies queued behind the head (a backlog) go out as one message, in
     the head's place: one post instead of one per change, the changes kept in order. A head
@@ -93,26 +69,10 @@ def _coalesce_replies(db: Database, head: OutboxRow) -> tuple[OutboxRow, list[in
         " AND state = ? AND id >= ? ORDER BY id",
         [head.channel, head.message_key, head.method, OutboxState.PENDING.value, head.id],
     )
-    if len(rows) <= 1 or rows[0]["id"] != head.id:
+    merged = merged_reply(head, rows)
+    if merged is None:
         return head, []
-    texts: list[str] = []
-    blocks: list[Any] = []
-    taken: list[int] = []
-    for row in rows:
-        args = json.loads(row["args"])
-        more = list(args.get("blocks") or [])
-        if taken and len(blocks) + len(more) > MERGED_REPLY_BLOCKS:
-            break  # the rest go in the next message
-        texts.append(str(args.get("text", "")))
-        blocks += more
-        taken.append(row["id"])
-    if len(taken) <= 1:
-        return head, []
-    text = "\n".join(t for t in texts if t)
-    if len(text) > MERGED_REPLY_TEXT:
-        text = text[: MERGED_REPLY_TEXT - 1] + "…"
-    args = {**head.args, "text": text, "blocks": blocks}
-    stale = taken[1:]
+    args, stale = merged
     db.execute(
         "UPDATE outbox SET args = ?, updated_at = ? WHERE id = ?",
         [json.dumps(args), _now(), head.id],
@@ -139,7 +99,7 @@ class OutboxStore(SqliteBase):
                 " WHERE state IN (?, ?) GROUP BY channel) h ON o.id = h.id ORDER BY o.id",
                 UNFINISHED,
             )
-            return [_outbox(r) for r in rows]
+            return [outbox_record(r) for r in rows]
 
         return await self._read(read)
 
@@ -175,12 +135,12 @@ class OutboxStore(SqliteBase):
                     " AND o.not_before <= ? ORDER BY o.urgency, o.id LIMIT 1",
                     [OutboxState.PENDING.value, head.channel, head.id, "chat.update", now],
                 )
-            return _outbox(rows[0]) if rows else None
+            return outbox_record(rows[0]) if rows else None
 
         return await self._read(read)
 
     async def coalesce_update(self, head: OutboxRow) -> tuple[OutboxRow, list[int]]:
-        if _is_change_reply(head):
+        if is_change_reply(head):
             return await self._write(lambda db: _coalesce_replies(db, head))
         if head.method != "chat.update" or head.message_key is None:
             return head, []
@@ -208,7 +168,7 @@ class OutboxStore(SqliteBase):
                 [OutboxState.SUPERSEDED.value, _now(), *stale],
             )
             [row] = self._rows(db, "SELECT * FROM outbox WHERE id = ?", [newer[-1]])
-            return _outbox(row), stale
+            return outbox_record(row), stale
 
         return await self._write(write)
 
@@ -216,13 +176,17 @@ class OutboxStore(SqliteBase):
         values["updated_at"] = _now()
         await self._write(lambda db: db.table("outbox").update(row_id, values))
 
-    async def mark_in_flight(self, row_id: int) -> None:
-        await self._write(
-            lambda db: db.execute(
+    async def mark_in_flight(self, row_id: int, lease: Lease | None = None) -> bool:
+        def write(db: Database) -> bool:
+            if lease is not None and not lease_holds(db, lease):
+                return False
+            db.execute(
                 "UPDATE outbox SET state = ?, attempts = attempts + 1, updated_at = ? WHERE id = ?",
                 [OutboxState.IN_FLIGHT.value, _now(), row_id],
             )
-        )
+            return True
+
+        return await self._write(write)
 
     async def mark_sent(
         self, row_id: int, result: Mapping[str, Any], message: SlackMessageRef | None
@@ -300,15 +264,7 @@ class OutboxStore(SqliteBase):
                 " GROUP BY h.channel ORDER BY h.channel",
                 [*UNFINISHED, len(AWAITING_INVITE), AWAITING_INVITE, *UNFINISHED],
             )
-            return [
-                ChannelAccess(
-                    channel=r["channel"],
-                    error=str(r["last_error"]).removeprefix(AWAITING_INVITE),
-                    waiting=r["waiting"],
-                    since=datetime.fromisoformat(r["since"]),
-                )
-                for r in rows
-            ]
+            return [channel_access(r) for r in rows]
 
         return await self._read(read)
 
@@ -330,14 +286,14 @@ class OutboxStore(SqliteBase):
                 " ORDER BY id DESC LIMIT 1",
                 [message_key, "chat.postMessage"],
             )
-            return _outbox(rows[0]) if rows else None
+            return outbox_record(rows[0]) if rows else None
 
         return await self._read(read)
 
     async def outbox_row(self, row_id: int) -> OutboxRow | None:
         def read(db: Database) -> OutboxRow | None:
             rows = self._rows(db, "SELECT * FROM outbox WHERE id = ?", [row_id])
-            return _outbox(rows[0]) if rows else None
+            return outbox_record(rows[0]) if rows else None
 
         return await self._read(read)
 
@@ -350,9 +306,7 @@ class OutboxStore(SqliteBase):
             oldest = db.execute(
                 "SELECT min(created_at) FROM outbox WHERE state IN (?, ?)", UNFINISHED
             ).fetchone()[0]
-            age = now - datetime.fromisoformat(oldest).timestamp() if oldest else 0.0
-            depth = sum(by_state.get(s, 0) for s in UNFINISHED)
-            return OutboxStats(depth=depth, oldest_age_seconds=max(0.0, age), by_state=by_state)
+            return outbox_stats(by_state, oldest, now)
 
         return await self._read(read)
 

@@ -9,9 +9,18 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from bot.store.base import StoreUnavailable
 from bot.web.auth import has_api_token
-from bot.web.keys import CLOCK, INTEGRATIONS, METRICS, PLATFORM, SLACK_STATE, STORE
+from bot.web.keys import (
+    CLOCK,
+    INTEGRATIONS,
+    LEADERSHIP,
+    METRICS,
+    PLATFORM,
+    SLACK_STATE,
+    STORE,
+)
 
 UNDISCLOSED = "shown with the API token (INCIDENT_BOT_API_TOKEN), and by check-config"
+BACKEND_NAMES = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -19,9 +28,14 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def readyz(request: web.Request) -> web.Response:
-    store_state = {"name": "store", "state": "ok", "detail": "SQLite"}
+    store = request.app[STORE]
+    store_state = {
+        "name": "store",
+        "state": "ok",
+        "detail": BACKEND_NAMES.get(store.backend, store.backend),
+    }
     try:
-        await request.app[STORE].ping()
+        await store.ping()
     except StoreUnavailable as exc:
         store_state = {"name": "store", "state": "down", "detail": str(exc)}
     slack_state: dict[str, str] = request.app[SLACK_STATE]
@@ -43,6 +57,7 @@ async def readyz(request: web.Request) -> web.Response:
     return web.json_response(
         {
             "status": "ready" if ready else "not ready",
+            "store": _store_role(request.app, detailed),
             "integrations": {
                 i["name"]: {k: v for k, v in i.items() if k != "name"}
                 if detailed
@@ -52,6 +67,16 @@ async def readyz(request: web.Request) -> web.Response:
         },
         status=200 if ready else 503,
     )
+
+
+def _store_role(app: web.Application, detailed: bool) -> dict[str, Any]:
+    """The backend, and whether this replica does the work that must happen once (with the API
+    token: which replica it is, the lease epoch it leads under, and that work)."""
+    role: dict[str, Any] = {"backend": app[STORE].backend}
+    if LEADERSHIP in app:
+        described = app[LEADERSHIP].describe()
+        role.update(described if detailed else {"role": described["role"]})
+    return role
 
 
 async def _slack_channels(app: web.Application) -> dict[str, Any]:

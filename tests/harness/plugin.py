@@ -50,6 +50,16 @@ class AlertmanagerFactory(Protocol):
     ) -> LocalAlertmanager: ...
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--store",
+        choices=("sqlite", "postgresql"),
+        default="sqlite",
+        help="the store the bots that tests start run on (postgresql: a fresh database on"
+        " the throwaway server for each test)",
+    )
+
+
 def _has_tools(bin_dir: Path) -> bool:
     return all(os.access(bin_dir / tool, os.X_OK) for tool in _TOOLS)
 

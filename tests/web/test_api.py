@@ -462,6 +462,23 @@ async def test_readyz_names_every_integration_and_its_state(bot: RunningBot) -> 
     assert "SLACK_BOT_TOKEN" in integrations["slack"]["detail"]
 
 
+async def test_readyz_names_the_store_backend_and_what_this_replica_does(bot: RunningBot) -> None:
+    async def store_role(headers: dict[str, str]) -> dict[str, Any]:
+        async with await bot.request("GET", "/readyz", headers=headers) as resp:
+            assert resp.status == 200
+            role: dict[str, Any] = (await resp.json())["store"]
+            return role
+
+    async with asyncio.timeout(10):  # the lease is taken just after start
+        while (detailed := await store_role(AUTH))["role"] != "leader":
+            await asyncio.sleep(0.05)
+    assert detailed["backend"] == "sqlite"
+    assert detailed["epoch"] >= 1 and detailed["replica"]
+    assert {"outbox-sender", "alert-threads", "reminders"} <= set(detailed["work"])
+    # Anonymous callers learn the backend and the role, not the host name of the replica.
+    assert await store_role({}) == {"backend": "sqlite", "role": "leader"}
+
+
 async def test_readyz_reports_an_invalid_setting_without_failing_readiness(
     start_bot: BotFactory, make_settings: Callable[..., Settings]
 ) -> None:
