@@ -206,6 +206,7 @@ for overlay in infra/kubernetes/overlays/*/; do
 	run_check "kustomize + kubernetes-validate ${overlay##*/}" kustomize_validate "$overlay"
 done
 run_check "check-jsonschema compose-spec compose.yaml" "$venv_bin/check-jsonschema" --builtin-schema vendor.compose-spec infra/compose/compose.yaml
+run_check "check-jsonschema compose-spec bot.yaml" "$venv_bin/check-jsonschema" --builtin-schema vendor.compose-spec infra/compose/bot.yaml
 run_check "grafana dashboards are JSON" check_dashboards
 run_check "yamllint infra/" "$venv_bin/yamllint" --strict -c infra/.yamllint infra/
 run_check "shellcheck" "$bin_dir/shellcheck" -x infra/kubernetes/deploy.sh scripts/validate-infra.sh

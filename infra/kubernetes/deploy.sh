@@ -1,16 +1,21 @@
 #!/usr/bin/env bash
 # Deploys FACTSWAY and incident-bot to one environment from its kustomize overlay.
 #
-#   infra/kubernetes/deploy.sh staging|production [--dry-run]
+#   infra/kubernetes/deploy.sh staging|production [--dry-run | --database-only]
 #
 # 1. Refuses unless the current kube context is the environment's (factsway-staging or
 #    factsway-production; FACTSWAY_KUBE_CONTEXT overrides), and pins every call to it.
 # 2. Applies the namespace, network policies and PostgreSQL (label factsway.io/deploy-stage=database).
 # 3. Creates the Secret postgres-credentials if it is absent: from overlays/<env>/secrets/postgres.env
 #    when that file exists, else with a random password. Creates or updates incident-bot-secrets
-#    from overlays/<env>/secrets/incident-bot.env when that file exists. Secret values never
-#    appear on a command line: kubectl reads them from the file or from standard input.
-# 4. Waits for PostgreSQL, runs the migration Job (deleting the previous run's) and waits for it.
+#    from overlays/<env>/secrets/incident-bot.env when that file exists. Creates the Secret
+#    incident-bot-database (the bot's own role: key password, and its store's URL: key url) if
+#    it is absent: with the password from overlays/<env>/secrets/incident-bot-database.env
+#    when that file exists, else a random one. Secret values never appear on a command line:
+#    kubectl reads them from the file or from standard input.
+# 4. Waits for PostgreSQL, runs the migration Jobs db-migrate (the platform's schema) and
+#    incident-bot-db (the bot's role and database), deleting the previous runs, and waits.
+#    --database-only stops here (moving the bot from SQLite: docs/operations.md).
 # 5. Applies everything (`kubectl apply -k`), waits for every rollout and prints the status.
 #
 # --dry-run renders and sends everything with --dry-run=server (client when the namespace does
@@ -20,7 +25,7 @@
 set -euo pipefail
 
 usage() {
-	echo "usage: ${BASH_SOURCE[0]} staging|production [--dry-run]"
+	echo "usage: ${BASH_SOURCE[0]} staging|production [--dry-run | --database-only]"
 }
 
 log() { printf '==> %s\n' "$*"; }
@@ -32,6 +37,7 @@ die() {
 
 environment=""
 dry_run=0
+database_only=0
 for arg in "$@"; do
 	case "$arg" in
 	staging | production)
@@ -39,6 +45,7 @@ for arg in "$@"; do
 		environment=$arg
 		;;
 	--dry-run) dry_run=1 ;;
+	--database-only) database_only=1 ;;
 	-h | --help)
 		usage
 		exit 0
@@ -49,7 +56,7 @@ for arg in "$@"; do
 		;;
 	esac
 done
-if [[ -z "$environment" ]]; then
+if [[ -z "$environment" ]] || ((dry_run && database_only)); then
 	usage >&2
 	exit 2
 fi
@@ -132,6 +139,41 @@ ensure_postgres_secret() {
 	fi
 }
 
+# The bot's own role, incident_bot, on its own database (incident-bot-database.sql). Its
+# password is URL-safe, since it is written into the URL as is.
+ensure_bot_database_secret() {
+	local file="$overlay/secrets/incident-bot-database.env" password url
+	if secret_exists incident-bot-database; then
+		log "Secret incident-bot-database exists; kept"
+		return
+	fi
+	if [[ -f "$file" ]]; then
+		env_file_keys "$file" | grep -qx INCIDENT_BOT_DB_PASSWORD || die "$file has no INCIDENT_BOT_DB_PASSWORD"
+		password=$(sed -n 's/^[[:space:]]*INCIDENT_BOT_DB_PASSWORD=//p' "$file" | tail -n 1)
+		[[ -n "$password" && "$password" != change-me ]] ||
+			die "$file still has the example's password; set one, or delete the file to generate one"
+		[[ "$password" =~ ^[A-Za-z0-9._~-]+$ ]] ||
+			die "$file: INCIDENT_BOT_DB_PASSWORD may hold only letters, digits and . _ ~ - (it goes into a URL)"
+		if ((dry_run)); then
+			log "Would create Secret incident-bot-database from $file"
+			return
+		fi
+		log "Creating Secret incident-bot-database from $file"
+	else
+		if ((dry_run)); then
+			log "Would create Secret incident-bot-database with a generated password"
+			return
+		fi
+		log "Creating Secret incident-bot-database with a generated password"
+		password=$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')
+	fi
+	url="postgresql://incident_bot:${password}@postgres:5432/incident_bot"
+	# printf is a builtin: the password reaches kubectl through the pipe only.
+	printf 'password=%s\nurl=%s\n' "$password" "$url" |
+		kn create secret generic incident-bot-database --from-env-file=/dev/stdin
+	unset password url
+}
+
 bot_secret_changed=0
 ensure_bot_secret() {
 	local file="$overlay/secrets/incident-bot.env" result
@@ -174,6 +216,7 @@ apply_stage database
 
 log "Secrets"
 ensure_postgres_secret
+ensure_bot_database_secret
 ensure_bot_secret
 
 if ((dry_run)); then
@@ -187,10 +230,19 @@ log "Waiting for PostgreSQL"
 kn rollout status statefulset/postgres --timeout="$timeout"
 
 log "Running database migrations"
+migration_jobs=(db-migrate incident-bot-db)
 # A Job's pod template is immutable: the previous run goes before this one is created.
-kn delete job db-migrate --ignore-not-found --wait=true
+for job in "${migration_jobs[@]}"; do
+	kn delete job "$job" --ignore-not-found --wait=true
+done
 apply_stage migrate
-wait_for_job db-migrate
+for job in "${migration_jobs[@]}"; do
+	wait_for_job "$job"
+done
+if ((database_only)); then
+	log "Database ready; nothing else applied (--database-only)"
+	exit 0
+fi
 
 log "Applying everything"
 k apply -k "$overlay"

@@ -34,8 +34,9 @@ elif words[:2] == ["get", "namespace"]:
     sys.exit(0 if os.environ.get("FAKE_NAMESPACE_EXISTS") else 1)
 elif words[:2] == ["get", "secret"]:
     sys.exit(0 if words[2] in os.environ.get("FAKE_SECRETS", "").split(",") else 1)
-elif words[:3] == ["get", "job", "db-migrate"]:
-    print(os.environ.get("FAKE_JOB_STATE", "Complete") + " ", end="")
+elif words[:2] == ["get", "job"]:
+    states = json.loads(os.environ.get("FAKE_JOB_STATES", "{}"))
+    print(states.get(words[2], os.environ.get("FAKE_JOB_STATE", "Complete")) + " ", end="")
 elif words[:2] == ["get", "deployments,statefulsets"]:
     print("deployment.apps/incident-bot\ndeployment.apps/records-service\nstatefulset.apps/postgres")
 elif words[:2] == ["create", "secret"] and "--dry-run=client" in words:
@@ -135,10 +136,14 @@ def test_deploys_in_order_and_generates_the_database_password(kubernetes_dir: Pa
         rf"apply -k {overlay} --selector factsway\.io/deploy-stage=database$",
         rf"--namespace {namespace} create secret generic postgres-credentials"
         r" --from-env-file=/dev/stdin$",
+        rf"--namespace {namespace} create secret generic incident-bot-database"
+        r" --from-env-file=/dev/stdin$",
         rf"--namespace {namespace} rollout status statefulset/postgres",
         rf"--namespace {namespace} delete job db-migrate --ignore-not-found",
+        rf"--namespace {namespace} delete job incident-bot-db --ignore-not-found",
         rf"apply -k {overlay} --selector factsway\.io/deploy-stage=migrate$",
         rf"--namespace {namespace} get job db-migrate",
+        rf"--namespace {namespace} get job incident-bot-db",
         rf"apply -k {overlay}$",
         rf"--namespace {namespace} rollout status deployment\.apps/incident-bot",
         rf"--namespace {namespace} rollout status deployment\.apps/records-service",
@@ -157,6 +162,19 @@ def test_deploys_in_order_and_generates_the_database_password(kubernetes_dir: Pa
     assert not any(password.group(1) in call.line for call in run.calls)
     assert password.group(1) not in run.stdout + run.stderr
     assert "no Secret incident-bot-secrets" in run.stderr
+    # The bot's own role and database, with a password of its own, also through stdin only.
+    (bot_secret,) = [
+        c for c in run.calls if "incident-bot-database" in c.line and "create" in c.args
+    ]
+    bot = re.fullmatch(
+        r"password=([0-9a-f]{48})\n"
+        r"url=postgresql://incident_bot:([0-9a-f]{48})@postgres:5432/incident_bot\n",
+        bot_secret.stdin,
+    )
+    assert bot, bot_secret.stdin
+    assert bot.group(1) == bot.group(2) != password.group(1)
+    assert not any(bot.group(1) in call.line for call in run.calls)
+    assert bot.group(1) not in run.stdout + run.stderr
 
 
 def test_takes_the_database_credentials_from_the_overlays_file(kubernetes_dir: Path) -> None:
@@ -171,6 +189,63 @@ def test_takes_the_database_credentials_from_the_overlays_file(kubernetes_dir: P
         rf"--from-env-file={secrets / 'postgres.env'}$"
     )
     assert not any("s3cretFromFile" in call.line + call.stdin for call in run.calls)
+
+
+def test_takes_the_bots_database_password_from_the_overlays_file(kubernetes_dir: Path) -> None:
+    secrets = kubernetes_dir / "overlays" / "production" / "secrets"
+    (secrets / "incident-bot-database.env").write_text(
+        "# the bot's own role\nINCIDENT_BOT_DB_PASSWORD=Bot.Pass-word_42\n"
+    )
+    run = deploy(kubernetes_dir, "production")
+    assert run.returncode == 0, run.stderr
+    (secret,) = [c for c in run.calls if "incident-bot-database" in c.line and "create" in c.args]
+    assert secret.args[-3:] == ["generic", "incident-bot-database", "--from-env-file=/dev/stdin"]
+    assert secret.stdin == (
+        "password=Bot.Pass-word_42\n"
+        "url=postgresql://incident_bot:Bot.Pass-word_42@postgres:5432/incident_bot\n"
+    )
+    assert not any("Bot.Pass-word_42" in call.line for call in run.calls)
+    assert "Bot.Pass-word_42" not in run.stdout + run.stderr
+
+
+@pytest.mark.parametrize(
+    ("password", "complaint"),
+    [("change-me", "example's password"), ("", "example's password"), ("p@ss:w/rd", "URL")],
+)
+def test_refuses_a_bot_database_password_that_cannot_be_used(
+    kubernetes_dir: Path, password: str, complaint: str
+) -> None:
+    secrets = kubernetes_dir / "overlays" / "production" / "secrets"
+    (secrets / "incident-bot-database.env").write_text(f"INCIDENT_BOT_DB_PASSWORD={password}\n")
+    run = deploy(kubernetes_dir, "production")
+    assert run.returncode == 1
+    assert complaint in run.stderr
+    assert not any("incident-bot-database" in c.line and "create" in c.args for c in run.calls)
+    assert not any(re.search(r"apply -k \S+$", line) for line in run.lines())
+
+
+def test_keeps_an_existing_bot_database_secret(kubernetes_dir: Path) -> None:
+    run = deploy(kubernetes_dir, "production", FAKE_SECRETS="incident-bot-database")
+    assert run.returncode == 0, run.stderr
+    assert not any("incident-bot-database" in c.line and "create" in c.args for c in run.calls)
+    assert "Secret incident-bot-database exists; kept" in run.stdout
+
+
+def test_a_failed_bot_database_job_stops_the_deploy(kubernetes_dir: Path) -> None:
+    run = deploy(kubernetes_dir, "production", FAKE_JOB_STATES='{"incident-bot-db": "Failed"}')
+    assert run.returncode == 1
+    assert "migration Job incident-bot-db failed" in run.stderr
+    run.index(r"logs job/incident-bot-db")
+    assert not any(re.search(r"apply -k \S+$", line) for line in run.lines())
+
+
+def test_database_only_stops_before_the_rollout(kubernetes_dir: Path) -> None:
+    run = deploy(kubernetes_dir, "production", "--database-only")
+    assert run.returncode == 0, run.stderr
+    run.index(r"get job incident-bot-db")
+    assert not any(re.search(r"apply -k \S+$", line) for line in run.lines())
+    assert not any("rollout" in c.args and "statefulset/postgres" not in c.args for c in run.calls)
+    assert deploy(kubernetes_dir, "production", "--database-only", "--dry-run").returncode == 2
 
 
 def test_refuses_the_examples_placeholder_password(kubernetes_dir: Path) -> None:
@@ -221,6 +296,7 @@ def test_dry_run_changes_nothing(kubernetes_dir: Path, exists: str, mode: str) -
     for verb in ("create", "delete", "rollout", "wait"):
         assert not any(verb in c.args and "--dry-run=client" not in c.args for c in run.calls)
     assert "Would create Secret postgres-credentials" in run.stdout
+    assert "Would create Secret incident-bot-database" in run.stdout
 
 
 def test_deploy_script_is_shellcheck_clean(infra_tools_bin: Path) -> None:

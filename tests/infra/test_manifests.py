@@ -101,11 +101,87 @@ def test_every_image_is_pinned(rendered: dict[str, list[Manifest]], env: str) ->
         assert PINNED_IMAGE.match(image) and (":" in image or "@" in image), image
 
 
-def test_compose_images_are_pinned() -> None:
-    compose = yaml.safe_load((INFRA / "compose" / "compose.yaml").read_text())
+COMPOSE_FILES = ("compose.yaml", "bot.yaml")
+
+
+@pytest.mark.parametrize("file", COMPOSE_FILES)
+def test_compose_images_are_pinned(file: str) -> None:
+    compose = yaml.safe_load((INFRA / "compose" / file).read_text())
+    assert compose["services"]
     for name, service in compose["services"].items():
         image = service["image"]
-        assert PINNED_IMAGE.match(image) and ":" in image, f"{name}: {image}"
+        assert PINNED_IMAGE.match(image) and ":" in image, f"{file}: {name}: {image}"
+
+
+@pytest.mark.parametrize("file", COMPOSE_FILES)
+def test_compose_files_follow_the_compose_spec(file: str) -> None:
+    result = subprocess.run(
+        [
+            str(REPO_ROOT / ".venv" / "bin" / "check-jsonschema"),
+            "--builtin-schema",
+            "vendor.compose-spec",
+            str(INFRA / "compose" / file),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _bot_services(compose: Manifest) -> dict[str, Manifest]:
+    return {
+        name: service
+        for name, service in compose["services"].items()
+        if service["image"].startswith("factsway/incident-bot:")
+    }
+
+
+@pytest.mark.parametrize("file", COMPOSE_FILES)
+def test_compose_runs_the_bot_on_its_own_postgres_database(file: str) -> None:
+    compose = yaml.safe_load((INFRA / "compose" / file).read_text())
+    services = compose["services"]
+    bots = _bot_services(compose)
+    assert bots
+    for name, bot in bots.items():
+        url = bot["environment"]["INCIDENT_BOT_DATABASE"]
+        # The bot's own role and database, its password from the env file, never a literal.
+        assert re.fullmatch(
+            r"postgresql://incident_bot:\$\{INCIDENT_BOT_DB_PASSWORD:\?[^}]+\}"
+            r"@postgres:5432/incident_bot",
+            url,
+        ), f"{file}: {name}: {url}"
+        assert bot["depends_on"] == {
+            "postgres": {"condition": "service_healthy"},
+            "incident-bot-db": {"condition": "service_completed_successfully"},
+        }
+        assert "healthcheck" in bot, name
+        assert "POSTGRES_PASSWORD" not in yaml.safe_dump(bot), name
+    # The one-shot setup runs the same SQL as Kubernetes, as the server's superuser.
+    setup = services["incident-bot-db"]
+    assert setup["restart"] == "no"
+    assert setup["image"] == services["postgres"]["image"]
+    assert setup["environment"]["INCIDENT_BOT_DB_PASSWORD"].startswith(
+        "${INCIDENT_BOT_DB_PASSWORD:?"
+    )
+    (mount,) = setup["volumes"]
+    source, target, mode = mount.split(":")
+    assert (INFRA / "compose" / source).resolve() == (
+        INFRA / "kubernetes" / "base" / "incident-bot-database.sql"
+    )
+    assert setup["command"][-1] == target and mode == "ro"
+    assert "healthcheck" in services["postgres"]
+
+
+def test_the_bot_alone_runs_two_replicas_on_distinct_ports() -> None:
+    compose = yaml.safe_load((INFRA / "compose" / "bot.yaml").read_text())
+    bots = _bot_services(compose)
+    assert len(bots) >= 2
+    published = [port for bot in bots.values() for port in bot.get("ports", [])]
+    assert len({p.rsplit(":", 1)[0] for p in published}) == len(published) == len(bots)
+    assert len({bot["image"] for bot in bots.values()}) == 1  # one release, upgraded together
+    assert {"postgres", "incident-bot-db"} <= set(compose["services"])
 
 
 def test_every_container_has_probes_and_resource_bounds(
@@ -217,23 +293,153 @@ def test_the_bots_role_grants_exactly_what_it_needs(
     assert of_kind(objects, "ClusterRole") == of_kind(objects, "ClusterRoleBinding") == []
 
 
-def test_the_bot_runs_once_with_its_config(rendered: dict[str, list[Manifest]], env: str) -> None:
+def test_the_bot_runs_as_several_replicas_with_its_config(
+    rendered: dict[str, list[Manifest]], env: str
+) -> None:
     objects = rendered[env]
     bot = named(objects, "Deployment", "incident-bot")
-    assert bot["spec"]["replicas"] == 1
-    assert bot["spec"]["strategy"] == {"type": "Recreate"}
+    pod_labels = bot["spec"]["template"]["metadata"]["labels"]
+    # Several replicas on one PostgreSQL act as one bot; an update never has none ready.
+    assert bot["spec"]["replicas"] >= 2
+    strategy = bot["spec"]["strategy"]
+    assert strategy["type"] == "RollingUpdate"
+    assert strategy["rollingUpdate"]["maxUnavailable"] == 0
+    assert strategy["rollingUpdate"]["maxSurge"] >= 1
+    # A drain or an eviction keeps one serving.
+    pdbs = [
+        p
+        for p in of_kind(objects, "PodDisruptionBudget")
+        if _selects(p["spec"]["selector"], pod_labels)
+    ]
+    assert [p["metadata"]["name"] for p in pdbs] == ["incident-bot"]
+    assert pdbs[0]["spec"]["minAvailable"] >= 1
+    assert pdbs[0]["spec"]["minAvailable"] < bot["spec"]["replicas"]
     spec = bot["spec"]["template"]["spec"]
+    # Spread over nodes, as a preference so a small cluster still runs it.
+    (term,) = spec["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"]
+    assert term["podAffinityTerm"]["topologyKey"] == "kubernetes.io/hostname"
+    assert _selects(term["podAffinityTerm"]["labelSelector"], pod_labels)
+    (spread,) = spec["topologySpreadConstraints"]
+    assert spread["topologyKey"] == "kubernetes.io/hostname"
+    assert spread["whenUnsatisfiable"] == "ScheduleAnyway"
+    assert _selects(spread["labelSelector"], pod_labels)
+    # Time to finish requests in flight (aiohttp waits up to 60 s) and release the lease.
+    assert spec["terminationGracePeriodSeconds"] >= 65
     (container,) = spec["containers"]
     assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
     assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+    # The store is PostgreSQL, its URL a Secret's key, never a literal; no volume holds state.
+    (database,) = [v for v in container["env"] if v["name"] == "INCIDENT_BOT_DATABASE"]
+    assert database == {
+        "name": "INCIDENT_BOT_DATABASE",
+        "valueFrom": {"secretKeyRef": {"name": "incident-bot-database", "key": "url"}},
+    }
+    assert of_kind(objects, "PersistentVolumeClaim") == []
+    assert all("persistentVolumeClaim" not in v and "hostPath" not in v for v in spec["volumes"])
     volumes = {v["name"]: v for v in spec["volumes"]}
+    assert set(volumes) == {"config", "tmp"}
     config_map = named(objects, "ConfigMap", volumes["config"]["configMap"]["name"])
     env_vars = {v["name"]: v.get("value") for v in container["env"]}
     mount = next(m for m in container["volumeMounts"] if m["name"] == "config")
     assert env_vars["INCIDENT_BOT_CONFIG"] == f"{mount['mountPath']}/platform.yaml"
     assert "platform.yaml" in config_map["data"]
-    assert volumes["data"]["persistentVolumeClaim"]["claimName"] == "incident-bot-data"
     assert named(objects, "Service", "incident-bot")["spec"]["ports"][0]["port"] == 8080
+
+
+def test_the_bots_database_role_is_its_own(rendered: dict[str, list[Manifest]], env: str) -> None:
+    objects = rendered[env]
+    bot = named(objects, "Deployment", "incident-bot")
+    (container,) = bot["spec"]["template"]["spec"]["containers"]
+    # The bot has nothing of the platform's credentials (its application role, the superuser).
+    refs = [v["valueFrom"]["secretKeyRef"] for v in container["env"] if "valueFrom" in v]
+    assert refs == [{"name": "incident-bot-database", "key": "url"}]
+    assert "postgres-credentials" not in yaml.safe_dump(bot)
+    # The Job that makes the bot's role runs the SQL that names it, before the rollout.
+    job = named(objects, "Job", "incident-bot-db")
+    assert job["metadata"]["labels"]["factsway.io/deploy-stage"] == "migrate"
+    pod = job["spec"]["template"]["spec"]
+    (setup,) = pod["containers"]
+    postgres = named(objects, "StatefulSet", "postgres")
+    assert setup["image"] == postgres["spec"]["template"]["spec"]["containers"][0]["image"]
+    setup_env = {v["name"]: v for v in setup["env"]}
+    assert setup_env["INCIDENT_BOT_DB_PASSWORD"]["valueFrom"]["secretKeyRef"] == {
+        "name": "incident-bot-database",
+        "key": "password",
+    }
+    assert setup_env["PGPASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == "postgres-credentials"
+    assert not any("PASSWORD" in arg for arg in setup.get("command", []) + setup.get("args", []))
+    (sql_volume,) = [v for v in pod["volumes"] if "configMap" in v]
+    sql_map = named(objects, "ConfigMap", sql_volume["configMap"]["name"])
+    assert sql_map["metadata"]["labels"]["factsway.io/deploy-stage"] == "migrate"
+    (sql,) = sql_map["data"].values()
+    assert sql == (INFRA / "kubernetes" / "base" / "incident-bot-database.sql").read_text()
+    assert "CREATE ROLE incident_bot LOGIN;" in sql
+    assert "CREATE DATABASE incident_bot OWNER incident_bot" in sql
+    # incident_bot is not the platform's application role, whatever the examples choose.
+    for example in OVERLAYS.glob("*/secrets/postgres.env.example"):
+        platform = dict(
+            line.split("=", 1) for line in example.read_text().splitlines() if "=" in line
+        )
+        assert platform["POSTGRES_USER"] != "incident_bot", example
+        assert platform["POSTGRES_DB"] != "incident_bot", example
+
+
+def test_the_bot_and_its_database_job_reach_postgres(
+    rendered: dict[str, list[Manifest]], env: str
+) -> None:
+    objects = rendered[env]
+    ingress = named(objects, "NetworkPolicy", "postgres")
+    egress = named(objects, "NetworkPolicy", "postgres-clients")
+    postgres_labels = named(objects, "StatefulSet", "postgres")["spec"]["template"]["metadata"][
+        "labels"
+    ]
+    assert _selects(ingress["spec"]["podSelector"], postgres_labels)
+    for kind, name in (("Deployment", "incident-bot"), ("Job", "incident-bot-db")):
+        labels = named(objects, kind, name)["spec"]["template"]["metadata"]["labels"]
+        assert _selects(egress["spec"]["podSelector"], labels), name
+        assert any(
+            _selects(peer["podSelector"], labels)
+            for rule in ingress["spec"]["ingress"]
+            for peer in rule["from"]
+            if {"protocol": "TCP", "port": 5432} in rule["ports"]
+        ), name
+        assert any(
+            _selects(peer["podSelector"], postgres_labels)
+            for rule in egress["spec"]["egress"]
+            for peer in rule["to"]
+            if {"protocol": "TCP", "port": 5432} in rule["ports"]
+        ), name
+
+
+def test_the_store_copy_job_reads_the_old_volume_into_the_bots_database() -> None:
+    (job,) = yaml.safe_load_all((INFRA / "kubernetes" / "incident-bot-store-copy.yaml").read_text())
+    template = job["spec"]["template"]
+    spec = template["spec"]
+    assert template["metadata"]["labels"]["factsway.io/postgres-client"] == "true"
+    assert spec["securityContext"]["runAsNonRoot"] is True
+    assert spec["automountServiceAccountToken"] is False
+    (container,) = spec["containers"]
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    assert container["env"] == [
+        {
+            "name": "INCIDENT_BOT_DATABASE",
+            "valueFrom": {"secretKeyRef": {"name": "incident-bot-database", "key": "url"}},
+        }
+    ]
+    # The image's entrypoint is incident-bot; the URL (with its password) stays out of argv.
+    assert "command" not in container
+    assert container["args"] == ["store", "copy", "--from", "/data/incident-bot.db"]
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    # The claim earlier versions of incident-bot.yaml made for the SQLite store.
+    assert volumes["data"]["persistentVolumeClaim"] == {"claimName": "incident-bot-data"}
+    assert {"name": "data", "mountPath": "/data"} in container["volumeMounts"]
+
+
+def _selects(selector: Manifest, labels: dict[str, str]) -> bool:
+    """Whether a label selector (matchLabels only, as here) selects pods with these labels."""
+    assert set(selector) <= {"matchLabels"}, selector
+    return all(labels.get(k) == v for k, v in selector.get("matchLabels", {}).items())
 
 
 def test_the_bots_platform_config_matches_the_manifests(
@@ -355,10 +561,13 @@ def test_real_secret_files_are_ignored_by_git(env: str) -> None:
     candidates = [
         OVERLAYS / env / "secrets" / "postgres.env",
         OVERLAYS / env / "secrets" / "incident-bot.env",
+        OVERLAYS / env / "secrets" / "incident-bot-database.env",
         INFRA / "compose" / "factsway.env",
+        INFRA / "compose" / "bot.env",
     ]
     examples = [
         OVERLAYS / env / "secrets" / "postgres.env.example",
+        OVERLAYS / env / "secrets" / "incident-bot-database.env.example",
         INFRA / "compose" / "example.env",
     ]
     ignored = _git_ignored([*candidates, *examples])
