@@ -67,7 +67,8 @@ def _find_binary(name: str, bin_dir: Path | None, *aliases: str) -> Path:
 
 
 class LocalAlertmanager:
-    """One Alertmanager process delivering every alert to a single webhook URL."""
+    """One Alertmanager process delivering every alert to a webhook URL (and to each of
+    `also_to`, as one receiver with several webhooks delivers to replicas behind no balancer)."""
 
     def __init__(
         self,
@@ -82,8 +83,10 @@ class LocalAlertmanager:
         bin_dir: Path | None = None,
         base_dir: Path | None = None,
         timeout: float = 30.0,
+        also_to: Sequence[str] = (),
     ) -> None:
         self.webhook_url = webhook_url
+        self.also_to = list(also_to)
         self.bearer_token = bearer_token
         self.group_wait = group_wait
         self.group_interval = group_interval
@@ -131,15 +134,18 @@ class LocalAlertmanager:
     # -- config ---------------------------------------------------------------------
 
     def build_config(self, token_file: Path | None) -> dict[str, Any]:
-        webhook: dict[str, Any] = {
-            "url": self.webhook_url,
-            "send_resolved": True,
-            "max_alerts": self.max_alerts,
-        }
-        if token_file is not None:
-            webhook["http_config"] = {
-                "authorization": {"type": "Bearer", "credentials_file": str(token_file)}
+        webhooks: list[dict[str, Any]] = []
+        for url in [self.webhook_url, *self.also_to]:
+            webhook: dict[str, Any] = {
+                "url": url,
+                "send_resolved": True,
+                "max_alerts": self.max_alerts,
             }
+            if token_file is not None:
+                webhook["http_config"] = {
+                    "authorization": {"type": "Bearer", "credentials_file": str(token_file)}
+                }
+            webhooks.append(webhook)
         return {
             "route": {
                 "receiver": RECEIVER_NAME,
@@ -148,7 +154,7 @@ class LocalAlertmanager:
                 "group_interval": self.group_interval,
                 "repeat_interval": self.repeat_interval,
             },
-            "receivers": [{"name": RECEIVER_NAME, "webhook_configs": [webhook]}],
+            "receivers": [{"name": RECEIVER_NAME, "webhook_configs": webhooks}],
         }
 
     def _write_config(self) -> None:

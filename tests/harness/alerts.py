@@ -4,6 +4,8 @@ fake Slack once every stored change has been sent."""
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 from typing import Any
 
 from bot.web.keys import STORE
@@ -11,6 +13,7 @@ from tests.fakes.slack_api import FakeSlack, Message
 from tests.harness.bot import RunningBot
 
 TOKEN = "am-token"  # the ALERTMANAGER_TOKEN the tests' bots are started with
+STORM = "Alert storm"  # how a digest message begins
 
 
 async def deliver(bot: RunningBot, body: dict[str, Any]) -> str:
@@ -48,3 +51,36 @@ def replies(fake: FakeSlack, parent: Message) -> list[Message]:
 
 def block_text(message: Message) -> str:
     return repr(message.blocks)
+
+
+def section_texts(blocks: Any) -> list[str]:
+    if isinstance(blocks, str):
+        blocks = json.loads(blocks)
+    return [
+        b["text"]["text"]
+        for b in blocks or []
+        if b.get("type") == "section" and isinstance(b.get("text"), dict)
+    ]
+
+
+def digest_lines(fake: FakeSlack) -> list[str]:
+    """Every group line the channel's digest messages show now."""
+    return [
+        line
+        for m in parents(fake)
+        if STORM in m.text
+        for line in section_texts(m.blocks)
+        if line.startswith("•")
+    ]
+
+
+def threads(fake: FakeSlack) -> list[Message]:
+    return [m for m in parents(fake) if STORM not in m.text]
+
+
+def live_places(fake: FakeSlack, name: str) -> list[str]:
+    """Each live top-level message, or digest line, that shows the group called `name`."""
+    pattern = re.compile(rf"\b{re.escape(name)}\b")
+    found = [f"thread: {m.text}" for m in threads(fake) if pattern.search(m.text)]
+    found += [f"digest: {line}" for line in digest_lines(fake) if pattern.search(line)]
+    return found

@@ -5,7 +5,6 @@ group is never live in two places."""
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 from collections.abc import Callable
 from typing import Any
@@ -13,11 +12,17 @@ from typing import Any
 from bot.config import Settings
 from bot.web.keys import STORE
 from tests.fakes.alertmanager_payloads import alert, notification
-from tests.fakes.slack_api import FakeSlack, Message
-from tests.harness.alerts import deliver, parents, settled
+from tests.fakes.slack_api import FakeSlack
+from tests.harness.alerts import (
+    STORM,
+    deliver,
+    digest_lines,
+    live_places,
+    parents,
+    section_texts,
+    settled,
+)
 from tests.harness.bot import BotFactory, RunningBot, stop_bot
-
-STORM = "Alert storm"
 
 
 def group_body(g: str, alerts: int = 2, status: str = "firing") -> dict[str, Any]:
@@ -26,39 +31,6 @@ def group_body(g: str, alerts: int = 2, status: str = "firing") -> dict[str, Any
         [alert(f"{g}-{i}", status=status, alertname=f"Alert{g}") for i in range(alerts)],
         alertname=f"Alert{g}",
     )
-
-
-def _texts(blocks: Any) -> list[str]:
-    if isinstance(blocks, str):
-        blocks = json.loads(blocks)
-    return [
-        b["text"]["text"]
-        for b in blocks or []
-        if b.get("type") == "section" and isinstance(b.get("text"), dict)
-    ]
-
-
-def digest_lines(fake: FakeSlack) -> list[str]:
-    """Every group line the channel's digest messages show now."""
-    return [
-        line
-        for m in parents(fake)
-        if STORM in m.text
-        for line in _texts(m.blocks)
-        if line.startswith("•")
-    ]
-
-
-def threads(fake: FakeSlack) -> list[Message]:
-    return [m for m in parents(fake) if STORM not in m.text]
-
-
-def live_places(fake: FakeSlack, name: str) -> list[str]:
-    """Each live top-level message, or digest line, that shows the group called `name`."""
-    pattern = re.compile(rf"\b{re.escape(name)}\b")
-    found = [f"thread: {m.text}" for m in threads(fake) if pattern.search(m.text)]
-    found += [f"digest: {line}" for line in digest_lines(fake) if pattern.search(line)]
-    return found
 
 
 async def storm(bot: RunningBot, groups: list[str], alerts: int = 2) -> None:
@@ -133,11 +105,11 @@ def _replay(fake: FakeSlack, name: str) -> int:
             continue
         if call.method == "chat.postMessage" and not call.args.get("thread_ts"):
             live[call.response["ts"]] = call.args.get("text", "") + repr(
-                _texts(call.args.get("blocks"))
+                section_texts(call.args.get("blocks"))
             )
         elif call.method == "chat.update":
             live[call.args["ts"]] = call.args.get("text", "") + repr(
-                _texts(call.args.get("blocks"))
+                section_texts(call.args.get("blocks"))
             )
         else:
             continue
