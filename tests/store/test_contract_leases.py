@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 from bot.store.postgres import PostgresStore
+from bot.store.records import NewOutboxItem
 from tests.harness.postgres import ThrowawayPostgres
 from tests.store.conftest import drop_database, fresh_database
 
@@ -59,3 +60,18 @@ async def test_replicas_racing_for_a_lease_get_one_holder(postgres: ThrowawayPos
         for replica in replicas:
             await replica.close()
         await drop_database(postgres, dsn)
+
+
+async def test_a_send_under_a_lapsed_lease_is_refused(store: Any) -> None:
+    """The fence: a leader that was paused past its lease cannot mark a row for sending."""
+    [row_id] = await store.enqueue(
+        [NewOutboxItem(method="chat.postMessage", channel="C1", args={"text": "hi"})]
+    )
+    old = await store.hold_lease("singleton-work", "replica-a", 0.2)
+    assert old is not None and await store.mark_in_flight(row_id, old)
+    await asyncio.sleep(0.3)
+    assert await store.hold_lease("singleton-work", "replica-b", 30) is not None
+    assert not await store.mark_in_flight(row_id, old)
+    row = await store.outbox_row(row_id)
+    assert row is not None and row.attempts == 1  # the refused attempt changed nothing
+    assert await store.mark_in_flight(row_id)  # no lease asked: the single-process path
