@@ -83,8 +83,11 @@ class SqliteBase:
             db.conn.execute("PRAGMA journal_mode = WAL")
             migrate(db)
             # One process per file: a lease still held here is a stopped process's, and the
-            # restarted bot must not wait out its time to resume sending.
-            db.execute("UPDATE leases SET expires_at = 0")
+            # restarted bot must not wait out its time to resume sending. Only written when
+            # there is one, so a store that cannot commit still opens and reports itself down.
+            if db.execute("SELECT 1 FROM leases WHERE expires_at > 0 LIMIT 1").fetchone():
+                with contextlib.suppress(sqlite3.OperationalError):  # read-only: ping says so
+                    db.execute("UPDATE leases SET expires_at = 0")
 
         await asyncio.to_thread(self._writer.start, setup)
         self._opened = True
