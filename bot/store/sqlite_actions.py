@@ -2,38 +2,14 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
 
 from sqlite_utils import Database
 
-from bot.domain.actions import ActionKind, ActionPlan, ActionState, PendingAction
+from bot.domain.actions import ActionPlan, ActionState, PendingAction
+from bot.store.action_rows import action_record, new_action_columns, transition_columns
 from bot.store.sqlite_base import SqliteBase, _last_id, _now
-
-
-def _action(row: Mapping[str, Any]) -> PendingAction:
-    plan = json.loads(row["plan"] or "{}")
-    return PendingAction(
-        id=row["id"],
-        plan=ActionPlan(
-            kind=ActionKind(row["kind"]),
-            target=row["service"] or "",
-            params=json.loads(row["params"] or "{}"),
-            before=row["before"] or "",
-            after=row["after"] or "",
-            detail=plan,
-        ),
-        requested_by=row["requested_by"],
-        channel=row["channel"] or "",
-        incident_id=row["incident_id"],
-        state=ActionState(row["state"]),
-        approvals=tuple(json.loads(row["approvals"] or "[]")),
-        result=row["result"] or "",
-        created_at=datetime.fromisoformat(row["created_at"]),
-        needed=row.get("approvals_needed") or 1,
-    )
 
 
 class ActionStore(SqliteBase):
@@ -52,32 +28,24 @@ class ActionStore(SqliteBase):
         def write(db: Database) -> PendingAction:
             table = db.table("pending_actions")
             table.insert(
-                {
-                    "kind": str(plan.kind),
-                    "service": plan.target,
-                    "params": json.dumps(dict(plan.params)),
-                    "plan": json.dumps(dict(plan.detail)),
-                    "before": plan.before,
-                    "after": plan.after,
-                    "requested_by": requested_by,
-                    "channel": channel,
-                    "incident_id": incident_id,
-                    "state": str(ActionState.PENDING),
-                    "approvals": "[]",
-                    "result": "",
-                    "approvals_needed": needed,
-                    "created_at": created,
-                    "updated_at": _now(),
-                }
+                new_action_columns(
+                    plan,
+                    requested_by,
+                    channel,
+                    incident_id,
+                    needed=needed,
+                    created_at=created,
+                    updated_at=_now(),
+                )
             )
-            return _action(table.get(_last_id(table)))
+            return action_record(table.get(_last_id(table)))
 
         return await self._write(write)
 
     async def get_action(self, action_id: int) -> PendingAction | None:
         def read(db: Database) -> PendingAction | None:
             rows = self._rows(db, "SELECT * FROM pending_actions WHERE id = ?", [action_id])
-            return _action(rows[0]) if rows else None
+            return action_record(rows[0]) if rows else None
 
         return await self._read(read)
 
@@ -91,7 +59,7 @@ class ActionStore(SqliteBase):
                 " ORDER BY id",
                 wanted,
             )
-            return [_action(r) for r in rows]
+            return [action_record(r) for r in rows]
 
         return await self._read(read)
 
@@ -109,11 +77,7 @@ class ActionStore(SqliteBase):
         states = [str(s) for s in expected]
 
         def write(db: Database) -> PendingAction | None:
-            sets: dict[str, Any] = {"state": str(to), "updated_at": _now()}
-            if approvals is not None:
-                sets["approvals"] = json.dumps(list(approvals))
-            if result is not None:
-                sets["result"] = result
+            sets = transition_columns(to, approvals, result, _now())
             cur = db.execute(
                 f"UPDATE pending_actions SET {', '.join(f'{k} = ?' for k in sets)}"
                 f" WHERE id = ? AND state IN ({','.join('?' * len(states))})",
@@ -121,6 +85,6 @@ class ActionStore(SqliteBase):
             )
             if cur.rowcount == 0:
                 return None
-            return _action(db.table("pending_actions").get(action_id))
+            return action_record(db.table("pending_actions").get(action_id))
 
         return await self._write(write)

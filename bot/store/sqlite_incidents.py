@@ -2,95 +2,31 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
-from dataclasses import replace
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlite_utils import Database
 
-from bot.domain.incident import Incident, NewIncident, Severity, Status
-from bot.domain.timeline import GENESIS, EventKind, NewEvent, TimelineEvent, event_hash
-from bot.store.sqlite_base import SqliteBase, _dt, _iso, _last_id, _now
-
-INCIDENT_FIELDS = {
-    "title",
-    "severity",
-    "status",
-    "commander",
-    "services",
-    "description",
-    "channel_id",
-    "channel_name",
-    "resolved_at",
-    "summary",
-    "roles",
-}
-
-
-def _incident(row: Mapping[str, Any]) -> Incident:
-    return Incident(
-        id=row["id"],
-        title=row["title"],
-        severity=Severity(row["severity"]),
-        status=Status(row["status"]),
-        declared_by=row["declared_by"],
-        declared_at=datetime.fromisoformat(row["declared_at"]),
-        commander=row["commander"],
-        services=tuple(json.loads(row["services"] or "[]")),
-        description=row["description"] or "",
-        channel_id=row["channel_id"],
-        channel_name=row["channel_name"],
-        resolved_at=_dt(row["resolved_at"]),
-        summary=row["summary"] or "",
-        roles=json.loads(row["roles"] or "{}"),
-    )
-
-
-def _event(row: Mapping[str, Any]) -> TimelineEvent:
-    return TimelineEvent(
-        id=row["id"],
-        incident_id=row["incident_id"],
-        seq=row["seq"],
-        kind=EventKind(row["kind"]),
-        actor=row["actor"] or "",
-        text=row["text"] or "",
-        at=datetime.fromisoformat(row["at"]),
-        data=json.loads(row["data"] or "{}"),
-        key=bool(row["key"]),
-        public=bool(row["public"]),
-        prev_hash=row["prev_hash"],
-        hash=row["hash"],
-    )
+from bot.domain.incident import Incident, NewIncident
+from bot.domain.timeline import NewEvent, TimelineEvent
+from bot.store.incident_rows import (
+    chained_event_columns,
+    declared_event,
+    event_record,
+    incident_changes,
+    incident_record,
+    new_incident_columns,
+)
+from bot.store.sqlite_base import SqliteBase, _last_id, _now
 
 
 def _append_event(db: Database, incident_id: int, event: NewEvent) -> TimelineEvent:
-    # Hashed as stored (UTC), so verification recomputes the same digest.
-    event = replace(event, at=event.at.astimezone(UTC))
     last = db.execute(
         "SELECT seq, hash FROM timeline_events WHERE incident_id = ? ORDER BY seq DESC LIMIT 1",
         [incident_id],
     ).fetchone()
-    seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
-    digest = event_hash(prev, incident_id, seq, event)
     table = db.table("timeline_events")
-    table.insert(
-        {
-            "incident_id": incident_id,
-            "seq": seq,
-            "kind": str(event.kind),
-            "actor": event.actor,
-            "text": event.text,
-            "at": _iso(event.at),
-            "data": json.dumps(dict(event.data), default=str),
-            "key": int(event.key),
-            "public": int(event.public),
-            "prev_hash": prev,
-            "hash": digest,
-        }
-    )
-    return _event(table.get(_last_id(table)))
+    table.insert(chained_event_columns(incident_id, (last[0], last[1]) if last else None, event))
+    return event_record(table.get(_last_id(table)))
 
 
 class IncidentStore(SqliteBase):
@@ -99,43 +35,17 @@ class IncidentStore(SqliteBase):
     async def create_incident(self, new: NewIncident) -> Incident:
         def write(db: Database) -> Incident:
             table = db.table("incidents")
-            table.insert(
-                {
-                    "title": new.title,
-                    "severity": str(new.severity),
-                    "status": str(Status.INVESTIGATING),
-                    "declared_by": new.declared_by,
-                    "declared_at": _iso(new.declared_at),
-                    "commander": new.declared_by,
-                    "services": json.dumps(list(new.services)),
-                    "description": new.description,
-                    "summary": "",
-                    "roles": json.dumps({"commander": new.declared_by}),
-                    "updated_at": _now(),
-                }
-            )
+            table.insert(new_incident_columns(new, _now()))
             incident_id = _last_id(table)
-            _append_event(
-                db,
-                incident_id,
-                NewEvent(
-                    EventKind.DECLARED,
-                    new.declared_by,
-                    f"{new.severity} incident declared: {new.title}",
-                    new.declared_at,
-                    {"severity": str(new.severity), "services": list(new.services)},
-                    key=True,
-                    public=True,
-                ),
-            )
-            return _incident(table.get(incident_id))
+            _append_event(db, incident_id, declared_event(new))
+            return incident_record(table.get(incident_id))
 
         return await self._write(write)
 
     async def get_incident(self, incident_id: int) -> Incident | None:
         def read(db: Database) -> Incident | None:
             rows = self._rows(db, "SELECT * FROM incidents WHERE id = ?", [incident_id])
-            return _incident(rows[0]) if rows else None
+            return incident_record(rows[0]) if rows else None
 
         return await self._read(read)
 
@@ -145,28 +55,16 @@ class IncidentStore(SqliteBase):
             rows = self._rows(
                 db, f"SELECT * FROM incidents {where} ORDER BY id DESC LIMIT ?", [limit]
             )
-            return [_incident(r) for r in rows]
+            return [incident_record(r) for r in rows]
 
         return await self._read(read)
 
     async def update_incident(self, incident_id: int, **changes: Any) -> Incident:
-        unknown = set(changes) - INCIDENT_FIELDS
-        if unknown:
-            raise ValueError(f"cannot change {', '.join(sorted(unknown))}")
-        values: dict[str, Any] = {}
-        for name, value in changes.items():
-            if isinstance(value, datetime):
-                value = _iso(value)
-            elif isinstance(value, list | tuple | dict):
-                value = json.dumps(list(value) if not isinstance(value, dict) else value)
-            elif value is not None and name in ("severity", "status"):
-                value = str(value)
-            values[name] = value
-        values["updated_at"] = _now()
+        values = incident_changes(changes, _now())
 
         def write(db: Database) -> Incident:
             db.table("incidents").update(incident_id, values)
-            return _incident(db.table("incidents").get(incident_id))
+            return incident_record(db.table("incidents").get(incident_id))
 
         return await self._write(write)
 
@@ -180,14 +78,14 @@ class IncidentStore(SqliteBase):
                 "SELECT * FROM timeline_events WHERE incident_id = ? ORDER BY seq",
                 [incident_id],
             )
-            return [_event(r) for r in rows]
+            return [event_record(r) for r in rows]
 
         return await self._read(read)
 
     async def incident_by_channel(self, channel_id: str) -> Incident | None:
         def read(db: Database) -> Incident | None:
             rows = self._rows(db, "SELECT * FROM incidents WHERE channel_id = ?", [channel_id])
-            return _incident(rows[0]) if rows else None
+            return incident_record(rows[0]) if rows else None
 
         return await self._read(read)
 
@@ -216,6 +114,6 @@ class IncidentStore(SqliteBase):
                 " AND json_extract(data, '$.' || ?) = ? ORDER BY seq DESC LIMIT 1",
                 [incident_id, data_key, value],
             )
-            return _event(rows[0]) if rows else None
+            return event_record(rows[0]) if rows else None
 
         return await self._read(read)

@@ -12,9 +12,9 @@ from datetime import datetime
 
 from sqlite_utils import Database
 
+from bot.store.retention_rows import FINISHED
 from bot.store.sqlite_base import SqliteBase, _iso
 
-FINISHED = "('sent', 'superseded', 'undelivered', 'failed')"
 # A finished post is still read while it is the newest post of its message: an update of a
 # message whose post was refused becomes the post, and a reply looks at its parent's state.
 _PRUNABLE_OUTBOX = (

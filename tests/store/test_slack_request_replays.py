@@ -6,6 +6,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from bot.store.base import Store
 from bot.store.sqlite import SqliteStore
 
 SIG = "v0=" + "a" * 64
@@ -17,17 +18,12 @@ def rows(path: Path) -> int:
         return count
 
 
-async def test_a_request_is_claimed_once_until_it_expires(tmp_path: Path) -> None:
-    store = SqliteStore(tmp_path / "bot.db")
-    await store.open()
-    try:
-        assert await store.claim_slack_request(SIG, expires_at=1360.0, now=1000.0)
-        assert not await store.claim_slack_request(SIG, expires_at=1360.0, now=1001.0)
-        assert not await store.claim_slack_request(SIG, expires_at=1360.0, now=1359.0)
-        # Past its expiry a replay no longer verifies, so the entry may go.
-        assert await store.claim_slack_request(SIG, expires_at=1800.0, now=1361.0)
-    finally:
-        await store.close()
+async def test_a_request_is_claimed_once_until_it_expires(store: Store) -> None:
+    assert await store.claim_slack_request(SIG, expires_at=1360.0, now=1000.0)
+    assert not await store.claim_slack_request(SIG, expires_at=1360.0, now=1001.0)
+    assert not await store.claim_slack_request(SIG, expires_at=1360.0, now=1359.0)
+    # Past its expiry a replay no longer verifies, so the entry may go.
+    assert await store.claim_slack_request(SIG, expires_at=1800.0, now=1361.0)
 
 
 async def test_expired_requests_are_pruned_as_new_ones_arrive(tmp_path: Path) -> None:

@@ -1,0 +1,7 @@
+"""What retention may delete, the same in both stores."""
+
+from __future__ import annotations
+
+# Finished outbox states, as SQL; both schemas' outbox_finished index has this predicate, so a
+# query naming the same list can walk that index.
+FINISHED = "('sent', 'superseded', 'undelivered', 'failed')"
