@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from bot.store.base import Store
+from bot.store.postgres import PostgresStore
 from bot.store.sqlite import SqliteStore
 
 
 def open_store(database: str) -> Store:
     if database.startswith(("postgresql://", "postgres://")):
-        raise ValueError("the PostgreSQL store is not available yet; use a SQLite file path")
+        return PostgresStore(database)
     return SqliteStore(database.removeprefix("sqlite:///"))

@@ -53,6 +53,22 @@ def conflict(exc: BaseException) -> bool:
     )
 
 
+def without_nul(value: str) -> str:
+    """PostgreSQL's text cannot hold U+0000; SQLite's can. Array parameters (`text[]`) do not
+    pass through the text codec below, so their callers apply this themselves."""
+    return value.replace("\x00", "")
+
+
+async def _setup_connection(conn: Conn) -> None:
+    # PostgreSQL's text cannot hold U+0000, which arrives in webhook labels, Slack text and
+    # API fields and which SQLite stores: every text parameter drops it, so such input is
+    # stored (without the character) rather than failing its request. Modules that hash what
+    # they store (timelines) drop it themselves first, so the hash is of what is stored.
+    await conn.set_type_codec(
+        "text", schema="pg_catalog", encoder=without_nul, decoder=str, format="text"
+    )
+
+
 def redacted(dsn: str) -> str:
     """The URL without its password, for messages (the password never reaches a log)."""
     scheme, sep, rest = dsn.partition("://")
@@ -84,6 +100,7 @@ class PgBase:
                 max_size=POOL_SIZE,
                 command_timeout=COMMAND_TIMEOUT,
                 timeout=CONNECT_TIMEOUT,
+                init=_setup_connection,
             )
         except Exception as exc:
             if _unavailable(exc) or isinstance(exc, asyncpg.PostgresError):

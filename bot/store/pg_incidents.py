@@ -18,7 +18,7 @@ from bot.store.incident_rows import (
     incident_record,
     new_incident_columns,
 )
-from bot.store.pg_base import Conn, PgBase, affected
+from bot.store.pg_base import Conn, PgBase, affected, without_nul
 
 
 def data_value(data: Mapping[str, Any], key: str) -> str | None:
@@ -32,14 +32,15 @@ def data_value(data: Mapping[str, Any], key: str) -> str | None:
     return found if isinstance(found, str) else None
 
 
-def without_nul(value: Any) -> Any:
-    """PostgreSQL's text cannot hold U+0000, which SQLite's keeps: the character is dropped
-    (a title pasted with one is still declared). JSON columns hold it escaped, and keep it."""
-    return value.replace("\x00", "") if isinstance(value, str) else value
+def _text(value: Any) -> Any:
+    """Dropped before hashing, not only by the connection's text codec, so an event's hash is
+    of what is stored (a title pasted with U+0000 is still declared, and still verifies).
+    JSON columns hold it escaped, and keep it."""
+    return without_nul(value) if isinstance(value, str) else value
 
 
 def storable(columns: Mapping[str, Any]) -> dict[str, Any]:
-    return {name: without_nul(value) for name, value in columns.items()}
+    return {name: _text(value) for name, value in columns.items()}
 
 
 async def insert_returning(conn: Conn, table: str, columns: Mapping[str, Any]) -> dict[str, Any]:
@@ -63,7 +64,7 @@ async def append_chained(conn: Conn, incident_id: int, event: NewEvent) -> Timel
         incident_id,
     )
     # Hashed as stored, so the chain still verifies.
-    event = replace(event, actor=without_nul(event.actor), text=without_nul(event.text))
+    event = replace(event, actor=_text(event.actor), text=_text(event.text))
     columns = chained_event_columns(
         incident_id, (int(last["seq"]), last["hash"]) if last else None, event
     )
@@ -154,7 +155,7 @@ class IncidentStore(PgBase):
             # the serializable retry reruns the other, which then finds the key taken.
             status = await conn.execute(
                 "INSERT INTO seen_events (key, at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-                without_nul(dedup_key),
+                _text(dedup_key),
                 now_iso(),
             )
             if affected(status) == 0:

@@ -4,11 +4,11 @@ past it (as an offset does)."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from sqlite_utils import Database
 
+from bot.store.alert_rows import api_alert
 from bot.store.sqlite_base import SqliteBase
 
 
@@ -33,9 +33,6 @@ class AlertPageStore(SqliteBase):
                 f"SELECT * FROM alerts {page_where} ORDER BY id DESC LIMIT ? OFFSET ?",
                 [*page_params, limit, offset],
             )
-            for row in rows:
-                row["labels"] = json.loads(row["labels"] or "{}")
-                row["annotations"] = json.loads(row["annotations"] or "{}")
-            return rows, int(total)
+            return [api_alert(row) for row in rows], int(total)
 
         return await self._read(read)

@@ -2,99 +2,39 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlite_utils import Database
 
-from bot.domain.alerts import LISTED_ALERTS, Alert, GroupSummary, Link
+from bot.domain.alerts import LISTED_ALERTS, Alert, GroupSummary
+from bot.store.alert_rows import (
+    ALERT_SOURCES,
+    DIGEST_OPEN_FOR,
+    GROUP_FIELDS,
+    alert_params,
+    alert_record,
+    api_alert,
+    changed_group,
+    extra_of,
+    folded_summary,
+    group_id_of,
+    group_record,
+    group_values,
+    new_group_values,
+    sent_alert,
+    severity_of,
+    stored_state,
+)
 from bot.store.columns import from_json_text, json_text
 from bot.store.records import AlertGroupState, NewOutboxItem
 from bot.store.sqlite_base import SqliteBase, _iso, _now
 from bot.store.sqlite_outbox import insert_outbox_items
 from bot.store.sqlite_pagerduty import store_pagerduty_event
 
-GROUP_FIELDS = {"acked_by", "incident_id", "pd_incident_id"}
-DIGEST_OPEN_FOR = timedelta(minutes=30)
-
-
-def group_id_of(group_key: str) -> str:
-    """A short stable id for buttons and message keys; group keys can be long."""
-    return hashlib.sha256(group_key.encode()).hexdigest()[:20]
-
-
-def dedup_hash_of(group_key: str) -> str:
-    """What Alertmanager sends PagerDuty as dedup_key: the SHA-256 of the group key."""
-    return hashlib.sha256(group_key.encode()).hexdigest()
-
-
-def _ts(value: str | None) -> datetime | None:
-    if not value or value.startswith("0001-01-01"):
-        return None
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
-
-
-def _alert(row: Mapping[str, Any]) -> Alert:
-    return Alert(
-        fingerprint=row["fingerprint"],
-        status=row["status"],
-        labels=(from_json_text(row["labels"]) or {}),
-        annotations=(from_json_text(row["annotations"]) or {}),
-        starts_at=_ts(row["starts_at"]),
-        ends_at=_ts(row["ends_at"]),
-        generator_url=row["generator_url"] or "",
-        **_extra(row["extra"]),
-    )
-
-
-# A sender's per-alert links (Grafana's webhook), by the label the thread shows them under.
-SENDER_LINKS = {
-    "silenceURL": "Silence",
-    "dashboardURL": "Dashboard",
-    "panelURL": "Panel",
-    "imageURL": "Image",
-}
-
-
-def _extra_of(alert: Mapping[str, Any]) -> dict[str, Any]:
-    extra: dict[str, Any] = {k: alert[k] for k in SENDER_LINKS if alert.get(k)}
-    if alert.get("values"):
-        extra["values"] = alert["values"]
-    return extra
-
-
-def _extra(stored: str | dict[str, Any] | None) -> dict[str, Any]:
-    if not stored:
-        return {}
-    extra = dict(stored) if isinstance(stored, dict) else from_json_text(stored)
-    values = extra.pop("values", None) or {}
-    return {
-        "links": tuple(
-            Link(SENDER_LINKS[k], str(v)) for k, v in extra.items() if k in SENDER_LINKS
-        ),
-        "values": {str(k): str(v) for k, v in values.items()},
-    }
-
-
-def _sent_alert(alert: Mapping[str, Any], extra: dict[str, Any]) -> Alert:
-    """An alert of a delivery's body as the store will read it back."""
-    return Alert(
-        fingerprint=str(alert.get("fingerprint", "")),
-        status=str(alert.get("status", "")),
-        labels=alert.get("labels") or {},
-        annotations=alert.get("annotations") or {},
-        starts_at=_ts(alert.get("startsAt")),
-        ends_at=_ts(alert.get("endsAt")),
-        generator_url=alert.get("generatorURL") or "",
-        **_extra(extra),
-    )
-
-
-def _severity(labels: Mapping[str, Any]) -> str:
-    return str(labels.get("severity", "none")).lower()
+# group_id_of is imported from here by callers that predate alert_rows.
+__all__ = ["group_id_of", "mark_synced", "record_posted_state", "summary_of"]
 
 
 def _stored_states(
@@ -110,52 +50,15 @@ def _stored_states(
             f" AND fingerprint IN ({','.join('?' * len(part))})",
             [group_key, *part],
         ).fetchall():
-            found[fp] = (str(status), _severity(from_json_text(labels) or {}))
+            found[fp] = stored_state(status, labels)
     return found
 
 
 def summary_of(db: Database, group_key: str) -> GroupSummary:
     """A group's summary folded from every stored alert: only for rows from before summaries."""
-    summary = GroupSummary()
-    for row in db.query("SELECT * FROM alerts WHERE group_key = ? ORDER BY id", [group_key]):
-        summary.add(_alert(row))
-    return summary
-
-
-def _group(
-    row: Mapping[str, Any],
-    alerts: Sequence[Alert],
-    changed: Sequence[Alert] | None = None,
-    posted: Mapping[str, str] | None = None,
-) -> AlertGroupState:
-    return AlertGroupState(
-        group_key=row["group_key"],
-        group_id=row["group_id"],
-        receiver=row["receiver"] or "",
-        status=row["status"] or "",
-        channel=row["channel"],
-        group_labels=(from_json_text(row["group_labels"]) or {}),
-        common_labels=(from_json_text(row["common_labels"]) or {}),
-        common_annotations=(from_json_text(row["common_annotations"]) or {}),
-        external_url=row["external_url"] or "",
-        first_seen=datetime.fromisoformat(row["first_seen"]),
-        last_seen=datetime.fromisoformat(row["last_seen"]),
-        version=row["version"],
-        synced_version=row["synced_version"],
-        posted_state=posted if posted is not None else (from_json_text(row["posted_state"]) or {}),
-        posted_view=row["posted_view"],
-        acked_by=row["acked_by"],
-        incident_id=row["incident_id"],
-        digest_key=row["digest_key"],
-        pd_incident_id=row["pd_incident_id"],
-        alerts=tuple(alerts),
-        truncated_alerts=row["truncated_alerts"] or 0,
-        summary=GroupSummary.from_json(from_json_text(row["summary"])) if row["summary"] else None,
-        changed=tuple(changed) if changed is not None else None,
+    return folded_summary(
+        db.query("SELECT * FROM alerts WHERE group_key = ? ORDER BY id", [group_key])
     )
-
-
-ALERT_SOURCES = ("alertmanager", "grafana")
 
 
 def mark_synced(
@@ -259,7 +162,7 @@ class AlertStore(SqliteBase):
         befores = {} if row is None else _stored_states(db, group_key, alerts)
         for alert in alerts:
             fingerprint = alert.get("fingerprint", "")
-            extra = _extra_of(alert)
+            extra = extra_of(alert)
             # A late retry of an older notification must not turn a resolved alert back to
             # firing; a real re-fire starts later than the instance that resolved.
             cur = db.execute(
@@ -273,24 +176,12 @@ class AlertStore(SqliteBase):
                 " extra=excluded.extra, changed_version=excluded.changed_version"
                 " WHERE NOT (alerts.status = 'resolved' AND excluded.status = 'firing'"
                 " AND excluded.starts_at <= alerts.starts_at)",
-                [
-                    group_key,
-                    fingerprint,
-                    alert.get("status", ""),
-                    json_text(alert.get("labels", {})),
-                    json_text(alert.get("annotations", {})),
-                    alert.get("startsAt"),
-                    alert.get("endsAt"),
-                    alert.get("generatorURL"),
-                    _iso(at),
-                    json_text(extra) if extra else None,
-                    version,
-                ],
+                alert_params(group_key, alert, at, version, extra),
             )
             if cur.rowcount:
-                sent = _sent_alert(alert, extra)
+                sent = sent_alert(alert, extra)
                 summary.add(sent, befores.get(fingerprint))
-                befores[fingerprint] = (sent.status, _severity(sent.labels))
+                befores[fingerprint] = (sent.status, severity_of(sent.labels))
         return version, summary
 
     @staticmethod
@@ -298,38 +189,13 @@ class AlertStore(SqliteBase):
         db: Database, body: Mapping[str, Any], at: datetime, version: int, summary: GroupSummary
     ) -> None:
         group_key = str(body["groupKey"])
-        # Alerts the notification left out (max_alerts) may still fire: not resolved yet.
-        unseen = int(body.get("truncatedAlerts") or 0)
-        common_labels = json_text(body.get("commonLabels", {}))
-        values = {
-            "receiver": body.get("receiver", ""),
-            "status": "firing" if summary.firing or unseen else "resolved",
-            "truncated_alerts": unseen,
-            "group_labels": json_text(body.get("groupLabels", {})),
-            "common_labels": common_labels,
-            "common_annotations": json_text(body.get("commonAnnotations", {})),
-            "external_url": body.get("externalURL", ""),
-            "labels": common_labels,
-            "last_seen": _iso(at),
-            "summary": json_text(summary.to_json()),
-            "version": version,
-        }
+        values = group_values(body, at, version, summary)
         cur = db.execute(
             f"UPDATE alert_groups SET {', '.join(f'{k} = ?' for k in values)} WHERE group_key = ?",
             [*values.values(), group_key],
         )
         if cur.rowcount == 0:
-            db.table("alert_groups").insert(
-                {
-                    **values,
-                    "group_key": group_key,
-                    "group_id": group_id_of(group_key),
-                    "dedup_hash": dedup_hash_of(group_key),
-                    "payload": "{}",
-                    "first_seen": _iso(at),
-                    "synced_version": 0,
-                }
-            )
+            db.table("alert_groups").insert({**values, **new_group_values(group_key, at)})
 
     async def list_alerts(
         self, *, status: str | None = None, limit: int = 100, offset: int = 0
@@ -342,10 +208,7 @@ class AlertStore(SqliteBase):
                 f"SELECT * FROM alerts {where} ORDER BY id DESC LIMIT ? OFFSET ?",
                 [*params, limit, offset],
             )
-            for row in rows:
-                row["labels"] = json.loads(row["labels"] or "{}")
-                row["annotations"] = json.loads(row["annotations"] or "{}")
-            return rows, int(total)
+            return [api_alert(row) for row in rows], int(total)
 
         return await self._read(read)
 
@@ -374,8 +237,8 @@ class AlertStore(SqliteBase):
                 " ORDER BY id",
                 part,
             ):
-                alerts[a["group_key"]].append(_alert(a))
-        return [_group(r, alerts[r["group_key"]]) for r in rows]
+                alerts[a["group_key"]].append(alert_record(a))
+        return [group_record(r, alerts[r["group_key"]]) for r in rows]
 
     def _changed_groups(self, db: Database, limit: int) -> list[AlertGroupState]:
         """Dirty groups with their summary, the alerts the parent lists and the alerts changed
@@ -408,10 +271,7 @@ class AlertStore(SqliteBase):
                 "SELECT * FROM alerts WHERE group_key = ? AND changed_version > ? ORDER BY id",
                 [key, row["synced_version"]],
             )
-            posted = {a["fingerprint"]: a["posted_status"] for a in changed if a["posted_status"]}
-            found.append(
-                _group(row, [_alert(a) for a in listed], [_alert(a) for a in changed], posted)
-            )
+            found.append(changed_group(row, listed, changed))
         return found
 
     async def dirty_alert_groups(self, limit: int = 100) -> list[AlertGroupState]:

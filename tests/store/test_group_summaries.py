@@ -10,6 +10,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from bot.domain.alerts import LISTED_ALERTS, summarize, summarize_group
+from bot.store.base import Store
 from bot.store.migrations import MIGRATIONS, _v12_group_summaries
 from bot.store.records import AlertGroupState
 from bot.store.sqlite import SqliteStore
@@ -18,11 +19,11 @@ from tests.fakes.alertmanager_payloads import alert, notification
 NOW = datetime(2026, 3, 1, 2, 0, tzinfo=UTC)
 
 
-async def _deliver(store: SqliteStore, delivery: str, body: dict[str, Any]) -> None:
+async def _deliver(store: Store, delivery: str, body: dict[str, Any]) -> None:
     assert await store.record_delivery("alertmanager", delivery, body, NOW)
 
 
-async def _synced(store: SqliteStore) -> AlertGroupState:
+async def _synced(store: Store) -> AlertGroupState:
     """Syncs the one dirty group as the thread worker does, and returns what it read."""
     [group] = await store.dirty_alert_groups()
     changed = group.changed if group.changed is not None else group.alerts
@@ -39,10 +40,8 @@ async def _synced(store: SqliteStore) -> AlertGroupState:
 
 
 async def test_a_change_to_a_large_group_reads_what_changed_not_the_group(
-    tmp_path: Path,
+    store: Store,
 ) -> None:
-    store = SqliteStore(tmp_path / "bot.db")
-    await store.open()
     await _deliver(store, "fill", notification("big", [alert(f"a{i}") for i in range(2000)]))
     await _synced(store)
 
@@ -55,12 +54,9 @@ async def test_a_change_to_a_large_group_reads_what_changed_not_the_group(
     assert group.summary is not None
     assert (group.summary.firing, group.summary.resolved) == (1999, 1)
     assert await store.dirty_alert_groups() == []
-    await store.close()
 
 
-async def test_the_summary_shows_what_every_alert_would(tmp_path: Path) -> None:
-    store = SqliteStore(tmp_path / "bot.db")
-    await store.open()
+async def test_the_summary_shows_what_every_alert_would(store: Store) -> None:
     first = [
         alert("w1", severity="warning", service="records-service"),
         alert("c1", severity="critical", service="export-service", alertname="Down"),
@@ -100,7 +96,6 @@ async def test_the_summary_shows_what_every_alert_would(tmp_path: Path) -> None:
     ):
         assert getattr(shown, name) == getattr(expected, name), name
     assert shown.severity == "warning"  # the critical one resolved
-    await store.close()
 
 
 async def test_an_upgrade_brings_groups_and_what_their_threads_showed_along(

@@ -46,17 +46,6 @@ async def test_concurrent_writes_share_transactions(tmp_path: Path) -> None:
     await store.close()
 
 
-async def test_a_delivery_is_stored_once(tmp_path: Path) -> None:
-    store = SqliteStore(tmp_path / "bot.db")
-    await store.open()
-    body = {"groupKey": "g", "alerts": [{"fingerprint": "f1", "status": "firing"}]}
-    assert await store.record_delivery("alertmanager", "same", body, NOW) is True
-    assert await store.record_delivery("alertmanager", "same", body, NOW) is False
-    alerts, total = await store.list_alerts()
-    assert total == 1 and alerts[0]["fingerprint"] == "f1"
-    await store.close()
-
-
 async def test_one_failing_write_does_not_undo_its_batch_neighbours(tmp_path: Path) -> None:
     store = SqliteStore(tmp_path / "bot.db")
     await store.open()
