@@ -1,9 +1,10 @@
-"""The `incident-bot` command: serve, check-config, incidents, playbooks, postmortem."""
+"""The `incident-bot` command: serve, check-config, incidents, playbooks, postmortem, store."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
@@ -245,6 +246,23 @@ def cmd_postmortem(args: argparse.Namespace) -> int:
     return asyncio.run(_with_store(settings, work))
 
 
+def cmd_store(args: argparse.Namespace) -> int:
+    from bot.store.copy import CopyError, copy_sqlite_to_postgres
+
+    # The URL holds a password: from the environment it stays out of the process list.
+    target = str(args.to or os.environ.get("INCIDENT_BOT_DATABASE", ""))
+    if not target.startswith(("postgresql://", "postgres://")):
+        raise CliError("--to (or INCIDENT_BOT_DATABASE) must be a postgresql:// URL")
+    try:
+        report = asyncio.run(copy_sqlite_to_postgres(Path(args.source), target))
+    except CopyError as exc:
+        raise CliError(str(exc)) from None
+    for table, count in report.rows.items():
+        print(f"  {table:<22} {count}")
+    print(f"copied {report.total} rows; point INCIDENT_BOT_DATABASE at the new store")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="incident-bot", description=__doc__)
     parser.add_argument("--config", help="platform config YAML (default: INCIDENT_BOT_CONFIG)")
@@ -293,6 +311,17 @@ def build_parser() -> argparse.ArgumentParser:
     postmortem.add_argument("--format", choices=["md", "docx"], default="md")
     postmortem.add_argument("-o", "--output")
     postmortem.set_defaults(func=cmd_postmortem)
+
+    store = sub.add_parser("store", help="move the store to PostgreSQL")
+    ssub = store.add_subparsers(dest="action", required=True)
+    copy = ssub.add_parser("copy", help="copy a SQLite store into an empty PostgreSQL database")
+    copy.add_argument("--from", dest="source", required=True, help="the SQLite file")
+    copy.add_argument(
+        "--to",
+        help="postgresql://USER:PASS@HOST:PORT/DB (default: INCIDENT_BOT_DATABASE, which keeps"
+        " the password out of the process list)",
+    )
+    store.set_defaults(func=cmd_store)
     return parser
 
 

@@ -19,6 +19,7 @@ import pytest
 
 from bot.config import Settings, load_platform_config
 from tests.harness.bot import CONTRACT_ENV, BotFactory
+from tests.harness.postgres import ThrowawayPostgres
 
 SCRIPT = Path(sys.executable).parent / "incident-bot"
 REPO = Path(__file__).resolve().parents[1]
@@ -461,3 +462,52 @@ def test_every_url_setting_that_does_not_parse_is_one_line_naming_it(
     line = assert_clean_failure(result)
     assert variable in line
     assert "hunter2" not in result.stderr + result.stdout
+
+
+# --- store copy --------------------------------------------------------------------------
+
+
+def test_store_copy_moves_a_sqlite_history_to_postgresql_where_it_verifies_and_continues(
+    env: dict[str, str], postgres: ThrowawayPostgres
+) -> None:
+    assert run(env, "incidents", "declare", "Records", "down", "--sev", "P1").returncode == 0
+    assert run(env, "incidents", "update", "1", "Rolled", "back").returncode == 0
+    assert run(env, "incidents", "resolve", "1", "fixed").returncode == 0
+    assert run(env, "incidents", "declare", "Export", "slow").returncode == 0
+    target = f"bot_copy_{os.getpid()}"
+    postgres.psql(f'CREATE DATABASE "{target}"')
+    dsn = postgres.dsn.rsplit("/", 1)[0] + f"/{target}"
+
+    copied = run(env, "store", "copy", "--from", env["INCIDENT_BOT_DATABASE"], "--to", dsn)
+    assert copied.returncode == 0, copied.stderr
+    assert "timeline_events" in copied.stdout and "copied" in copied.stdout
+
+    on_pg = {**env, "INCIDENT_BOT_DATABASE": dsn}
+    listed = run(on_pg, "incidents", "list", "--all").stdout
+    assert "#1 P1 resolved" in listed and "#2 P2 investigating" in listed
+    verified = run(on_pg, "incidents", "verify", "1")
+    assert verified.returncode == 0 and "intact (4 events)" in verified.stdout, verified.stdout
+    # New incidents continue after the copied ones, on the copied chain's store.
+    assert run(on_pg, "incidents", "declare", "New", "one").stdout.startswith("#3 ")
+    assert run(on_pg, "incidents", "verify", "3").returncode == 0
+
+    again = run(env, "store", "copy", "--from", env["INCIDENT_BOT_DATABASE"], "--to", dsn)
+    assert "already holds data" in assert_clean_failure(again)
+    assert "intact" in run(on_pg, "incidents", "verify", "1").stdout  # the refusal changed nothing
+
+
+def test_store_copy_from_a_missing_file_or_to_a_non_postgresql_url_exits_2(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    missing = run(
+        env,
+        "store",
+        "copy",
+        "--from",
+        str(tmp_path / "nope.db"),
+        "--to",
+        "postgresql://x@127.0.0.1:1/x",
+    )
+    assert "no SQLite store" in assert_clean_failure(missing)
+    wrong = run(env, "store", "copy", "--from", str(tmp_path / "nope.db"), "--to", "mysql://x")
+    assert "postgresql://" in assert_clean_failure(wrong)

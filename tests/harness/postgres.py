@@ -114,7 +114,11 @@ class ThrowawayPostgres:
         base_dir: Path | None = None,
         timeout: float = 60.0,
         extensions: Sequence[str] = ("pg_stat_statements",),
+        durable: bool = False,
     ) -> None:
+        """`durable` keeps PostgreSQL's fsync and synchronous commit, for benchmarks that
+        compare it with a store that syncs every commit."""
+        self._durable = durable
         self._bindir_override = bindir
         self._base_dir = base_dir
         self._timeout = timeout
@@ -299,9 +303,15 @@ class ThrowawayPostgres:
                     f"-p {port}",
                     f"-c unix_socket_directories={shlex.quote(str(self.socket_dir))}",
                     "-c shared_preload_libraries=pg_stat_statements",
-                    "-c fsync=off",
-                    "-c synchronous_commit=off",
-                    "-c full_page_writes=off",
+                    *(
+                        []
+                        if self._durable
+                        else [
+                            "-c fsync=off",
+                            "-c synchronous_commit=off",
+                            "-c full_page_writes=off",
+                        ]
+                    ),
                 ]
             )
             result = self._run_server_tool(

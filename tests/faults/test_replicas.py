@@ -1,0 +1,243 @@
+"""Several replicas on one PostgreSQL act as one bot and outlive any one of them: three
+`incident-bot serve` processes, one real Alertmanager delivering every notification to all
+three (one receiver, three webhooks, as behind no balancer), and the replica that leads killed
+with SIGKILL in the middle of a storm and never restarted."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import asyncpg
+import pytest
+import yaml
+from aiohttp import web
+
+from tests.fakes.slack_api import FakeSlack
+from tests.harness.alertmanager import LocalAlertmanager
+from tests.harness.alerts import TOKEN, block_text, digest_lines, parents, threads
+from tests.harness.bot import BOT_TOKEN, CONTRACT_ENV, SIGNING_SECRET, RunningBot
+from tests.harness.ports import free_tcp_port
+from tests.harness.postgres import ThrowawayPostgres
+
+SCRIPT = Path(sys.executable).parent / "incident-bot"
+BUNDLED_CONFIG = Path(__file__).resolve().parents[2] / "bot" / "defaults" / "factsway.yaml"
+API_TOKEN = "replicas-api-token"
+AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
+GROUPS = 40
+ALERTS_PER_GROUP = 50  # 2,000 alerts
+
+
+@dataclass
+class Replica:
+    name: str
+    port: int
+    proc: subprocess.Popen[bytes]
+    log: Path
+    dsn: str
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+
+async def readyz(session: aiohttp.ClientSession, replica: Replica) -> dict[str, Any] | None:
+    try:
+        async with session.get(f"{replica.url}/readyz", headers=AUTH) as resp:
+            if resp.status != 200:
+                return None
+            body: dict[str, Any] = await resp.json()
+            return body
+    except (aiohttp.ClientError, OSError):
+        return None
+
+
+@pytest.fixture
+def bot_config(tmp_path: Path) -> Path:
+    """The bundled platform with no playbooks: no automatic enrichment to wait for."""
+    config = yaml.safe_load(BUNDLED_CONFIG.read_text())
+    (tmp_path / "no-playbooks").mkdir()
+    config["playbooks_dir"] = str(tmp_path / "no-playbooks")
+    path = tmp_path / "platform.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeSlack]:
+    # Not the strict fake: the test measures the pacing itself, across the replicas.
+    async with FakeSlack(bot_token=BOT_TOKEN) as slack:
+        yield slack
+
+
+@pytest.fixture
+def replicas(
+    postgres: ThrowawayPostgres, fake: FakeSlack, bot_config: Path, tmp_path: Path
+) -> Iterator[list[Replica]]:
+    name = f"replicas_{os.getpid()}_{time.monotonic_ns() % 10**6}"
+    postgres.psql(f'CREATE DATABASE "{name}"')
+    dsn = postgres.dsn.rsplit("/", 1)[0] + f"/{name}"
+    env = {k: v for k, v in os.environ.items() if k not in CONTRACT_ENV}
+    env.update(
+        INCIDENT_BOT_DATABASE=dsn,
+        INCIDENT_BOT_CONFIG=str(bot_config),
+        INCIDENT_BOT_API_TOKEN=API_TOKEN,
+        SLACK_BOT_TOKEN=BOT_TOKEN,
+        SLACK_SIGNING_SECRET=SIGNING_SECRET,
+        SLACK_API_URL=fake.url,
+        SLACK_ALERTS_CHANNEL="C_ALERTS",
+        SLACK_INCIDENTS_CHANNEL="C_INCIDENTS",
+        ALERTMANAGER_TOKEN=TOKEN,
+    )
+    started: list[Replica] = []
+    for n in range(3):
+        port = free_tcp_port()
+        log = tmp_path / f"replica-{n}.log"
+        with log.open("wb") as out:
+            proc = subprocess.Popen(
+                [str(SCRIPT), "serve", "--port", str(port)],
+                env=env,
+                cwd=tmp_path,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        started.append(Replica(f"replica-{n}", port, proc, log, dsn))
+    yield started
+    for replica in started:
+        if replica.alive():
+            replica.proc.send_signal(signal.SIGTERM)
+    for replica in started:
+        try:
+            replica.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            replica.proc.kill()
+            replica.proc.wait(timeout=5)
+
+
+def group_alerts(group: int, upto: int) -> list[dict[str, Any]]:
+    return [
+        {
+            "labels": {
+                "alertname": f"ReplicaStorm{group:02d}",
+                "group": f"g{group:02d}",
+                "pod": f"records-service-{group:02d}-{i:03d}",
+                "severity": "critical",
+                "service": "records",
+            },
+            "annotations": {"summary": f"pod {i} of group {group} is down"},
+        }
+        for i in range(upto)
+    ]
+
+
+def ours(replica: Replica) -> list[dict[str, Any]]:
+    lines = replica.log.read_text(errors="replace").splitlines()
+    return [json.loads(line) for line in lines if line.startswith("{")]
+
+
+async def test_three_replicas_lose_the_leader_mid_storm_and_lose_nothing(
+    replicas: list[Replica],
+    fake: FakeSlack,
+    test_tools_bin: Path,
+) -> None:
+    session = aiohttp.ClientSession()
+    am: LocalAlertmanager | None = None
+    try:
+        async with asyncio.timeout(30):
+            while not all([await readyz(session, r) for r in replicas]):
+                await asyncio.sleep(0.1)
+        hooks = [f"{r.url}/webhooks/alertmanager" for r in replicas]
+        am = LocalAlertmanager(
+            hooks[0],
+            also_to=hooks[1:],
+            bearer_token=TOKEN,
+            group_by=("alertname", "group"),
+            group_interval="1s",
+            bin_dir=test_tools_bin,
+        )
+        am.start()
+
+        async def leader() -> Replica:
+            async with asyncio.timeout(30):
+                while True:
+                    for r in replicas:
+                        body = await readyz(session, r) if r.alive() else None
+                        if body and body["store"]["role"] == "leader":
+                            return r
+                    await asyncio.sleep(0.1)
+
+        first_leader = await leader()
+        # The storm: every group grows to 50 alerts over ~10 s; the leader dies halfway.
+        steps = 10
+        killed_at = 0.0
+        for step in range(1, steps + 1):
+            upto = ALERTS_PER_GROUP * step // steps
+            await am.post_alerts([a for g in range(GROUPS) for a in group_alerts(g, upto)])
+            if step == steps // 2:
+                first_leader.proc.send_signal(signal.SIGKILL)
+                first_leader.proc.wait(timeout=5)
+                killed_at = time.monotonic()
+                survivor = next(r for r in replicas if r.alive())
+                declared = RunningBot(survivor.url, web.Application(), None, session)  # type: ignore[arg-type]
+                resp = await declared.slack_command(
+                    "/incident", "declare P1 Records down", response_url=fake.issue_response_url()
+                )
+                assert resp.status == 200, await resp.text()
+            await asyncio.sleep(1)
+        new_leader = await leader()
+        takeover = time.monotonic() - killed_at
+        assert new_leader is not first_leader
+
+        def expected(g: int) -> str:
+            return f"{ALERTS_PER_GROUP} firing, 0 resolved"
+
+        def places(g: int) -> list[str]:
+            name = f"ReplicaStorm{g:02d}"
+            found = [block_text(m) for m in threads(fake) if name in m.text]
+            found += [line for line in digest_lines(fake) if name in line]
+            return found
+
+        # Every group true, in exactly one live place, once the survivors have caught up.
+        async with asyncio.timeout(180):
+            while not all(len(p := places(g)) == 1 and expected(g) in p[0] for g in range(GROUPS)):
+                await asyncio.sleep(0.5)
+        conn = await asyncpg.connect(replicas[0].dsn)
+        try:
+            stored = await conn.fetchval("SELECT count(*) FROM alerts")
+        finally:
+            await conn.close()
+        assert stored == GROUPS * ALERTS_PER_GROUP, "alerts were lost"
+        texts = [m.text for m in parents(fake)]
+        assert len(texts) == len(set(texts)), "a message was posted twice"
+        created = fake.calls_to("conversations.create")
+        assert len([c for c in created if c.status == 200 and c.response.get("ok")]) == 1
+        posts = sorted(
+            c.at
+            for c in fake.calls_to("chat.postMessage")
+            if c.response.get("ok") and c.args.get("channel") == "C_ALERTS"
+        )
+        gaps = [b - a for a, b in itertools.pairwise(posts)]
+        assert min(gaps) >= 0.95, f"two posts to the channel {min(gaps):.2f} s apart"
+        for r in replicas:
+            if r.alive():
+                errors = [e for e in ours(r) if e.get("level") in ("error", "critical")]
+                assert not errors, errors[:3]
+        print(f"takeover seen {takeover:.1f} s after the kill; {len(posts)} posts")
+    finally:
+        if am is not None:
+            am.stop()
+        await session.close()
