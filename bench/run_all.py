@@ -247,6 +247,27 @@ def _digest_size(d: dict[str, Any]) -> list[list[str]]:
     ]
 
 
+def _replicas(d: dict[str, Any]) -> list[list[str]]:
+    rps = {r["server"]: r["rps"] for r in d["rows"]}
+    bare = rps["bare-aiohttp"]
+    one, three = rps["bot, 1 replica (PostgreSQL)"], rps["bot, 3 replicas (PostgreSQL)"]
+    took = d["failover_s"]
+    return [
+        [
+            "Ingest on PostgreSQL, 1 replica / 3 replicas / bare aiohttp",
+            f"{one:.0f} / {three:.0f} / {bare:.0f} req/s ({one / bare:.1%}, {three / bare:.1%})",
+            "3 replicas > 1",
+            _met(three > one),
+        ],
+        [
+            "Failover: leader SIGKILLed to the new leader's first Slack message",
+            ", ".join(f"{t:.1f} s" for t in took),
+            "<= 15 s",
+            _met(bool(took) and max(took) <= 15),
+        ],
+    ]
+
+
 def _met(ok: bool) -> str:
     return "yes" if ok else "no"
 
@@ -310,6 +331,14 @@ BENCHES: list[tuple[str, str, str, Callable[[dict[str, Any]], list[list[str]]]]]
         "to the bot (webhook_configs), one with slack_configs, each to its own FakeSlack "
         "allowing 1 message/s/channel.",
         _storm,
+    ),
+    (
+        "replicas",
+        "Replicas on PostgreSQL",
+        "Webhook ingest with one and with three `incident-bot serve` processes on one "
+        "PostgreSQL (durable: fsync and synchronous commit on) against a bare aiohttp handler "
+        "in the same run, the load spread evenly over the replicas; and the failover time.",
+        _replicas,
     ),
     (
         "startup",

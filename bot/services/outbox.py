@@ -39,6 +39,19 @@ def message(
     return NewOutboxItem(method, channel, args, message_key, thread_key, incident_id, urgency)
 
 
+def saying(
+    channel: str,
+    lines: Sequence[Line],
+    *,
+    message_key: str | None = None,
+    thread_key: str | None = None,
+    incident_id: int | None = None,
+) -> NewOutboxItem:
+    """The row `Outbox.say` queues, for a store write that queues it with other changes."""
+    args = {"channel": channel, LINES_ARG: to_data(lines)}
+    return NewOutboxItem("chat.postMessage", channel, args, message_key, thread_key, incident_id)
+
+
 class Outbox:
     """Queues Slack writes. The sender (outbox_sender) drains them in the background."""
 
@@ -88,9 +101,14 @@ class Outbox:
     ) -> int:
         """A chat.postMessage of what the bot means to say, as report lines; the Slack sender
         renders them, so neither outside text nor a name can become a mention or a link."""
-        args = {"channel": channel, LINES_ARG: to_data(lines)}
         [row_id] = await self.write(
-            NewOutboxItem("chat.postMessage", channel, args, message_key, thread_key, incident_id)
+            saying(
+                channel,
+                lines,
+                message_key=message_key,
+                thread_key=thread_key,
+                incident_id=incident_id,
+            )
         )
         return row_id
 

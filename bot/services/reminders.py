@@ -16,7 +16,7 @@ from bot.domain.reminders import REVIEW_WITHIN, ReminderPolicy, due
 from bot.domain.report import line
 from bot.domain.timeline import EventKind, NewEvent
 from bot.services.incidents import announcement_key
-from bot.services.outbox import Outbox
+from bot.services.outbox import Outbox, saying
 from bot.services.store_outage import StoreOutage
 from bot.store.base import Store, StoreUnavailable
 
@@ -72,19 +72,25 @@ class ReminderScheduler:
                 continue
             events = await self._store.timeline(incident.id)
             for reminder in due(incident, events, self._policy, now):
-                # Queued before it is recorded: a crash in between repeats a reminder rather
-                # than losing it.
                 said = [line(reminder.text)]
+                queued = []
                 if incident.channel_id:
-                    await self._outbox.say(incident.channel_id, said, incident_id=incident.id)
+                    queued.append(saying(incident.channel_id, said, incident_id=incident.id))
                 elif self._incidents_channel:
-                    await self._outbox.say(
-                        self._incidents_channel,
-                        said,
-                        thread_key=announcement_key(incident.id),
-                        incident_id=incident.id,
+                    queued.append(
+                        saying(
+                            self._incidents_channel,
+                            said,
+                            thread_key=announcement_key(incident.id),
+                            incident_id=incident.id,
+                        )
                     )
-                await self._store.append_event(
+                # The message and the event recording it in one write: never one without the
+                # other, whatever stops when. Keyed by what the reminder was computed from, so
+                # a leader that lost its lease mid-tick and the one that took over, reading
+                # the same timeline, send it once between them.
+                last = events[-1].seq if events else 0
+                recorded = await self._store.append_event_once(
                     incident.id,
                     NewEvent(
                         EventKind.REMINDER,
@@ -93,6 +99,10 @@ class ReminderScheduler:
                         now,
                         {"reminder": reminder.kind},
                     ),
+                    f"reminder:{incident.id}:{reminder.kind}:{last}",
+                    outbox=queued,
                 )
-                sent += 1
+                if recorded is not None:
+                    sent += 1
+                    self._outbox.wakeup.set()
         return sent

@@ -157,8 +157,18 @@ class Store(Protocol):
     async def timeline(self, incident_id: int) -> list[TimelineEvent]: ...
     async def incident_by_channel(self, channel_id: str) -> Incident | None: ...
     async def append_event_once(
-        self, incident_id: int, event: NewEvent, dedup_key: str
-    ) -> TimelineEvent | None: ...
+        self,
+        incident_id: int,
+        event: NewEvent,
+        dedup_key: str,
+        *,
+        outbox: Sequence[NewOutboxItem] = (),
+    ) -> TimelineEvent | None:
+        """Appends unless an event with this key was recorded before (Slack's retries, or
+        two replicas computing the same reminder); `outbox` is queued in the same write, so
+        a message and the event that records it are both there or neither is."""
+        ...
+
     async def find_event(
         self, incident_id: int, data_key: str, value: str
     ) -> TimelineEvent | None: ...

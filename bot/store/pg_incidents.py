@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -19,6 +19,8 @@ from bot.store.incident_rows import (
     new_incident_columns,
 )
 from bot.store.pg_base import Conn, PgBase, affected, without_nul
+from bot.store.pg_outbox import insert_outbox_items
+from bot.store.records import NewOutboxItem
 
 
 def data_value(data: Mapping[str, Any], key: str) -> str | None:
@@ -146,10 +148,13 @@ class IncidentStore(PgBase):
         return await self._read(read)
 
     async def append_event_once(
-        self, incident_id: int, event: NewEvent, dedup_key: str
+        self,
+        incident_id: int,
+        event: NewEvent,
+        dedup_key: str,
+        *,
+        outbox: Sequence[NewOutboxItem] = (),
     ) -> TimelineEvent | None:
-        """Appends unless an event with this key was recorded before (Slack's retries)."""
-
         async def write(conn: Conn) -> TimelineEvent | None:
             # Two replicas given the same retry: the key's primary key lets one insert win;
             # the serializable retry reruns the other, which then finds the key taken.
@@ -160,7 +165,9 @@ class IncidentStore(PgBase):
             )
             if affected(status) == 0:
                 return None
-            return await append_chained(conn, incident_id, event)
+            appended = await append_chained(conn, incident_id, event)
+            await insert_outbox_items(conn, outbox, now_iso())
+            return appended
 
         return await self._write(write)
 

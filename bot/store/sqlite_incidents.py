@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlite_utils import Database
@@ -16,7 +17,9 @@ from bot.store.incident_rows import (
     incident_record,
     new_incident_columns,
 )
+from bot.store.records import NewOutboxItem
 from bot.store.sqlite_base import SqliteBase, _last_id, _now
+from bot.store.sqlite_outbox import insert_outbox_items
 
 
 def _append_event(db: Database, incident_id: int, event: NewEvent) -> TimelineEvent:
@@ -90,17 +93,23 @@ class IncidentStore(SqliteBase):
         return await self._read(read)
 
     async def append_event_once(
-        self, incident_id: int, event: NewEvent, dedup_key: str
+        self,
+        incident_id: int,
+        event: NewEvent,
+        dedup_key: str,
+        *,
+        outbox: Sequence[NewOutboxItem] = (),
     ) -> TimelineEvent | None:
-        """Appends unless an event with this key was recorded before (Slack's retries)."""
-
         def write(db: Database) -> TimelineEvent | None:
+            created = _now()
             cur = db.execute(
-                "INSERT OR IGNORE INTO seen_events (key, at) VALUES (?, ?)", [dedup_key, _now()]
+                "INSERT OR IGNORE INTO seen_events (key, at) VALUES (?, ?)", [dedup_key, created]
             )
             if cur.rowcount == 0:
                 return None
-            return _append_event(db, incident_id, event)
+            appended = _append_event(db, incident_id, event)
+            insert_outbox_items(db, outbox, created)
+            return appended
 
         return await self._write(write)
 

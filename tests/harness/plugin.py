@@ -60,6 +60,24 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "sqlite_only: reads or damages the SQLite file itself; not in a --store postgresql run",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """With --store postgresql, tests that inspect the SQLite file are deselected (reported as
+    such), not skipped: they run, and must pass, in the SQLite run."""
+    if config.getoption("--store") != "postgresql":
+        return
+    kept = [item for item in items if item.get_closest_marker("sqlite_only") is None]
+    if len(kept) != len(items):
+        config.hook.pytest_deselected(items=[i for i in items if i not in kept])
+        items[:] = kept
+
+
 def _has_tools(bin_dir: Path) -> bool:
     return all(os.access(bin_dir / tool, os.X_OK) for tool in _TOOLS)
 
