@@ -34,8 +34,14 @@ lint: install-dev
 
 # Tests start what they need (throwaway PostgreSQL, real Alertmanager, fake Slack) themselves;
 # scripts/test-tools.sh fetches promtool, amtool and alertmanager once into .cache/.
+# Then the bots' end-to-end suites again with every bot on PostgreSQL (a fresh database each);
+# the store's contract suite already runs on both backends in the first pass.
+PG_SUITES := tests/slack/test_alert_threads.py tests/slack/test_digest.py \
+	tests/slack/test_outbox_sender.py tests/slack/test_incident_commands.py \
+	tests/slack/test_pagerduty_threads.py tests/web/test_webhooks.py tests/web/test_api.py
 test: install-dev lint test-tools validate
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest --store postgresql $(PYTEST_ARGS) $(PG_SUITES)
 
 # PostgreSQL's server binaries (for the throwaway cluster) and Prometheus' tools.
 test-tools:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bot.config import PlatformConfig, Settings
-from bot.store.sqlite import SqliteStore
+from bot.store.factory import open_store
 from bot.web.keys import STORE
 from tests.fakes.alertmanager_payloads import alert, notification
 from tests.fakes.slack_api import FakeSlack
@@ -82,7 +82,7 @@ async def test_the_thread_survives_a_restart(
     await stop_bot(bot)
 
     # Stored while the bot was down (it died after answering 200, before posting anything).
-    store = SqliteStore(settings.database)
+    store = open_store(settings.database)
     await store.open()
     from datetime import UTC, datetime
 

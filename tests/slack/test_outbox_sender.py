@@ -16,8 +16,8 @@ from bot.config import Settings
 from bot.domain.incident import NewIncident, Severity
 from bot.domain.timeline import EventKind
 from bot.services.outbox import METADATA_EVENT_TYPE, message
+from bot.store.factory import open_store
 from bot.store.records import NewOutboxItem, OutboxState, Urgency
-from bot.store.sqlite import SqliteStore
 from bot.web.keys import OUTBOX, STORE
 from tests.fakes.slack_api import FakeSlack
 from tests.harness.bot import BOT_TOKEN, SIGNING_SECRET, BotFactory, RunningBot, stop_bot
@@ -91,7 +91,7 @@ async def test_rows_queued_while_stopped_are_delivered_after_restart(
     start_bot: BotFactory, settings_for: Callable[[FakeSlack], Settings], fake_slack: FakeSlack
 ) -> None:
     settings = settings_for(fake_slack)
-    store = SqliteStore(settings.database)
+    store = open_store(settings.database)
     await store.open()
     await store.enqueue(
         [
@@ -113,7 +113,7 @@ async def test_row_in_flight_at_a_crash_is_not_posted_twice(
     """The bot died after Slack accepted the post but before it recorded that: on restart
     it finds the message by its metadata instead of posting it again."""
     settings = settings_for(fake_slack)
-    store = SqliteStore(settings.database)
+    store = open_store(settings.database)
     await store.open()
     landed, lost = await store.enqueue(
         [
@@ -150,7 +150,7 @@ async def test_queued_updates_of_one_message_send_only_the_newest_state(
     start_bot: BotFactory, settings_for: Callable[[FakeSlack], Settings], fake_slack: FakeSlack
 ) -> None:
     settings = settings_for(fake_slack)
-    store = SqliteStore(settings.database)
+    store = open_store(settings.database)
     await store.open()
     ids = await store.enqueue(
         [
@@ -235,6 +235,7 @@ async def test_offline_mode_keeps_messages_in_the_timeline_as_undelivered(
     await stop_bot(bot)
 
 
+@pytest.mark.sqlite_only  # locks the SQLite file
 async def test_after_the_store_could_not_commit_the_outbox_resumes_and_said_it_once(
     start_bot: BotFactory,
     settings_for: Callable[[FakeSlack], Settings],

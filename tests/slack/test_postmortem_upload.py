@@ -19,6 +19,7 @@ from bot.config import PlatformConfig, Settings
 from bot.domain.clock import ManualClock
 from bot.domain.incident import NewIncident, Severity
 from bot.domain.timeline import EventKind, NewEvent
+from bot.store.base import Store
 from bot.store.sqlite import SqliteStore
 from bot.web.keys import LIFECYCLE, REMINDERS, STORE
 from tests.fakes.slack_api import FakeSlack
@@ -28,8 +29,7 @@ START = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)
 API = "pm-api-token"
 
 
-async def record_incident(store: SqliteStore | object, clock: ManualClock) -> int:
-    assert isinstance(store, SqliteStore)
+async def record_incident(store: Store, clock: ManualClock) -> int:
     incident = await store.create_incident(
         NewIncident("Records API returning 5xx", Severity.P1, "U1", clock.now(), ("records",))
     )

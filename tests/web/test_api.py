@@ -15,6 +15,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.config import Settings
+from bot.web.keys import STORE
 from tests.harness.bot import one_line_error
 
 if TYPE_CHECKING:
@@ -247,6 +248,7 @@ async def test_an_unknown_or_non_numeric_incident_id_is_404(
     assert "incident" in one_line_error(answer)
 
 
+@pytest.mark.sqlite_only  # locks the SQLite file
 async def test_declaring_while_the_database_is_locked_is_503_and_a_retry_succeeds(
     bot: RunningBot, make_settings: Callable[..., Settings]
 ) -> None:
@@ -472,11 +474,12 @@ async def test_readyz_names_the_store_backend_and_what_this_replica_does(bot: Ru
     async with asyncio.timeout(10):  # the lease is taken just after start
         while (detailed := await store_role(AUTH))["role"] != "leader":
             await asyncio.sleep(0.05)
-    assert detailed["backend"] == "sqlite"
+    backend = bot.app[STORE].backend  # the tests' --store
+    assert detailed["backend"] == backend
     assert detailed["epoch"] >= 1 and detailed["replica"]
     assert {"outbox-sender", "alert-threads", "reminders"} <= set(detailed["work"])
     # Anonymous callers learn the backend and the role, not the host name of the replica.
-    assert await store_role({}) == {"backend": "sqlite", "role": "leader"}
+    assert await store_role({}) == {"backend": backend, "role": "leader"}
 
 
 async def test_readyz_reports_an_invalid_setting_without_failing_readiness(

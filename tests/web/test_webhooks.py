@@ -372,6 +372,7 @@ async def test_alerts_api_rejects_a_bad_query_with_400(bot: RunningBot, query: s
         one_line_error(await resp.json(content_type=None))
 
 
+@pytest.mark.sqlite_only  # locks the SQLite file
 async def test_alertmanager_webhook_answers_503_while_the_database_is_locked_then_stores_retry(
     bot: RunningBot, make_settings: Callable[..., Settings]
 ) -> None:
