@@ -18,6 +18,7 @@ from bot.services.actions.approvals import DangerousActions, Operators
 from bot.services.auto_declare import AutoDeclarePolicy
 from bot.services.incident_access import IncidentAccess
 from bot.services.incidents import Lifecycle
+from bot.services.jobs import Jobs
 from bot.services.leadership import Leadership
 from bot.services.outbox import Outbox
 from bot.services.paging import Pager
@@ -32,7 +33,7 @@ from bot.slack.alert_threads import AlertThreads, Routing
 from bot.slack.bolt_app import build_bolt_app, socket_mode_handler
 from bot.slack.channel_events import register_channel_events
 from bot.slack.client import CountingWebClient
-from bot.slack.commands import register_commands
+from bot.slack.commands import job_kinds, register_commands
 from bot.slack.http_endpoint import SlackEndpoint
 from bot.slack.incident_commands import CommandDeps
 from bot.slack.outbox_sender import OutboxSender
@@ -163,6 +164,7 @@ async def _slack_ctx(app: web.Application) -> AsyncIterator[None]:
     )
     pd_threads = PagerDutyThreads(store, alerts_channel, clock, outbox_wakeup=outbox.wakeup)
     reminders = ReminderScheduler(store, outbox, config, clock, incidents_channel=incidents_channel)
+    jobs = Jobs(store, app[LEADERSHIP].holder)
     app[OUTBOX], app[LIFECYCLE], app[REMINDERS] = outbox, lifecycle, reminders
     app[WEBHOOK_WAKEUPS] = {
         "alertmanager": threads.wakeup,
@@ -188,8 +190,17 @@ async def _slack_ctx(app: web.Application) -> AsyncIterator[None]:
             )
         )
         deps = CommandDeps(
-            store, lifecycle, config, clock, outbox, platform.playbooks, app[POSTMORTEMS], client
+            store,
+            lifecycle,
+            config,
+            clock,
+            outbox,
+            platform.playbooks,
+            app[POSTMORTEMS],
+            client,
+            jobs,
         )
+        jobs.handlers.update(job_kinds(deps))
         assert platform.actions is not None
         dangerous_actions = DangerousActions(
             store,
@@ -229,6 +240,8 @@ async def _slack_ctx(app: web.Application) -> AsyncIterator[None]:
     leadership.add("alert-threads", threads.run)
     leadership.add("pagerduty-threads", pd_threads.run)
     leadership.add("reminders", reminders.run)
+    if jobs.handlers:
+        leadership.add("jobs", jobs.recover)
     tasks = []
     if client is not None and settings.socket_mode:
         tasks.append(asyncio.create_task(_run_socket_mode(app), name="slack-socket-mode"))
@@ -237,6 +250,7 @@ async def _slack_ctx(app: web.Application) -> AsyncIterator[None]:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+    await jobs.close()
 
 
 async def _run_socket_mode(app: web.Application) -> None:

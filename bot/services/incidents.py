@@ -7,9 +7,11 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 from bot.config import PlatformConfig
 from bot.domain.access import Asker, Change, severity_change
+from bot.domain.channel_names import channel_name
 from bot.domain.clock import Clock
 from bot.domain.incident import Incident, NewIncident, Severity, Status
 from bot.domain.problem import Problem
@@ -20,9 +22,17 @@ from bot.services.outbox import Outbox
 from bot.services.paging import Pager
 from bot.services.war_room import WarRoom
 from bot.store.base import Store
+from bot.store.records import OutboxRow, OutboxState
 
 log = logging.getLogger(__name__)
 ROLES = ("commander", "comms", "scribe", "ops", "liaison")
+# How an open interrupted by a stop is resumed: the outbox queue the war room creates channels
+# in, the names it tries, and how long to wait for a create it queued before the stop.
+CREATE_QUEUE = "workspace"
+CREATE_NAMES = 10
+CREATE_WAIT = 60.0
+CREATE_POLL = 0.5
+UNFINISHED = (OutboxState.PENDING, OutboxState.IN_FLIGHT)
 
 
 @dataclass(frozen=True)
@@ -75,8 +85,11 @@ class Lifecycle:
         *,
         services: tuple[str, ...] = (),
         description: str = "",
+        request_key: str | None = None,
     ) -> Incident | Problem:
-        """Records the incident; `open` does the slow part (channel, invites, paging)."""
+        """Records the incident; `open` does the slow part (channel, invites, paging).
+        `request_key` (a slash command's trigger_id) is recorded in the `declared` event: the
+        same request declared again (rerun after a stop) gets the incident it made."""
         title = " ".join(title.split())
         if not title:
             return Problem("an incident needs a title")
@@ -91,9 +104,13 @@ class Lifecycle:
                     return Problem(f"unknown service `{name}`; known services: {known}")
                 names.append(svc.name)
             services = tuple(dict.fromkeys(names))
-        return await self._store.create_incident(
-            NewIncident(title, severity, declared_by, self._clock.now(), services, description)
-        )
+        new = NewIncident(title, severity, declared_by, self._clock.now(), services, description)
+        if request_key is None:
+            return await self._store.create_incident(new)
+        incident, created = await self._store.declare_once(new, request_key)
+        if not created:
+            log.info("declaration resumed", extra={"incident": incident.id, "request": request_key})
+        return incident
 
     def open_later(self, incident: Incident) -> asyncio.Task[list[str]]:
         """Runs `open` after the caller has answered (Slack wants its ack within 3 s)."""
@@ -108,13 +125,23 @@ class Lifecycle:
             log.error("opening the incident failed", exc_info=task.exception())
 
     async def open(self, incident: Incident) -> list[str]:
-        """War room, announcement and paging; returns the problems met, for the declarer."""
+        """War room, announcement and paging; returns the problems met, for the declarer.
+        Safe to run again for an incident whose opening a stop interrupted: what was done
+        (the page, the channel, the announcement) is found and not done twice."""
         problems: list[str] = []
+        events = await self._store.timeline(incident.id)
+        paged = next((e for e in events if e.kind == EventKind.PAGE), None)
         # Paging first: a P0 pages even when Slack is slow to create the channel.
-        page = await self._pager.apply(incident, incident.declared_by) if self._pager else None
-        if self.war_room is not None:
-            incident, problems = await self.war_room.open(incident)
+        page: str | None = paged.text if paged is not None else None
+        if paged is None and self._pager is not None:
+            page = await self._pager.apply(incident, incident.declared_by)
+        had_channel = bool(incident.channel_id)
+        if self.war_room is not None and not had_channel:
+            incident, problems = await self._open_war_room(incident)
         if self._incidents_channel:
+            key = announcement_key(incident.id)
+            if await self._store.latest_post(key) is not None:
+                return problems  # announced, and the channel's first message queued with it
             announcement = line(
                 Strong(str(incident.severity)),
                 f" incident #{incident.id} declared: ",
@@ -126,11 +153,10 @@ class Lifecycle:
                 mark=Mark.INCIDENT,
             )
             await self._outbox.say(
-                self._incidents_channel,
-                [announcement],
-                message_key=announcement_key(incident.id),
-                incident_id=incident.id,
+                self._incidents_channel, [announcement], message_key=key, incident_id=incident.id
             )
+        elif had_channel:
+            return problems  # the channel was made, and its first message queued, before
         services = (" · Services: ", ", ".join(incident.services)) if incident.services else ()
         notes = [
             line(Strong(f"Incident #{incident.id}: {incident.title}")),
@@ -151,6 +177,52 @@ class Lifecycle:
         if incident.channel_id:
             await self._outbox.say(incident.channel_id, notes, incident_id=incident.id)
         return problems
+
+    async def _open_war_room(self, incident: Incident) -> tuple[Incident, list[str]]:
+        """The war room; when an interrupted open already asked Slack for the channel, the
+        channel that create made (or is making) is the incident's, never a second one."""
+        assert self.war_room is not None
+        names = {
+            channel_name(incident.declared_at.date(), incident.id, incident.title, attempt)
+            for attempt in range(CREATE_NAMES)
+        }
+        since = incident.declared_at - timedelta(minutes=1)
+        earlier = [
+            row
+            for row in await self._store.calls_since("conversations.create", CREATE_QUEUE, since)
+            if row.args.get("name") in names
+        ]
+        for row in earlier:
+            done = await self._finished(row)
+            if done is None:
+                return incident, [
+                    f"Slack did not create the incident channel within {CREATE_WAIT:g} s"
+                    " (it is queued and will appear); follow the incident in the announcement"
+                ]
+            channel_id = str((done.result.get("channel") or {}).get("id") or "")
+            if done.state == OutboxState.SENT and channel_id:
+                incident = await self._store.update_incident(
+                    incident.id, channel_id=channel_id, channel_name=str(done.args["name"])
+                )
+                await self.war_room.set_topic(incident)
+                people = [u for u in (incident.declared_by, incident.commander) if is_user_id(u)]
+                await self.war_room.invite(incident, people)
+                return incident, [
+                    "the incident channel was created before a restart interrupted the"
+                    " declaration: add its bookmarks and invite the responders by hand"
+                ]
+        return await self.war_room.open(incident)
+
+    async def _finished(self, row: OutboxRow) -> OutboxRow | None:
+        """The row once the sender (on whichever replica leads) has finished it."""
+        deadline = asyncio.get_running_loop().time() + CREATE_WAIT
+        current: OutboxRow | None = row
+        while current is not None and current.state in UNFINISHED:
+            if asyncio.get_running_loop().time() >= deadline:
+                return None
+            await asyncio.sleep(CREATE_POLL)
+            current = await self._store.outbox_row(row.id)
+        return current
 
     # during --------------------------------------------------------------------------------
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -17,6 +18,8 @@ METADATA_EVENT_TYPE = "incident_bot_outbox"
 # it into the message's text when it sends the row, so outside text is escaped there, once.
 LINES_ARG = "lines"
 FINISHED = {OutboxState.SENT, OutboxState.SUPERSEDED, OutboxState.UNDELIVERED, OutboxState.FAILED}
+# A row another replica sends is looked for in the store this often while waiting for it.
+WAIT_POLL_SECONDS = 0.25
 
 
 def message(
@@ -163,15 +166,19 @@ class Outbox:
         return row_id
 
     async def wait(self, row_id: int, timeout: float) -> OutboxRow:
-        """Waits for a row to be finished (sent, undelivered or failed) and returns it."""
+        """Waits for a row to be finished (sent, undelivered or failed) and returns it. The
+        sender in this process says so at once; a row another replica sends (the one that
+        leads) is seen in the store, looked at every WAIT_POLL_SECONDS."""
         loop = asyncio.get_running_loop()
         fut = self._finished.setdefault(row_id, loop.create_future())
-        row = await self._store.outbox_row(row_id)
-        if row is not None and row.state in FINISHED:
-            self._finished.pop(row_id, None)
-            return row
         try:
-            return await asyncio.wait_for(asyncio.shield(fut), timeout)
+            async with asyncio.timeout(timeout):
+                while True:
+                    row = await self._store.outbox_row(row_id)
+                    if row is not None and row.state in FINISHED:
+                        return row
+                    with contextlib.suppress(TimeoutError):
+                        return await asyncio.wait_for(asyncio.shield(fut), WAIT_POLL_SECONDS)
         finally:
             self._finished.pop(row_id, None)
 

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import logging
+import uuid
+from collections.abc import Mapping
 from typing import Any
 
+import aiohttp
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.domain.commands import INCIDENT_USAGE, UsageProblem, parse_incident
 from bot.domain.problem import Problem
 from bot.domain.report import Code, Mark, Strong, line
 from bot.integrations.pagerduty import PagerDutyAPI, PagerDutyError
+from bot.services.jobs import Work
 from bot.slack import declare_modal
 from bot.slack.blocks import escape
 from bot.slack.incident_commands import CommandDeps, Invocation, answer, declared
@@ -24,6 +29,10 @@ log = logging.getLogger(__name__)
 QUICK = {"help", "list"}
 # Its `<title>` placeholders are words, not Slack's angle-bracket markup.
 USAGE = escape(INCIDENT_USAGE)
+UNAVAILABLE = ":warning: The incident store is unavailable right now; try again shortly."
+# The job kind of an /incident command's work after the ack, and the command's fields it keeps.
+SLASH_COMMAND = "slash_command"
+JOB_FIELDS = ("command", "text", "user_id", "channel_id", "response_url", "trigger_id")
 
 
 def _ephemeral(text: str) -> dict[str, Any]:
@@ -51,17 +60,26 @@ def register_commands(
         if parsed.subcommand in QUICK:
             await ack(**_ephemeral(await answer(inv)))
             return
-        await ack(
-            **_ephemeral(f":hourglass_flowing_sand: Working on `/incident {parsed.subcommand}`…")
+        working = _ephemeral(
+            f":hourglass_flowing_sand: Working on `/incident {parsed.subcommand}`…"
         )
+        if deps.jobs is None:
+            await ack(**working)
+            text = await _answer_text(inv)
+            await respond(**_ephemeral(text), replace_original=True)
+            return
+        # Stored before the ack: a command Slack was told is being worked on survives this
+        # replica dying, and any replica's recovery finishes it.
+        payload = {name: str(command.get(name) or "") for name in JOB_FIELDS}
+        key = payload["trigger_id"] or f"untriggered:{uuid.uuid4().hex}"
         try:
-            text = await answer(inv)
+            job = await deps.jobs.start(SLASH_COMMAND, key, payload)
         except StoreUnavailable:
-            text = ":warning: The incident store is unavailable right now; try again shortly."
-        except Exception:
-            log.exception("command failed", extra={"subcommand": parsed.subcommand})
-            text = f":warning: `/incident {parsed.subcommand}` failed; the error is logged."
-        await respond(**_ephemeral(text), replace_original=True)
+            await ack(**_ephemeral(UNAVAILABLE))
+            return
+        await ack(**working)
+        if job is not None:  # None: delivered again; the first delivery's job answers
+            await deps.jobs.carry(job, lambda stored: run_slash_command(deps, stored))
 
     @app.view(declare_modal.CALLBACK_ID)
     async def declare_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
@@ -90,6 +108,70 @@ def register_commands(
         await ack(**_ephemeral(":hourglass_flowing_sand: Asking PagerDuty…"))
         text = await _oncall(deps, pagerduty, str(command.get("text", "")).strip())
         await respond(**_ephemeral(text), replace_original=True)
+
+
+def job_kinds(deps: CommandDeps) -> dict[str, Work]:
+    """The job kinds the Slack side stores, and what runs each one again when the replica
+    that acked it died before finishing."""
+    return {SLASH_COMMAND: lambda payload: run_slash_command(deps, payload)}
+
+
+async def run_slash_command(deps: CommandDeps, payload: Mapping[str, Any]) -> None:
+    """An /incident command's work after the ack, from its stored fields: the answer, then
+    the caller's ephemeral message replaced through response_url (valid 30 minutes), as
+    Bolt's `respond` does. A failure is answered, then raised for the job to record."""
+    parsed = parse_incident(str(payload.get("text", "")))
+    if isinstance(parsed, UsageProblem):  # stored only once it parsed; kept for safety
+        await _respond(str(payload.get("response_url", "")), escape(parsed.message))
+        return
+    inv = Invocation(
+        parsed,
+        str(payload.get("user_id", "")),
+        str(payload.get("channel_id", "")),
+        deps,
+        str(payload.get("trigger_id") or "") or None,
+    )
+    failure: Exception | None = None
+    try:
+        text = await answer(inv)
+    except StoreUnavailable as exc:
+        text, failure = UNAVAILABLE, exc
+    except Exception as exc:
+        text, failure = (
+            f":warning: `/incident {inv.parsed.subcommand}` failed; the error is logged.",
+            exc,
+        )
+    await _respond(str(payload.get("response_url", "")), text)
+    if failure is not None:
+        raise failure
+
+
+async def _respond(response_url: str, text: str) -> None:
+    if not response_url:
+        return
+    try:
+        resp = await AsyncWebhookClient(response_url).send_dict(
+            {**_ephemeral(text), "replace_original": True}
+        )
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        log.warning("could not answer through response_url", extra={"error": str(exc)})
+        return
+    if resp.status_code != 200:
+        # Expired (30 minutes) or used up (5 times): nothing more can reach the caller.
+        log.warning(
+            "response_url refused the answer",
+            extra={"status": resp.status_code, "body": str(resp.body)[:200]},
+        )
+
+
+async def _answer_text(inv: Invocation) -> str:
+    try:
+        return await answer(inv)
+    except StoreUnavailable:
+        return UNAVAILABLE
+    except Exception:
+        log.exception("command failed", extra={"subcommand": inv.parsed.subcommand})
+        return f":warning: `/incident {inv.parsed.subcommand}` failed; the error is logged."
 
 
 async def _open_modal(client: AsyncWebClient, command: dict[str, Any], deps: CommandDeps) -> None:

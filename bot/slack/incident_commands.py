@@ -16,6 +16,7 @@ from bot.domain.report import Code, Line, Mark, Strong, User, line
 from bot.domain.timeline import EventKind, NewEvent
 from bot.playbooks.service import Playbooks
 from bot.services.incidents import Changed, Lifecycle, in_channel
+from bot.services.jobs import Jobs
 from bot.services.outbox import Outbox
 from bot.services.postmortems.drafts import PostMortems
 from bot.slack.blocks import escape
@@ -35,6 +36,8 @@ class CommandDeps:
     playbooks: Playbooks | None = None
     postmortems: PostMortems | None = None
     client: AsyncWebClient | None = None
+    # The work after the ack, as durable jobs (None: run in this process only).
+    jobs: Jobs | None = None
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,9 @@ class Invocation:
     user: str
     channel: str
     deps: CommandDeps
+    # The request's identity (Slack's trigger_id): a rerun of the same command finds what
+    # its first run did instead of doing it again.
+    request: str | None = None
 
 
 Handler = Callable[[Invocation, Incident], Awaitable[str]]
@@ -103,7 +109,11 @@ async def answer(inv: Invocation) -> str:
             f"`/incident {sub} #ID …`."
         )
     inv = Invocation(
-        Parsed(sub, args, inv.parsed.options, inv.parsed.rest), inv.user, inv.channel, inv.deps
+        Parsed(sub, args, inv.parsed.options, inv.parsed.rest),
+        inv.user,
+        inv.channel,
+        inv.deps,
+        inv.request,
     )
     await store.append_event(
         incident.id,
@@ -179,10 +189,13 @@ async def declare(inv: Invocation) -> str:
     if severity is None:
         return "`--sev` must be P0, P1, P2 or P3."
     services = tuple(s for s in inv.parsed.options.get("service", "").split(",") if s)
-    outcome = await inv.deps.lifecycle.declare(title, severity, inv.user, services=services)
+    lifecycle = inv.deps.lifecycle
+    outcome = await lifecycle.declare(
+        title, severity, inv.user, services=services, request_key=inv.request
+    )
     if isinstance(outcome, Problem):
         return warning(outcome)
-    problems = await inv.deps.lifecycle.open(outcome)
+    problems = await lifecycle.open(outcome)
     incident = await inv.deps.store.get_incident(outcome.id) or outcome
     return mrkdwn(declared(incident, problems))
 

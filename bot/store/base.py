@@ -11,6 +11,7 @@ from bot.domain.incident import Incident, NewIncident
 from bot.domain.leases import Lease
 from bot.domain.timeline import NewEvent, TimelineEvent
 from bot.store.digest_records import DigestLine, DigestRender
+from bot.store.job_records import Job, JobState
 from bot.store.records import (
     AlertGroupState,
     ChannelAccess,
@@ -242,6 +243,46 @@ class Store(Protocol):
         ...
 
     async def lease(self, name: str) -> Lease | None: ...
+
+    # Jobs: the work after a request's answer (a slash command's after Slack's ack), done once
+    # by whichever replica holds it, and taken over when its holder stops renewing (it died).
+    async def start_job(
+        self, kind: str, key: str, payload: Mapping[str, Any], holder: str, ttl: float
+    ) -> Job | None:
+        """A new job, already claimed by `holder` for `ttl` seconds; None when a job with this
+        key exists (the same request delivered again)."""
+        ...
+
+    async def renew_job(self, job: Job, ttl: float) -> bool:
+        """Extends the claim; False when the job is no longer this claim's (taken over, or
+        finished)."""
+        ...
+
+    async def take_abandoned_job(self, holder: str, ttl: float) -> Job | None:
+        """One running job whose claim expired, now claimed by `holder` with attempts + 1;
+        replicas asking at once never get the same one."""
+        ...
+
+    async def finish_job(self, job: Job, state: JobState, error: str | None = None) -> bool:
+        """Done or failed, only by the job's current claim; False (nothing changed) otherwise."""
+        ...
+
+    async def release_job(self, job: Job) -> bool:
+        """Gives a running job up at once (a clean stop), so another replica need not wait for
+        its claim to expire; only by its current claim."""
+        ...
+
+    async def job(self, key: str) -> Job | None: ...
+
+    async def declare_once(self, new: NewIncident, request_key: str) -> tuple[Incident, bool]:
+        """The incident declared for this request (its `declared` event's data holds the key),
+        created with that event in one write unless one exists; whether it was created now."""
+        ...
+
+    async def calls_since(self, method: str, channel: str, since: datetime) -> list[OutboxRow]:
+        """The outbox rows of `method` in `channel` queued since then, oldest first, whatever
+        their state: what an interrupted run already asked Slack for."""
+        ...
 
     # Retention.
     async def prune(self, older_than: datetime, limit: int) -> dict[str, int]:

@@ -38,8 +38,9 @@ TABLES = (
     "digests",
     "digest_lines",
 )
-# Belong to the running process, not the history: a lease or a heartbeat means nothing elsewhere.
-NOT_COPIED = {"leases", "store_heartbeat"}
+# Belong to the running process, not the history: a lease or a heartbeat means nothing elsewhere,
+# and a job is the work after one request's answer, rerun only where that request was taken.
+NOT_COPIED = {"leases", "store_heartbeat", "jobs"}
 BATCH = 1000
 
 

@@ -361,6 +361,24 @@ def _v14_leases(db: Database) -> None:
     )
 
 
+def _v15_jobs(db: Database) -> None:
+    """The work after a Slack ack as durable jobs: one row per request (`key`, Slack's
+    trigger_id, unique, so a retried delivery makes no second job), claimed by a holder until
+    `expires_at` and renewed while it works; one whose holder stopped renewing is taken over.
+    The `declared` events are indexed so a declaration rerun finds the incident its request
+    already made (their data's `request_key`)."""
+    db.execute(
+        "CREATE TABLE jobs (id INTEGER PRIMARY KEY, kind TEXT NOT NULL, key TEXT NOT NULL UNIQUE,"
+        " payload TEXT NOT NULL, state TEXT NOT NULL, holder TEXT NOT NULL,"
+        " expires_at REAL NOT NULL, attempts INTEGER NOT NULL DEFAULT 1,"
+        " created_at TEXT NOT NULL, updated_at TEXT NOT NULL, last_error TEXT)"
+    )
+    db.execute("CREATE INDEX jobs_running ON jobs (expires_at) WHERE state = 'running'")
+    db.execute(
+        "CREATE INDEX timeline_declared ON timeline_events (incident_id) WHERE kind = 'declared'"
+    )
+
+
 MIGRATIONS: list[Callable[[Database], None]] = [
     _v1_initial,
     _v2_alert_threads,
@@ -376,6 +394,7 @@ MIGRATIONS: list[Callable[[Database], None]] = [
     _v12_group_summaries,
     _v13_outbox_urgency,
     _v14_leases,
+    _v15_jobs,
 ]
 
 

@@ -7,6 +7,7 @@ from bot.store.pg_alert_pages import AlertPageStore
 from bot.store.pg_alerts import AlertStore
 from bot.store.pg_digests import DigestStore
 from bot.store.pg_incidents import IncidentStore
+from bot.store.pg_jobs import JobStore
 from bot.store.pg_leases import LeaseStore
 from bot.store.pg_outbox import OutboxStore
 from bot.store.pg_pagerduty import PagerDutyStore
@@ -20,6 +21,7 @@ class PostgresStore(
     AlertStore,
     DigestStore,
     IncidentStore,
+    JobStore,
     LeaseStore,
     OutboxStore,
     PagerDutyStore,

@@ -7,6 +7,7 @@ from bot.store.sqlite_alert_pages import AlertPageStore
 from bot.store.sqlite_alerts import AlertStore
 from bot.store.sqlite_digests import DigestStore
 from bot.store.sqlite_incidents import IncidentStore
+from bot.store.sqlite_jobs import JobStore
 from bot.store.sqlite_leases import LeaseStore
 from bot.store.sqlite_outbox import OutboxStore
 from bot.store.sqlite_pagerduty import PagerDutyStore
@@ -20,6 +21,7 @@ class SqliteStore(
     AlertStore,
     DigestStore,
     IncidentStore,
+    JobStore,
     LeaseStore,
     OutboxStore,
     PagerDutyStore,

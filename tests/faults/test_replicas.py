@@ -218,13 +218,25 @@ async def test_three_replicas_lose_the_leader_mid_storm_and_lose_nothing(
         conn = await asyncpg.connect(replicas[0].dsn)
         try:
             stored = await conn.fetchval("SELECT count(*) FROM alerts")
+            # The declare ran on a replica that does not send: its channel came back anyway.
+            async with asyncio.timeout(30):
+                while not (incidents := await conn.fetch("SELECT channel_id FROM incidents"))[0][
+                    "channel_id"
+                ]:
+                    await asyncio.sleep(0.2)
         finally:
             await conn.close()
         assert stored == GROUPS * ALERTS_PER_GROUP, "alerts were lost"
         texts = [m.text for m in parents(fake)]
         assert len(texts) == len(set(texts)), "a message was posted twice"
-        created = fake.calls_to("conversations.create")
-        assert len([c for c in created if c.status == 200 and c.response.get("ok")]) == 1
+        created = [
+            c
+            for c in fake.calls_to("conversations.create")
+            if c.status == 200 and c.response.get("ok")
+        ]
+        assert [c.response["channel"]["id"] for c in created] == [
+            r["channel_id"] for r in incidents
+        ]
         posts = sorted(
             c.at
             for c in fake.calls_to("chat.postMessage")
@@ -240,4 +252,53 @@ async def test_three_replicas_lose_the_leader_mid_storm_and_lose_nothing(
     finally:
         if am is not None:
             am.stop()
+        await session.close()
+
+
+async def test_a_declare_acked_by_a_replica_killed_at_once_is_opened_once_by_a_survivor(
+    replicas: list[Replica], fake: FakeSlack
+) -> None:
+    """The work after the ack is a job row: the replica that acked `/incident declare` is
+    SIGKILLed as soon as its 200 arrives, and a survivor (the lease holder's recovery, once
+    the dead replica's claim expires) opens the incident once and answers the caller once."""
+    session = aiohttp.ClientSession()
+    conn: asyncpg.Connection | None = None
+    try:
+        async with asyncio.timeout(30):
+            while not all([await readyz(session, r) for r in replicas]):
+                await asyncio.sleep(0.1)
+        target = replicas[0]
+        bot = RunningBot(target.url, web.Application(), None, session)  # type: ignore[arg-type]
+        response = await bot.slack_command(
+            "/incident",
+            "declare Records down --sev P1",
+            response_url=fake.issue_response_url(),
+            trigger_id="replica-kill-declare",
+        )
+        assert response.status == 200, await response.text()
+        target.proc.send_signal(signal.SIGKILL)
+        target.proc.wait(timeout=5)
+        conn = await asyncpg.connect(target.dsn)
+        async with asyncio.timeout(60):
+            while True:
+                rows = await conn.fetch("SELECT id, channel_id FROM incidents")
+                if rows and rows[0]["channel_id"] and fake.responses:
+                    break
+                await asyncio.sleep(0.5)
+        await asyncio.sleep(3)  # long enough for a second incident, channel or answer
+        incidents = await conn.fetch("SELECT id, channel_id FROM incidents")
+        assert len(incidents) == 1
+        created = [c for c in fake.calls_to("conversations.create") if c.response.get("ok") is True]
+        assert [c.response["channel"]["id"] for c in created] == [incidents[0]["channel_id"]]
+        [answer] = fake.responses
+        assert "Declared P1 incident #" in answer["text"]
+        state = await conn.fetchval("SELECT state FROM jobs WHERE key = 'replica-kill-declare'")
+        assert state == "done"
+        for r in replicas:
+            if r.alive():
+                errors = [e for e in ours(r) if e.get("level") in ("error", "critical")]
+                assert not errors, errors[:3]
+    finally:
+        if conn is not None:
+            await conn.close()
         await session.close()
