@@ -15,6 +15,7 @@ import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,8 @@ import pytest
 import yaml
 from aiohttp import web
 
+from bot.domain.incident import NewIncident, Severity
+from bot.store.postgres import PostgresStore
 from tests.fakes.slack_api import FakeSlack
 from tests.harness.alertmanager import LocalAlertmanager
 from tests.harness.alerts import TOKEN, block_text, digest_lines, parents, threads
@@ -37,6 +40,9 @@ API_TOKEN = "replicas-api-token"
 AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
 GROUPS = 40
 ALERTS_PER_GROUP = 50  # 2,000 alerts
+# The bundled policy's P1 wants an update every 15 minutes.
+P1_UPDATE_EVERY = timedelta(minutes=15)
+OVERDUE = "No status update for"
 
 
 @dataclass
@@ -144,6 +150,31 @@ def group_alerts(group: int, upto: int) -> list[dict[str, Any]]:
     ]
 
 
+async def incidents_falling_due(
+    dsn: str, slack: FakeSlack, around: float, spread_s: int
+) -> dict[str, float]:
+    """P1 incidents declared earlier (history, as a team moving up would have), each with its
+    war room, whose first update reminder falls due one second apart over `spread_s` seconds
+    either side of `around` (a time.time()); returns each war room's due time."""
+    store = PostgresStore(dsn)
+    await store.open()
+    due: dict[str, float] = {}
+    try:
+        for n, offset in enumerate(range(-spread_s, spread_s + 1)):
+            at = around + offset
+            declared = datetime.fromtimestamp(at, UTC) - P1_UPDATE_EVERY
+            incident = await store.create_incident(
+                NewIncident(f"Older incident {n}", Severity.P1, "U_OLDER", declared)
+            )
+            channel = f"C_WAR_OLDER_{n:02d}"
+            slack.add_channel(channel, f"inc-older-{n}")
+            await store.update_incident(incident.id, channel_id=channel)
+            due[channel] = at
+    finally:
+        await store.close()
+    return due
+
+
 def ours(replica: Replica) -> list[dict[str, Any]]:
     lines = replica.log.read_text(errors="replace").splitlines()
     return [json.loads(line) for line in lines if line.startswith("{")]
@@ -181,7 +212,9 @@ async def test_three_replicas_lose_the_leader_mid_storm_and_lose_nothing(
                     await asyncio.sleep(0.1)
 
         first_leader = await leader()
-        # The storm: every group grows to 50 alerts over ~10 s; the leader dies halfway.
+        # The storm: every group grows to 50 alerts over ~10 s; the leader dies halfway
+        # (about 6 s from here), and reminders fall due before, during and after the takeover.
+        due = await incidents_falling_due(replicas[0].dsn, fake, time.time() + 12, spread_s=12)
         steps = 10
         killed_at = 0.0
         for step in range(1, steps + 1):
@@ -191,6 +224,7 @@ async def test_three_replicas_lose_the_leader_mid_storm_and_lose_nothing(
                 first_leader.proc.send_signal(signal.SIGKILL)
                 first_leader.proc.wait(timeout=5)
                 killed_at = time.monotonic()
+                killed_wall = time.time()
                 survivor = next(r for r in replicas if r.alive())
                 declared = RunningBot(survivor.url, web.Application(), None, session)  # type: ignore[arg-type]
                 resp = await declared.slack_command(
@@ -200,6 +234,7 @@ async def test_three_replicas_lose_the_leader_mid_storm_and_lose_nothing(
             await asyncio.sleep(1)
         new_leader = await leader()
         takeover = time.monotonic() - killed_at
+        led_again = killed_wall + takeover
         assert new_leader is not first_leader
 
         def expected(g: int) -> str:
@@ -215,18 +250,42 @@ async def test_three_replicas_lose_the_leader_mid_storm_and_lose_nothing(
         async with asyncio.timeout(180):
             while not all(len(p := places(g)) == 1 and expected(g) in p[0] for g in range(GROUPS)):
                 await asyncio.sleep(0.5)
+
+        # Every reminder owed, those due while no replica led included, once in its war room.
+        def overdue(channel: str) -> int:
+            return sum(
+                1
+                for c in fake.calls_to("chat.postMessage")
+                if c.response.get("ok")
+                and c.args.get("channel") == channel
+                and OVERDUE in str(c.args.get("text"))
+            )
+
+        async with asyncio.timeout(60):
+            while not all(overdue(channel) for channel in due):
+                await asyncio.sleep(0.5)
+        await asyncio.sleep(3)  # long enough for a second copy to go out
+        during = [c for c, at in due.items() if killed_wall <= at <= led_again]
+        assert during, "no reminder fell due while no replica led"
+        assert {c: overdue(c) for c in due} == dict.fromkeys(due, 1)
         conn = await asyncpg.connect(replicas[0].dsn)
         try:
             stored = await conn.fetchval("SELECT count(*) FROM alerts")
+            recorded = await conn.fetchval(
+                "SELECT count(*) FROM timeline_events WHERE kind = 'reminder'"
+            )
             # The declare ran on a replica that does not send: its channel came back anyway.
             async with asyncio.timeout(30):
-                while not (incidents := await conn.fetch("SELECT channel_id FROM incidents"))[0][
-                    "channel_id"
-                ]:
+                while not (
+                    incidents := await conn.fetch(
+                        "SELECT channel_id FROM incidents WHERE declared_by <> 'U_OLDER'"
+                    )
+                )[0]["channel_id"]:
                     await asyncio.sleep(0.2)
         finally:
             await conn.close()
         assert stored == GROUPS * ALERTS_PER_GROUP, "alerts were lost"
+        assert recorded == len(due), "a reminder recorded twice, or not at all"
         texts = [m.text for m in parents(fake)]
         assert len(texts) == len(set(texts)), "a message was posted twice"
         created = [
@@ -248,7 +307,10 @@ async def test_three_replicas_lose_the_leader_mid_storm_and_lose_nothing(
             if r.alive():
                 errors = [e for e in ours(r) if e.get("level") in ("error", "critical")]
                 assert not errors, errors[:3]
-        print(f"takeover seen {takeover:.1f} s after the kill; {len(posts)} posts")
+        print(
+            f"takeover seen {takeover:.1f} s after the kill; {len(posts)} posts;"
+            f" {len(during)} of {len(due)} reminders fell due while no replica led"
+        )
     finally:
         if am is not None:
             am.stop()
