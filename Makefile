@@ -38,7 +38,8 @@ lint: install-dev
 # the store's contract suite already runs on both backends in the first pass.
 PG_SUITES := tests/slack/test_alert_threads.py tests/slack/test_digest.py \
 	tests/slack/test_outbox_sender.py tests/slack/test_incident_commands.py \
-	tests/slack/test_pagerduty_threads.py tests/web/test_webhooks.py tests/web/test_api.py
+	tests/slack/test_pagerduty_threads.py tests/slack/test_action_guards.py \
+	tests/web/test_webhooks.py tests/web/test_api.py
 test: install-dev lint test-tools validate
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 	$(BIN)/python -m pytest --store postgresql $(PYTEST_ARGS) $(PG_SUITES)

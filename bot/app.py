@@ -209,10 +209,12 @@ async def _slack_ctx(app: web.Application) -> AsyncIterator[None]:
             SlackActionBoard(outbox),
             SlackUserGroups(client),
             Operators(operators, config.two_person_p0_rollbacks),
+            jobs=jobs,
         )
         if store.backend == "sqlite":
-            # One process owns the file: whatever is still running, a stop left so. Replicas
-            # sharing PostgreSQL cannot tell a dead one's action from a live one's yet.
+            # One process owns the file: whatever is still running, a stop left so (actions
+            # from before they ran as jobs included). On PostgreSQL each running action is a
+            # job: the lease holder fails it once the claim of the replica running it expires.
             await dangerous_actions.fail_interrupted()
         dangerous = ActionCommands(store, dangerous_actions)
         app[SLACK_ENDPOINT].store = store

@@ -17,6 +17,7 @@ from bot.domain.actions import ActionState
 from bot.domain.clock import ManualClock
 from bot.domain.incident import Severity
 from bot.integrations.kubernetes import Kubernetes
+from bot.services.actions.approvals import INTERRUPTED, RUN_ACTION
 from bot.web.keys import STORE
 from tests.fakes.alertmanager_payloads import alert, notification
 from tests.fakes.kube_api import FakeKubernetes, rolled_out
@@ -200,7 +201,35 @@ async def test_the_rollback_offer_in_an_alert_thread_follows_the_groups_incident
     assert any(e.kind == "action" and e.data.get("result") == "cancelled" for e in events)
 
 
-@pytest.mark.sqlite_only  # PostgreSQL cannot tell a dead replica's action yet
+async def test_an_action_whose_replica_died_mid_run_is_failed_visibly_by_the_lease_holder(
+    world_factory: Callable[..., Any],
+) -> None:
+    w: World = await world_factory()
+    incident_id = await w.incident_channel(Severity.P1)
+    await w.command("/restart", "records", channel="C_WAR")
+    await w.settled()
+    store = w.bot.app[STORE]
+    # Another replica took the Confirm, stored its run as a job and died mid-run: the row
+    # says running, and that replica's claim on the job is no longer renewed.
+    assert await store.transition_action(
+        1, [ActionState.PENDING], ActionState.RUNNING, approvals=["U1"]
+    )
+    assert await store.start_job(RUN_ACTION, "action:1", {"action_id": 1}, "replica-gone", 0.1)
+    async with asyncio.timeout(20):
+        while (action := await store.get_action(1)) and action.state == ActionState.RUNNING:
+            await asyncio.sleep(0.05)
+    assert action is not None and action.state == ActionState.FAILED
+    assert action.result == INTERRUPTED, "failed, never run again unasked"
+    await w.settled()
+    shown = w.confirmation("C_WAR")
+    assert shown.edits >= 1 and shown.text.startswith(":x:")
+    events = await store.timeline(incident_id)
+    assert [e.data.get("succeeded") for e in events if e.kind == "action"] == [False]
+    writes = [r for r in w.kube.requests if r[0] in ("PATCH", "PUT", "POST")]
+    assert not writes, "the restart was run again"
+
+
+@pytest.mark.sqlite_only  # a running row with no job (older than jobs) is the SQLite start's
 async def test_an_action_a_restart_left_running_is_failed_visibly(
     world_factory: Callable[..., Any],
     start_bot: BotFactory,

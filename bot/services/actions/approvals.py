@@ -7,7 +7,7 @@ Slack, the API and the CLI translate to and from this; none of them decides who 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol
@@ -26,6 +26,7 @@ from bot.domain.incident import Incident
 from bot.domain.problem import Problem
 from bot.domain.timeline import EventKind, NewEvent
 from bot.services.actions.plans import PlatformActions
+from bot.services.jobs import Jobs, Work
 from bot.store.base import Store
 
 log = logging.getLogger(__name__)
@@ -36,9 +37,13 @@ NO_OPERATORS = (
 # Long enough to read the confirmation and find a second operator; short enough that what it
 # showed ("Now: 2 replicas") is still what Confirm acts on.
 PENDING_FOR = timedelta(minutes=10)
+# The job kind under which a confirmed action runs: a replica that dies mid-run leaves it for
+# the lease holder to fail visibly, never to run again.
+RUN_ACTION = "dangerous_action"
 INTERRUPTED = (
-    "interrupted: the bot stopped while this was running, so it may be partly done. Check the"
-    " service (`/rollback SERVICE history`, `kubectl rollout status`) before asking again."
+    "interrupted: the bot (the replica running it) stopped while this was running, so it may"
+    " be partly done. Check the service (`/rollback SERVICE history`, `kubectl rollout"
+    " status`) before asking again."
 )
 
 
@@ -71,8 +76,12 @@ class DangerousActions:
         operators: Operators,
         *,
         pending_for: timedelta = PENDING_FOR,
+        jobs: Jobs | None = None,
     ) -> None:
         self._store = store
+        self._jobs = jobs
+        if jobs is not None:
+            jobs.handlers[RUN_ACTION] = self.interrupted
         self.actions = actions
         self._clock = clock
         self._board = board
@@ -210,8 +219,19 @@ class DangerousActions:
         )
         if running is None:
             return Problem("Someone else acted on this first.")
-        await self._run(running)
+        if self._jobs is None:
+            await self._run(running)
+        else:
+            await self._jobs.run(
+                RUN_ACTION, f"action:{running.id}", {"action_id": running.id}, self._job(running)
+            )
         return None
+
+    def _job(self, action: PendingAction) -> Work:
+        async def run(_: Mapping[str, Any]) -> None:
+            await self._run(action)
+
+        return run
 
     async def _refused(self, action: PendingAction, user: str, what: str, reason: str) -> None:
         await self.audit(
@@ -281,19 +301,29 @@ class DangerousActions:
     async def fail_interrupted(self) -> int:
         """Fails, visibly, the actions a stop left running: nothing else would ever finish
         them. Called at start, before any request is taken; returns how many there were.
-
-        Failed rather than resumed: whether the change was applied before the stop is not
-        known, and running it again unasked is the one thing a dangerous action must not do.
         Every running row is this process's own: the store is one SQLite file, one replica.
         """
         interrupted = await self._store.actions_in_state([ActionState.RUNNING])
         for action in interrupted:
-            failed = await self._store.transition_action(
-                action.id, [ActionState.RUNNING], ActionState.FAILED, result=INTERRUPTED
-            )
-            if failed is None:
-                continue
-            log.warning("action interrupted by a stop", extra={"action_id": action.id})
-            await self._board.show(failed)
-            await self._audit_result(failed, False, INTERRUPTED)
+            await self._fail(action)
         return len(interrupted)
+
+    async def interrupted(self, job: Mapping[str, Any]) -> None:
+        """The job of an action whose replica died mid-run, taken over by the lease holder.
+
+        Failed rather than resumed: whether the change was applied before the stop is not
+        known, and running it again unasked is the one thing a dangerous action must not do.
+        """
+        action = await self._store.get_action(int(job["action_id"]))
+        if action is not None and action.state == ActionState.RUNNING:
+            await self._fail(action)
+
+    async def _fail(self, action: PendingAction) -> None:
+        failed = await self._store.transition_action(
+            action.id, [ActionState.RUNNING], ActionState.FAILED, result=INTERRUPTED
+        )
+        if failed is None:
+            return
+        log.warning("action interrupted by a stop", extra={"action_id": action.id})
+        await self._board.show(failed)
+        await self._audit_result(failed, False, INTERRUPTED)
