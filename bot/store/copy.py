@@ -37,6 +37,9 @@ TABLES = (
     "slack_requests_seen",
     "digests",
     "digest_lines",
+    "status_incidents",
+    "status_updates",
+    "maintenances",
 )
 # Belong to the running process, not the history: a lease or a heartbeat means nothing elsewhere,
 # and a job is the work after one request's answer, rerun only where that request was taken.

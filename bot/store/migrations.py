@@ -379,6 +379,34 @@ def _v15_jobs(db: Database) -> None:
     )
 
 
+def _v16_status_page(db: Database) -> None:
+    """What the public status page shows, kept apart from the (hash-chained) timeline: an
+    incident a person published (its public id, title, impact and components), the updates
+    they published, and scheduled maintenances. Nothing existing is copied in: every update
+    written before this version stays internal."""
+    db.execute(
+        "CREATE TABLE status_incidents (id INTEGER PRIMARY KEY,"
+        " incident_id INTEGER NOT NULL UNIQUE REFERENCES incidents (id),"
+        " public_id TEXT NOT NULL UNIQUE, title TEXT NOT NULL, impact TEXT NOT NULL,"
+        " components TEXT NOT NULL, status TEXT NOT NULL, created_at TEXT NOT NULL,"
+        " updated_at TEXT NOT NULL, resolved_at TEXT)"
+    )
+    db.execute("CREATE INDEX status_incidents_created ON status_incidents (created_at)")
+    db.execute(
+        "CREATE TABLE status_updates (id INTEGER PRIMARY KEY,"
+        " status_incident_id INTEGER NOT NULL REFERENCES status_incidents (id),"
+        " status TEXT NOT NULL, body TEXT NOT NULL, created_at TEXT NOT NULL)"
+    )
+    db.execute("CREATE INDEX status_updates_incident ON status_updates (status_incident_id, id)")
+    db.execute(
+        "CREATE TABLE maintenances (id INTEGER PRIMARY KEY, public_id TEXT NOT NULL UNIQUE,"
+        " title TEXT NOT NULL, body TEXT NOT NULL, components TEXT NOT NULL,"
+        " starts_at TEXT NOT NULL, ends_at TEXT NOT NULL, created_by TEXT NOT NULL,"
+        " created_at TEXT NOT NULL, updated_at TEXT NOT NULL)"
+    )
+    db.execute("CREATE INDEX maintenances_ends ON maintenances (ends_at)")
+
+
 MIGRATIONS: list[Callable[[Database], None]] = [
     _v1_initial,
     _v2_alert_threads,
@@ -395,6 +423,7 @@ MIGRATIONS: list[Callable[[Database], None]] = [
     _v13_outbox_urgency,
     _v14_leases,
     _v15_jobs,
+    _v16_status_page,
 ]
 
 
