@@ -9,6 +9,13 @@ from typing import Any, Protocol
 from bot.domain.actions import ActionPlan, ActionState, PendingAction
 from bot.domain.incident import Incident, NewIncident
 from bot.domain.leases import Lease
+from bot.domain.publication import (
+    Maintenance,
+    NewMaintenance,
+    Opening,
+    PublicIncident,
+    PublicStatus,
+)
 from bot.domain.timeline import NewEvent, TimelineEvent
 from bot.store.digest_records import DigestLine, DigestRender
 from bot.store.job_records import Job, JobState
@@ -282,6 +289,35 @@ class Store(Protocol):
     async def calls_since(self, method: str, channel: str, since: datetime) -> list[OutboxRow]:
         """The outbox rows of `method` in `channel` queued since then, oldest first, whatever
         their state: what an interrupted run already asked Slack for."""
+        ...
+
+    # The public status page: only what a person published, apart from the timeline.
+    async def publish(
+        self,
+        incident_id: int,
+        status: PublicStatus,
+        body: str,
+        at: datetime,
+        opening: Opening | None = None,
+    ) -> PublicIncident | None:
+        """Adds a public update to the incident's published record, first making the record
+        from `opening` (or changing its title, impact and components to it); None, with
+        nothing written, when the incident was never published and no opening is given."""
+        ...
+
+    async def published_incident(self, incident_id: int) -> PublicIncident | None: ...
+    async def public_incident(self, public_id: str) -> PublicIncident | None: ...
+    async def public_incidents(self, since: datetime) -> list[PublicIncident]:
+        """Published incidents still open or first published since then, newest first."""
+        ...
+
+    async def add_maintenance(self, new: NewMaintenance, at: datetime) -> Maintenance: ...
+    async def maintenances(self, ending_after: datetime) -> list[Maintenance]:
+        """Scheduled maintenances not ended by then, soonest first."""
+        ...
+
+    async def status_page_version(self) -> str:
+        """Changes whenever anything is published: what a cached rendering is keyed on."""
         ...
 
     # Retention.

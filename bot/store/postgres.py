@@ -13,6 +13,7 @@ from bot.store.pg_outbox import OutboxStore
 from bot.store.pg_pagerduty import PagerDutyStore
 from bot.store.pg_retention import RetentionStore
 from bot.store.pg_slack_requests import SlackRequestStore
+from bot.store.pg_status_page import StatusPageStore
 
 
 class PostgresStore(
@@ -27,5 +28,6 @@ class PostgresStore(
     PagerDutyStore,
     RetentionStore,
     SlackRequestStore,
+    StatusPageStore,
 ):
     """Implements Store on a PostgreSQL database."""

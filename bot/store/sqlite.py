@@ -13,6 +13,7 @@ from bot.store.sqlite_outbox import OutboxStore
 from bot.store.sqlite_pagerduty import PagerDutyStore
 from bot.store.sqlite_retention import RetentionStore
 from bot.store.sqlite_slack_requests import SlackRequestStore
+from bot.store.sqlite_status_page import StatusPageStore
 
 
 class SqliteStore(
@@ -27,5 +28,6 @@ class SqliteStore(
     PagerDutyStore,
     RetentionStore,
     SlackRequestStore,
+    StatusPageStore,
 ):
     """Implements Store on a single SQLite file."""
