@@ -44,11 +44,13 @@ test: install-dev lint test-tools validate
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 	$(BIN)/python -m pytest --store postgresql $(PYTEST_ARGS) $(PG_SUITES)
 
-# PostgreSQL's server binaries (for the throwaway cluster) and Prometheus' tools.
+# PostgreSQL's server binaries (for the throwaway cluster), Prometheus' tools, and for the
+# browser tests Debian's Chromium and axe-core (scripts/browser-tools.sh says what it installs).
 test-tools:
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || \
 		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; }
 	scripts/test-tools.sh >/dev/null
+	scripts/browser-tools.sh >/dev/null
 
 format: install-dev
 	$(BIN)/ruff format bot tests
