@@ -13,7 +13,7 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeAlias, TypeVar
+from typing import Any, Literal, TypeAlias, TypeVar
 
 import asyncpg
 
@@ -23,6 +23,7 @@ from bot.store.pg_migrations import migrate
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+Isolation: TypeAlias = Literal["serializable", "repeatable_read", "read_committed"]
 Conn: TypeAlias = asyncpg.Connection
 PING_REUSE_SECONDS = 1.0
 POOL_SIZE = 10
@@ -141,13 +142,16 @@ class PgBase:
             raise StoreUnavailable("the store is not open")
         return self._pool
 
-    async def _write(self, fn: Callable[[Conn], Awaitable[T]]) -> T:
-        """Runs `fn` in its own serializable transaction, again from the start when another
-        transaction's commit conflicts with it."""
+    async def _write(
+        self, fn: Callable[[Conn], Awaitable[T]], *, isolation: Isolation = "serializable"
+    ) -> T:
+        """Runs `fn` in its own transaction (serializable unless the caller holds what it
+        reads by locks of its own), again from the start when another transaction's commit
+        conflicts with it."""
         pool = self._require_pool()
         for attempt in range(CONFLICT_RETRIES):
             try:
-                async with pool.acquire() as conn, conn.transaction(isolation="serializable"):
+                async with pool.acquire() as conn, conn.transaction(isolation=isolation):
                     result = await fn(conn)
                 self.write_batches += 1
                 return result

@@ -7,10 +7,12 @@ import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
+import asyncpg
 import pytest
 
 from bot.store.alert_rows import dedup_hash_of, group_id_of
 from bot.store.base import Store, StoreUnavailable
+from bot.store.pg_alert_writes import GROUP_LOCKS
 from bot.store.postgres import PostgresStore
 from bot.store.records import AlertGroupState, NewOutboxItem
 from tests.fakes.alertmanager_payloads import alert, notification
@@ -346,6 +348,37 @@ async def test_concurrent_deliveries_share_commits_and_each_is_answered(
     )
 
 
+async def test_a_batch_held_up_by_another_replica_does_not_hold_up_the_rest(
+    replicas: list[PostgresStore],
+) -> None:
+    """A batch waits on a group another replica's transaction holds; deliveries to other
+    groups arriving meanwhile are committed by another writer, not left behind it."""
+    held = notification("held", [alert("f")])
+    conn = await asyncpg.connect(replicas[1].dsn)
+    try:
+        tx = conn.transaction()
+        await tx.start()
+        await conn.execute(
+            "SELECT pg_advisory_xact_lock($1, hashtext($2))", GROUP_LOCKS, held["groupKey"]
+        )
+        stuck = asyncio.create_task(replicas[0].record_delivery("alertmanager", "h", held, NOW))
+        await asyncio.sleep(0.2)
+        others = [notification(f"free{n}", [alert("f")]) for n in range(10)]
+        async with asyncio.timeout(5):
+            outcomes = await asyncio.gather(
+                *(
+                    replicas[0].record_delivery("alertmanager", f"o{n}", b, NOW)
+                    for n, b in enumerate(others)
+                )
+            )
+        assert outcomes == [True] * 10 and not stuck.done()
+        await tx.rollback()
+    finally:
+        await conn.close()
+    async with asyncio.timeout(5):
+        assert await stuck
+
+
 async def test_deliveries_to_an_unavailable_store_are_refused_not_left_waiting(
     replicas: list[PostgresStore],
 ) -> None:
@@ -371,3 +404,40 @@ async def test_a_delivery_with_nul_characters_is_stored_not_refused(store: Store
     assert "Nul" in group.group_key and "nul" in group.group_key
     stored, total = await store.list_alerts()
     assert total == 1 and "records-" in str(stored[0])
+
+
+async def test_deliveries_committed_together_end_as_they_would_one_by_one(store: Store) -> None:
+    """One batch holding a group's whole story (growth, a resolution, a late retry, a repeat
+    of a delivery, a body listing an alert twice) ends as the same deliveries sent in turn."""
+    late = "2026-03-01T02:05:00Z"
+    story = [
+        ("d1", notification("g1", [alert("f1"), alert("f2")])),
+        ("d2", notification("g1", [alert("f1", status="resolved"), alert("f3")])),
+        ("d3", notification("g1", [alert("f1")])),  # a late retry of d1: f1 stays resolved
+        ("d1", notification("g1", [alert("f1"), alert("f2")])),  # Alertmanager's retry
+        ("d4", notification("g1", [alert("f2", status="resolved"), alert("f4", starts_at=late)])),
+        ("d5", notification("g2", [alert("f1", severity="critical"), alert("f1")])),
+        *((f"x{n}", notification(f"other{n}", [alert("f")])) for n in range(20)),
+    ]
+    outcomes = await asyncio.gather(
+        *(store.record_delivery("alertmanager", d, body, NOW) for d, body in story)
+    )
+    assert outcomes == [True, True, True, False, True, True] + [True] * 20
+    g1 = await store.alert_group_by_dedup(dedup_hash_of(story[0][1]["groupKey"]))
+    assert g1 is not None and g1.summary is not None
+    assert {a.fingerprint: a.status for a in g1.alerts} == {
+        "f1": "resolved",
+        "f2": "resolved",
+        "f3": "firing",
+        "f4": "firing",
+    }
+    assert (g1.summary.firing, g1.summary.resolved, g1.version) == (2, 2, 4)
+    assert g1.status == "firing"
+    g2 = await store.alert_group_by_dedup(dedup_hash_of(story[5][1]["groupKey"]))
+    assert g2 is not None and g2.summary is not None
+    assert [a.fingerprint for a in g2.alerts] == ["f1"]
+    assert (g2.summary.firing, g2.summary.resolved) == (1, 0)
+    _, total = await store.list_alerts()
+    assert total == 4 + 1 + 20
+    if isinstance(store, PostgresStore):  # and not by falling back to one at a time
+        assert store.batches_rewritten == 0
