@@ -232,11 +232,13 @@ def bot_server(
     )
 
 
-def bare_server(workdir: Path) -> Server:
+def bare_server(workdir: Path, pages: Mapping[str, Path] | None = None) -> Server:
+    """The bare aiohttp yardstick; `pages` maps a GET route to a file it answers with."""
     port = free_port()
+    served = [f"{route}={file}" for route, file in (pages or {}).items()]
     return Server(
         name="bare-aiohttp",
-        argv=[sys.executable, str(Path(__file__).with_name("_bare_server.py")), str(port)],
+        argv=[sys.executable, str(Path(__file__).with_name("_bare_server.py")), str(port), *served],
         env=clean_env(),
         port=port,
         log_path=workdir / "bare.log",

@@ -113,6 +113,34 @@ async def closed_loop(
     return result
 
 
+async def get_loop(
+    url: str, *, concurrency: int, seconds: float, headers: dict[str, str] | None = None
+) -> LoadResult:
+    """GET `url` on `concurrency` connections, each asking again once answered, for `seconds`:
+    readers of a page, as many as the connections, none waiting between reads."""
+    result = LoadResult()
+    stop_at = time.monotonic() + seconds
+
+    async with session(concurrency) as http:
+
+        async def reader() -> None:
+            while time.monotonic() < stop_at:
+                t0 = time.perf_counter()
+                try:
+                    async with http.get(url, headers=headers) as resp:
+                        await resp.read()
+                        result.record(resp.status, time.perf_counter() - t0)
+                except (aiohttp.ClientError, TimeoutError):
+                    result.errors += 1
+
+        began = time.perf_counter()
+        await asyncio.gather(*(reader() for _ in range(concurrency)))
+        result.wall = time.perf_counter() - began
+        result.began = began
+    result.sent = len(result.latencies) + result.errors
+    return result
+
+
 async def open_loop(
     http: aiohttp.ClientSession,
     url: str,

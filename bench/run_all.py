@@ -268,6 +268,25 @@ def _replicas(d: dict[str, Any]) -> list[list[str]]:
     ]
 
 
+def _status_page(d: dict[str, Any]) -> list[list[str]]:
+    by = {(r["server"], r["route"]): r for r in d["rows"]}
+    rows = []
+    for route in d["bytes"]:
+        bot, bare = by[("incident-bot", route)], by[("bare-aiohttp", route)]
+        rows.append(
+            [
+                f"Status page `GET {route}` under {d['args']['concurrency']} readers, bot / bare",
+                f"{bot['rps'] / max(bare['rps'], 1e-9):.1%} ({bot['rps']:.0f} vs"
+                f" {bare['rps']:.0f} req/s); p99 {bot['p99_ms']:.1f} vs {bare['p99_ms']:.1f} ms",
+                "-",
+                "",
+            ]
+        )
+    for route, status in d["missing"].items():
+        rows.append([f"Status page `GET {route}`", f"not measured (HTTP {status})", "-", ""])
+    return rows
+
+
 def _met(ok: bool) -> str:
     return "yes" if ok else "no"
 
@@ -339,6 +358,14 @@ BENCHES: list[tuple[str, str, str, Callable[[dict[str, Any]], list[list[str]]]]]
         "PostgreSQL (durable: fsync and synchronous commit on) against a bare aiohttp handler "
         "in the same run, the load spread evenly over the replicas; and the failover time.",
         _replicas,
+    ),
+    (
+        "status_page",
+        "Status page under load",
+        "`GET /` and `GET /api/v2/summary.json` on `incident-bot serve` with a realistic page "
+        "(20 components, 5 open incidents, 90 days of history) against a bare aiohttp server "
+        "answering the same bytes, 64 readers each, in the same run; py-spy on the bot.",
+        _status_page,
     ),
     (
         "startup",
