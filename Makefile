@@ -65,6 +65,13 @@ clean:
 validate: install-dev
 	scripts/validate-infra.sh
 
+# docs/status-page-{desktop,phone}.png: the status page with a sample incident, in the browser
+# tests' headless Chromium.
+.PHONY: screenshots
+screenshots: install-dev
+	scripts/browser-tools.sh >/dev/null
+	$(BIN)/python scripts/screenshots.py
+
 # Benchmarks (bench/, issue 8), on loopback only: each prints a table, then bench/RESULTS.md is
 # rewritten with the figures, the date and nproc. About 5 minutes on 2 cores; BENCH_ARGS=--quick
 # runs shorter variants. The storm needs Alertmanager, fetched by scripts/test-tools.sh.
