@@ -1,5 +1,5 @@
 """The public status page under an outage's readers: `GET /` and `GET /api/v2/summary.json` on
-the bot against a bare aiohttp server answering the same bytes, in the same run.
+the bot against a bare aiohttp server answering the same bytes, in the same run, taking turns.
 
 The bot serves a realistic page: 20 components, 5 open incidents and 90 days of resolved ones
 (about two a week), every one published through the API by a person (public title, impact,
@@ -7,7 +7,8 @@ components, two or three public updates) beside internal updates the page must n
 history is written through the API of the bot's app in this process under a manual clock that
 walks the 90 days, then `incident-bot serve` is started on that database. The bare server
 (`_bare_server.py`) answers each route with the body the bot gave for it, so both send the
-same bytes. Readers are a closed loop: N connections, each asking again once answered.
+same bytes. Readers are a closed loop: N connections, each asking again once answered; the
+two servers take turns in rounds of 2 s, so a busy neighbour on the machine slows both alike.
 
     .venv/bin/python bench/status_page.py [--seconds 10] [--concurrency 64] [--quick]
 """
@@ -18,6 +19,7 @@ import argparse
 import asyncio
 import os
 import sys
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -47,6 +49,8 @@ from bot.config import DEFAULT_CONFIG, Service, Settings, load_platform_config
 from bot.domain.clock import ManualClock
 
 ROUTES = ("/", "/api/v2/summary.json")
+ROUND_S = 2.0
+RATE = 250  # py-spy samples per second
 AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
 COMPONENTS = 20
 OPEN_INCIDENTS = 5
@@ -205,22 +209,52 @@ async def fetch(server: Server, route: str) -> tuple[int, bytes]:
         return resp.status, await resp.read()
 
 
-async def load(server: Server, route: str, args: argparse.Namespace) -> dict[str, Any]:
-    await get_loop(server.url + route, concurrency=args.concurrency, seconds=1.0)  # warm-up
-    srv0, gen0 = cpu_seconds(server.pid), self_cpu_seconds()
-    result = await get_loop(server.url + route, concurrency=args.concurrency, seconds=args.seconds)
-    srv1, gen1 = cpu_seconds(server.pid), self_cpu_seconds()
-    done = len(result.latencies)
-    return {
-        "server": server.name,
-        "route": route,
-        "requests": done,
-        "non_200": done - result.ok + result.errors,
-        "rps": done / result.wall if result.wall else 0.0,
-        **summary(result.latencies),
-        "server_cpu_s": srv1 - srv0,
-        "client_cpu_s": gen1 - gen0,
-    }
+@dataclass
+class Tally:
+    """One server's share of an A/B on one route, summed over its rounds."""
+
+    server: str
+    route: str
+    latencies: list[float] = field(default_factory=list)
+    non_200: int = 0
+    wall: float = 0.0
+    server_cpu: float = 0.0
+    client_cpu: float = 0.0
+
+    def row(self) -> dict[str, Any]:
+        done = len(self.latencies)
+        return {
+            "server": self.server,
+            "route": self.route,
+            "requests": done,
+            "non_200": self.non_200,
+            "rps": done / self.wall if self.wall else 0.0,
+            **summary(self.latencies),
+            "server_cpu_s": self.server_cpu,
+            "client_cpu_s": self.client_cpu,
+        }
+
+
+async def ab(servers: list[Server], route: str, args: argparse.Namespace) -> list[Any]:
+    """Rounds of ROUND_S each, taking turns (and turning the order round each time), so both
+    servers meet the same neighbours on a shared machine."""
+    for server in servers:  # warm-up
+        await get_loop(server.url + route, concurrency=args.concurrency, seconds=1.0)
+    tallies = [Tally(s.name, route) for s in servers]
+    rounds = max(1, round(args.seconds / ROUND_S))
+    for k in range(rounds):
+        turn = list(zip(servers, tallies, strict=True))
+        for server, tally in turn if k % 2 == 0 else reversed(turn):
+            srv0, gen0 = cpu_seconds(server.pid), self_cpu_seconds()
+            result = await get_loop(
+                server.url + route, concurrency=args.concurrency, seconds=args.seconds / rounds
+            )
+            tally.server_cpu += cpu_seconds(server.pid) - srv0
+            tally.client_cpu += self_cpu_seconds() - gen0
+            tally.latencies += result.latencies
+            tally.non_200 += len(result.latencies) - result.ok + result.errors
+            tally.wall += result.wall
+    return [t.row() for t in tallies]
 
 
 async def profiled(server: Server, route: str, args: argparse.Namespace, out: Path) -> str:
@@ -237,7 +271,7 @@ async def profiled(server: Server, route: str, args: argparse.Namespace, out: Pa
         "--duration",
         str(max(1, round(args.profile_seconds))),
         "--rate",
-        "250",
+        str(RATE),
         "--format",
         "raw",
         "--output",
@@ -251,7 +285,7 @@ async def profiled(server: Server, route: str, args: argparse.Namespace, out: Pa
     if proc.returncode != 0 or not raw.exists():
         why = err.decode(errors="replace").strip().splitlines()[-1:] or ["no message"]
         return f"py-spy failed (exit {proc.returncode}, {why[0]}): no profile"
-    return hot_spots(raw.read_text(), route)
+    return hot_spots(raw.read_text(), route, round(args.profile_seconds) * RATE)
 
 
 # Under every sample of the serving thread: they say nothing about where the time goes.
@@ -264,7 +298,7 @@ def _frame(frame: str) -> str:
     return f"{where.split(':')[0].rsplit('/', 1)[-1]}:{name}"
 
 
-def hot_spots(raw: str, route: str, top: int = 8) -> str:
+def hot_spots(raw: str, route: str, possible: int, top: int = 8) -> str:
     """From py-spy's raw stacks (`frame;frame;... count` a line): the share of samples each
     function is on the stack (inclusive, the bot's own modules) and on top (own time)."""
     total = 0
@@ -291,14 +325,10 @@ def hot_spots(raw: str, route: str, top: int = 8) -> str:
         return "; ".join(f"{name} {n / total:.0%}" for name, n in best)
 
     return (
-        f"py-spy on the bot under `GET {route}` ({total} samples, idle included): "
-        f"on the stack, the bot's code: {ranked(inclusive)}\n"
+        f"py-spy on the bot under `GET {route}`: {total} samples of {possible} (the rest idle);"
+        f" on the stack, the bot's code: {ranked(inclusive)}\n"
         f"py-spy, own time (top of the stack): {ranked(own)}"
     )
-
-
-async def measure(server: Server, args: argparse.Namespace, routes: list[str]) -> list[Any]:
-    return [await load(server, route, args) for route in routes]
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -310,24 +340,21 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             tmp, env={"INCIDENT_BOT_API_TOKEN": API_TOKEN, "INCIDENT_BOT_CONFIG": str(config)}
         )
         await bot.start()
+        bare: Server | None = None
         try:
             bodies: dict[str, tuple[int, bytes]] = {r: await fetch(bot, r) for r in ROUTES}
             served = [r for r in ROUTES if bodies[r][0] == 200]
-            rows = await measure(bot, args, served)
+            pages = {}
+            for route in served:
+                pages[route] = tmp / f"page{len(pages)}"
+                pages[route].write_bytes(bodies[route][1])
+            bare = await bare_server(tmp, pages).start()
+            rows = [row for route in served for row in await ab([bare, bot], route, args)]
             spots = await profiled(bot, "/", args, tmp) if args.profile_seconds > 0 else ""
         finally:
             bot.stop()
-        pages = {}
-        for route in served:
-            file = tmp / f"page{len(pages)}"
-            file.write_bytes(bodies[route][1])
-            pages[route] = file
-        bare = bare_server(tmp, pages)
-        await bare.start()
-        try:
-            rows = [*await measure(bare, args, served), *rows]
-        finally:
-            bare.stop()
+            if bare is not None:
+                bare.stop()
     return {
         "seeded": seeded,
         "bytes": {r: len(b) for r, (status, b) in bodies.items() if status == 200},
@@ -392,9 +419,9 @@ def render(data: dict[str, Any]) -> str:
     if data["profile"]:
         lines.extend(data["profile"].splitlines())
     lines.append(
-        f"{args['concurrency']} connections, {args['seconds']:.0f} s per route and server after"
-        f" 1 s of warm-up, no caching by the client, {os.cpu_count()} cores shared by client"
-        " and server"
+        f"{args['concurrency']} connections, {args['seconds']:.0f} s per route and server (in"
+        f" turns of {ROUND_S:.0f} s) after 1 s of warm-up, no caching by the client,"
+        f" {os.cpu_count()} cores shared by client and servers"
     )
     return "\n".join(lines)
 
