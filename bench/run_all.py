@@ -571,33 +571,84 @@ def write_results(
         table(["figure", "result", "target", "met"], summary),
     ]
     for name, title, what, _ in BENCHES:
-        if name not in results:
-            continue
-        data, text, seconds = results[name]
-        parts += ["", f"## {title}", "", f"`bench/{name}.py`, {seconds:.0f} s. {what}"]
-        if data is not None:
-            parts[-1] += (
-                f" Other processes on the machine used {data['other_processes_cpu_s']:.1f}"
-                " CPU-s while it ran"
-            )
-            others = data.get("other_tries_cpu_s") or []
-            if others:
-                parts[-1] += (
-                    f" (the least disturbed of {len(others) + 1} runs; in the others: "
-                    + ", ".join(f"{v:.1f}" for v in others)
-                    + " CPU-s)"
-                )
-            parts[-1] += "."
-        if data is None:
-            tail = text[-3000:].replace(str(REPO), "<repo>")
-            tail = tail.replace(tempfile.gettempdir(), "<tmp>").replace(str(Path.home()), "~")
-            parts += ["", "**Failed.** The end of its output:", "", "```", tail, "```"]
-        elif name == "postmortem_render":
-            parts += ["", "```", text.strip(), "```"]
-        else:
-            parts.append(md_section(data.get("table", text)))
+        if name in results:
+            parts += section(name, title, what, results[name])
     RESULTS.write_text("\n".join(parts) + "\n")
     print(f"\nwrote {RESULTS.relative_to(REPO)}")
+
+
+def section(
+    name: str, title: str, what: str, result: tuple[dict[str, Any] | None, str, float]
+) -> list[str]:
+    """One bench's part of RESULTS.md: its heading, what it measures, its table and notes."""
+    data, text, seconds = result
+    parts = ["", f"## {title}", "", f"`bench/{name}.py`, {seconds:.0f} s. {what}"]
+    if data is not None:
+        parts[-1] += (
+            f" Other processes on the machine used {data['other_processes_cpu_s']:.1f}"
+            " CPU-s while it ran"
+        )
+        others = data.get("other_tries_cpu_s") or []
+        if others:
+            parts[-1] += (
+                f" (the least disturbed of {len(others) + 1} runs; in the others: "
+                + ", ".join(f"{v:.1f}" for v in others)
+                + " CPU-s)"
+            )
+        parts[-1] += "."
+    if data is None:
+        tail = text[-3000:].replace(str(REPO), "<repo>")
+        tail = tail.replace(tempfile.gettempdir(), "<tmp>").replace(str(Path.home()), "~")
+        parts += ["", "**Failed.** The end of its output:", "", "```", tail, "```"]
+    elif name == "postmortem_render":
+        parts += ["", "```", text.strip(), "```"]
+    else:
+        parts.append(md_section(data.get("table", text)))
+    return parts
+
+
+def splice_results(results: dict[str, tuple[dict[str, Any] | None, str, float]]) -> None:
+    """Puts the benches just run into RESULTS.md in place of their earlier figures (their
+    section and their rows of the summary), leaving every other bench's figures as they were;
+    each spliced section says when and at which commit it ran."""
+    text = RESULTS.read_text()
+    info = dict(machine())
+    for name, title, what, rows in BENCHES:
+        if name not in results:
+            continue
+        data = results[name][0]
+        new_rows = rows(data) if data is not None else []
+        text = _splice_summary(text, new_rows)
+        lines = section(name, title, what, results[name])
+        lines[3] += f" Run alone on {info['date']} at commit {info['commit']} (`--splice`)."
+        body = "\n".join(lines[1:])
+        start = text.find(f"\n## {title}\n")
+        if start < 0:
+            text = text.rstrip("\n") + "\n\n" + body
+        else:
+            end = text.find("\n## ", start + 1)
+            end = len(text) if end < 0 else end
+            text = text[: start + 1] + body + text[end:]
+    RESULTS.write_text(text.rstrip("\n") + "\n")
+    print(f"\nspliced {', '.join(results)} into {RESULTS.relative_to(REPO)}")
+
+
+def _splice_summary(text: str, rows: list[list[str]]) -> str:
+    """The summary's rows of a bench are those whose figure starts as its new rows do; they
+    are replaced where they stood (or the new rows go at the table's end)."""
+    if not rows:
+        return text
+    prefix = os.path.commonprefix([r[0] for r in rows])  # noqa: RUF071 - text, not paths
+    lines = text.split("\n")
+    head = lines.index("## Summary")
+    table_at = next(i for i in range(head, len(lines)) if lines[i].startswith("| figure"))
+    end = next((i for i in range(table_at, len(lines)) if not lines[i].startswith("|")), len(lines))
+    old = [i for i in range(table_at + 2, end) if lines[i].startswith(f"| {prefix}")]
+    at = old[0] if old else end
+    kept = [line for i, line in enumerate(lines) if i not in old]
+    new = ["| " + " | ".join(r) + " |" for r in rows]
+    kept[at:at] = new
+    return "\n".join(kept)
 
 
 def main() -> int:
@@ -606,6 +657,11 @@ def main() -> int:
     parser.add_argument("--only", help="comma-separated bench names")
     parser.add_argument(
         "--no-write", action="store_true", help="leave RESULTS.md alone (implied by --only)"
+    )
+    parser.add_argument(
+        "--splice",
+        action="store_true",
+        help="with --only: put those benches' figures into RESULTS.md, keeping the others'",
     )
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds per bench")
     parser.add_argument(
@@ -651,7 +707,9 @@ def main() -> int:
     print(f"\nall benches: {time.monotonic() - began:.0f} s")
     if code_digest() != args.code_start:
         print("WARNING: bot/ or pyproject.toml changed while the benches ran")
-    if not (args.no_write or args.only):
+    if args.splice and args.only and not args.no_write:
+        splice_results({k: v for k, v in results.items() if v[0] is not None})
+    elif not (args.no_write or args.only):
         write_results(results, args)
     return 0 if all(r[0] is not None for r in results.values()) else 1
 
