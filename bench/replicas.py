@@ -5,9 +5,11 @@ time (the leader killed with SIGKILL to the first Slack message the new leader s
 PostgreSQL is a throwaway cluster started here with its durability on (fsync, synchronous
 commit), as the SQLite store syncs every commit: a 200 means the delivery is on disk. The
 load is the closed-loop client of webhook_ingest.py, every body a new group; with three
-replicas it is spread over them evenly, as a Service would.
+replicas it is spread over them evenly, as a Service would. All three set-ups run side by
+side and take the load in turn for several rounds, so that what else the machine does falls
+on each alike; the table gives each one's median round.
 
-    .venv/bin/python bench/replicas.py [--requests 3000] [--concurrency 24] [--quick]
+    .venv/bin/python bench/replicas.py [--requests 3000] [--rounds 5] [--concurrency 24] [--quick]
 """
 
 from __future__ import annotations
@@ -68,30 +70,47 @@ async def spread(servers: list[Server], bodies: list[bytes], concurrency: int) -
     return merged
 
 
-async def ingest(
-    name: str, servers: list[Server], tag: str, args: argparse.Namespace
-) -> dict[str, Any]:
-    for s in servers:
-        await s.start()
-    try:
-        warm = [webhook_body(f"{tag}w", i) for i in range(args.warmup)]
-        await spread(servers, warm, args.concurrency)
-        bodies = [webhook_body(tag, i) for i in range(args.requests)]
-        cpu0 = sum(cpu_seconds(s.pid) for s in servers)
-        result = await spread(servers, bodies, args.concurrency)
-        cpu1 = sum(cpu_seconds(s.pid) for s in servers)
-    finally:
-        for s in servers:
-            s.stop()
+async def load_round(servers: list[Server], tag: str, args: argparse.Namespace) -> dict[str, float]:
+    bodies = [webhook_body(tag, i) for i in range(args.requests)]
+    cpu0 = sum(cpu_seconds(s.pid) for s in servers)
+    result = await spread(servers, bodies, args.concurrency)
+    cpu1 = sum(cpu_seconds(s.pid) for s in servers)
     done = len(result.latencies)
     return {
-        "server": name,
         "requests": done,
         "ok": result.ok,
         "rps": done / result.wall if result.wall else 0.0,
         **summary(result.latencies),
         "cpu_ms_per_request": 1000 * (cpu1 - cpu0) / max(1, done),
     }
+
+
+async def ingest(
+    configs: dict[str, list[Server]], args: argparse.Namespace
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Every configuration running at once, the load given to each in turn, round after
+    round: whatever else the machine does in the meantime falls on all of them alike. The
+    rows are each configuration's median round (by req/s)."""
+    everyone = [s for servers in configs.values() for s in servers]
+    for s in everyone:
+        await s.start()
+    rounds: list[dict[str, Any]] = []
+    try:
+        for k, servers in enumerate(configs.values()):
+            warm = [webhook_body(f"w{k}", i) for i in range(args.warmup)]
+            await spread(servers, warm, args.concurrency)
+        for n in range(args.rounds):
+            for k, (name, servers) in enumerate(configs.items()):
+                figures = await load_round(servers, f"r{n}c{k}", args)
+                rounds.append({"server": name, "round": n + 1, **figures})
+    finally:
+        for s in everyone:
+            s.stop()
+    rows = []
+    for name in configs:
+        mine = sorted((r for r in rounds if r["server"] == name), key=lambda r: r["rps"])
+        rows.append(mine[len(mine) // 2])
+    return rows, rounds
 
 
 async def role(session: aiohttp.ClientSession, server: Server) -> str | None:
@@ -143,7 +162,7 @@ async def failover(pg: ThrowawayPostgres, tmp: Path, runs: int) -> list[float]:
     return took
 
 
-def render(rows: list[dict[str, Any]], took: list[float]) -> str:
+def render(rows: list[dict[str, Any]], rounds: list[dict[str, Any]], took: list[float]) -> str:
     bare = next(r for r in rows if r["server"] == "bare-aiohttp")["rps"]
     lines = [
         table(
@@ -164,7 +183,14 @@ def render(rows: list[dict[str, Any]], took: list[float]) -> str:
     ]
     one = next(r for r in rows if r["server"] == "bot, 1 replica (PostgreSQL)")["rps"]
     three = next(r for r in rows if r["server"] == "bot, 3 replicas (PostgreSQL)")["rps"]
-    lines.append(f"three replicas / one: {three / one:.2f}x")
+    lines.append(f"three replicas / one (medians): {three / one:.2f}x")
+    lines.append(
+        "each round, req/s (bare / 1 replica / 3 replicas): "
+        + "; ".join(
+            " / ".join(f"{r['rps']:.0f}" for r in rounds if r["round"] == n)
+            for n in sorted({r["round"] for r in rounds})
+        )
+    )
     if took:
         lines.append(
             "failover, SIGKILL of the leader to the new leader's first Slack message: "
@@ -179,27 +205,29 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         pg = ThrowawayPostgres(durable=True)
         pg.start()
         try:
-            one = [bot_server(tmp, env={"INCIDENT_BOT_DATABASE": database(pg, "one")})]
             three_db = database(pg, "three")
-            three = [
-                bot_server(tmp, env={"INCIDENT_BOT_DATABASE": three_db}, name=f"r{n}")
-                for n in range(3)
-            ]
-            rows = [
-                await ingest("bare-aiohttp", [bare_server(tmp)], "bare", args),
-                await ingest("bot, 1 replica (PostgreSQL)", one, "one", args),
-                await ingest("bot, 3 replicas (PostgreSQL)", three, "three", args),
-            ]
+            configs = {
+                "bare-aiohttp": [bare_server(tmp)],
+                "bot, 1 replica (PostgreSQL)": [
+                    bot_server(tmp, env={"INCIDENT_BOT_DATABASE": database(pg, "one")})
+                ],
+                "bot, 3 replicas (PostgreSQL)": [
+                    bot_server(tmp, env={"INCIDENT_BOT_DATABASE": three_db}, name=f"r{n}")
+                    for n in range(3)
+                ],
+            }
+            rows, rounds = await ingest(configs, args)
             took = await failover(pg, tmp, args.failovers)
         finally:
             pg.stop()
-    print(render(rows, took))
-    return {"rows": rows, "failover_s": took}
+    print(render(rows, rounds, took))
+    return {"rows": rows, "rounds": rounds, "failover_s": took}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=3000)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=24)
     parser.add_argument("--failovers", type=int, default=3)
@@ -207,7 +235,7 @@ def main() -> None:
     parser.add_argument("--json")
     args = parser.parse_args()
     if args.quick:
-        args.requests, args.failovers = 800, 1
+        args.requests, args.rounds, args.failovers = 800, 3, 1
     write_json(args.json, asyncio.run(run(args)))
 
 
