@@ -307,7 +307,7 @@ def create_app(
     app.router.add_post("/webhooks/pagerduty", webhooks.pagerduty_webhook)
     app[SLACK_ENDPOINT] = SlackEndpoint(settings)
     app.router.add_post("/slack/events", app[SLACK_ENDPOINT].handle)
-    app.router.add_get("/", status_page.status_page)
+    status_page.install(app)
     api.add_routes(app)
     return app
 

@@ -20,6 +20,7 @@ from bot.integrations.pagerduty import PagerDutyEvents
 from bot.services.incidents import Lifecycle
 from bot.services.outbox import Outbox
 from bot.services.paging import Pager
+from bot.services.publication import PublicRequest
 from bot.services.readiness import integration_states, playbook_state, secret_values
 from bot.store.base import Store, StoreUnavailable
 from bot.store.factory import open_store
@@ -149,7 +150,18 @@ def cmd_incidents(args: argparse.Namespace) -> int:
             if not isinstance(outcome, Problem):
                 await lifecycle.open(outcome)
         elif args.action == "update":
-            outcome = await lifecycle.update(args.id, " ".join(args.text), actor)
+            public = PublicRequest(
+                args.public_title,
+                args.impact,
+                tuple(c for c in args.components.split(",") if c)
+                if args.components is not None
+                else None,
+            )
+            if not args.public and not public.empty:
+                raise CliError("--public-title, --impact and --components go with --public")
+            outcome = await lifecycle.update(
+                args.id, " ".join(args.text), actor, public=args.public, request=public
+            )
         elif args.action == "resolve":
             outcome = await lifecycle.resolve(args.id, " ".join(args.summary), actor)
         else:
@@ -291,6 +303,10 @@ def build_parser() -> argparse.ArgumentParser:
     update.add_argument("id", type=int)
     update.add_argument("text", nargs="+")
     update.add_argument("--actor", default="cli")
+    update.add_argument("--public", action="store_true", help="also publish it on the status page")
+    update.add_argument("--public-title", help="the status page's title (first public update)")
+    update.add_argument("--impact", help="degraded_performance, partial_outage or major_outage")
+    update.add_argument("--components", help="affected services, comma-separated")
     resolve = isub.add_parser("resolve", help="resolve an incident")
     resolve.add_argument("id", type=int)
     resolve.add_argument("summary", nargs="*")

@@ -173,6 +173,14 @@ class Service(BaseModel):
     escalation_policy: str | None = None  # PagerDuty escalation policy ID, for /oncall
     min_replicas: int = Field(1, ge=0)
     max_replicas: int = Field(20, ge=1)
+    # How the public status page names the service (default: its name, capitalised) and the
+    # group it is listed under there (default: none).
+    display_name: str | None = Field(None, min_length=1, max_length=80)
+    group: str | None = Field(None, min_length=1, max_length=80)
+
+    @property
+    def public_name(self) -> str:
+        return self.display_name or self.name.replace("-", " ").capitalize()
 
     @field_validator("owners")
     @classmethod

@@ -17,14 +17,24 @@ INCIDENT_SUBCOMMANDS = (
     "close",
     "postmortem",
     "list",
+    "maintenance",
     "help",
 )
+# Options that take no value: present or not.
+FLAGS = frozenset({"public"})
+# A value opened by one of these runs to the word its closing quote ends (Slack's clients
+# turn straight quotes into curly ones).
+OPEN_QUOTES = {'"': '"', "\u201c": "\u201d"}
 
 INCIDENT_USAGE = """\
 *`/incident`: run an incident from Slack*
 • `/incident declare <title> [--sev P0|P1|P2|P3] [--service NAME]`: open an incident channel \
 (no text opens a form)
-• `/incident update <text>`: status update to the channel, the announcement and the status page
+• `/incident update <text> [--status S] [--public]`: status update to the channel and the \
+announcement; `--public` also puts it on the status page (the first time with \
+`--public-title "…" --impact partial_outage [--components a,b]`)
+• `/incident maintenance "<public title>" --start <ISO time> --end <ISO time> --components a,b`: \
+schedule maintenance on the status page
 • `/incident status`: where this channel's incident stands
 • `/incident sev P0|P1|P2|P3`: change severity; the paging policy applies again
 • `/incident role <role> @user`: assign commander, comms, scribe…
@@ -70,16 +80,39 @@ def parse_incident(text: str) -> Parsed | UsageProblem:
         word = words[i]
         if word.startswith("--") and len(word) > 2:
             name, eq, value = word[2:].partition("=")
+            if name in FLAGS and not eq:
+                options[name] = "yes"
+                i += 1
+                continue
             if not eq:
                 if i + 1 >= len(words):
                     return UsageProblem(f"`--{name}` needs a value")
                 value = words[i + 1]
                 i += 1
+            quoted = _quoted(value, words, i)
+            if isinstance(quoted, UsageProblem):
+                return quoted
+            value, i = quoted
             options[name] = value
         else:
             args.append(word)
         i += 1
     return Parsed(sub, args, options, rest.strip())
+
+
+def _quoted(value: str, words: list[str], i: int) -> tuple[str, int] | UsageProblem:
+    """An option's value and the index of its last word: `--public-title "Exports are slow"`
+    takes the words up to the closing quote, without the quotes."""
+    close = OPEN_QUOTES.get(value[:1])
+    if close is None:
+        return value, i
+    taken = [value[1:]]
+    while not (taken[-1].endswith(close) and (len(taken) > 1 or len(taken[0]) > 0)):
+        if i + 1 >= len(words):
+            return UsageProblem(f"a quoted value lacks its closing {close}")
+        i += 1
+        taken.append(words[i])
+    return " ".join(taken)[: -len(close)].strip(), i
 
 
 MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")

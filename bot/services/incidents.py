@@ -20,6 +20,7 @@ from bot.domain.timeline import EventKind, NewEvent
 from bot.services.incident_access import IncidentAccess
 from bot.services.outbox import Outbox
 from bot.services.paging import Pager
+from bot.services.publication import PublicRequest, Publisher
 from bot.services.war_room import WarRoom
 from bot.store.base import Store
 from bot.store.records import OutboxRow, OutboxState
@@ -73,6 +74,7 @@ class Lifecycle:
         self.war_room = war_room
         self._pager = pager
         self._access = access
+        self.publisher = Publisher(store, clock, config)
         self._opening: set[asyncio.Task[list[str]]] = set()
 
     # declare -------------------------------------------------------------------------------
@@ -231,17 +233,33 @@ class Lifecycle:
         return incident if incident is not None else Problem(f"no incident #{incident_id}")
 
     async def update(
-        self, incident_id: int, text: str, actor: str, status: Status | None = None
+        self,
+        incident_id: int,
+        text: str,
+        actor: str,
+        status: Status | None = None,
+        *,
+        public: bool = False,
+        request: PublicRequest | None = None,
     ) -> Incident | Problem:
+        """Internal (war room, announcement thread, timeline) unless `public`: then also on
+        the status page, under the public title and impact of `request` or of the incident's
+        earlier publication."""
         incident = await self._get(incident_id)
         if isinstance(incident, Problem):
             return incident
         text = text.strip()
         if not text:
             return Problem("an update needs some text")
+        if status is not None and status != incident.status and not status.is_open:
+            return Problem("use `/incident resolve` to resolve")
+        opening = None
+        if public:
+            prepared = await self.publisher.prepare(incident, request or PublicRequest())
+            if isinstance(prepared, Problem):
+                return prepared
+            opening = prepared
         if status is not None and status != incident.status:
-            if not status.is_open:
-                return Problem("use `/incident resolve` to resolve")
             incident = await self._store.update_incident(incident_id, status=status)
             if self.war_room is not None:
                 await self.war_room.set_topic(incident)
@@ -253,16 +271,19 @@ class Lifecycle:
                 text,
                 self._clock.now(),
                 {"status": str(incident.status)},
-                public=True,
+                public=public,
                 key=text.lower().startswith("root cause"),
             ),
         )
+        if public:
+            await self.publisher.publish(incident, text, opening)
+        where = " (also on the status page)" if public else ""
         await self._broadcast(
             incident,
             [
                 line(
                     Strong("Update"),
-                    f" on #{incident.id} ({incident.status}): ",
+                    f" on #{incident.id} ({incident.status}){where}: ",
                     text,
                     mark=Mark.UPDATE,
                 )
@@ -383,6 +404,7 @@ class Lifecycle:
             incident_id,
             NewEvent(EventKind.RESOLVED, actor, summary or "resolved", now, key=True, public=True),
         )
+        await self.publisher.resolved(incident)
         page = await self._pager.resolve(incident, actor) if self._pager is not None else None
         if self.war_room is not None:
             await self.war_room.set_topic(incident)

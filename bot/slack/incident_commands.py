@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -19,6 +20,7 @@ from bot.services.incidents import Changed, Lifecycle, in_channel
 from bot.services.jobs import Jobs
 from bot.services.outbox import Outbox
 from bot.services.postmortems.drafts import PostMortems
+from bot.services.publication import PublicRequest
 from bot.slack.blocks import escape
 from bot.slack.playbook_runs import post_run
 from bot.slack.postmortem_upload import upload as upload_postmortem
@@ -94,6 +96,8 @@ async def answer(inv: Invocation) -> str:
         return await run(inv)
     if sub == "declare":
         return await declare(inv)
+    if sub == "maintenance":
+        return await maintenance(inv)
     ref, args = split_incident_ref(inv.parsed.args)
     store = inv.deps.store
     incident = (
@@ -200,19 +204,79 @@ async def declare(inv: Invocation) -> str:
     return mrkdwn(declared(incident, problems))
 
 
+UPDATE_USAGE = (
+    "Usage: `/incident update <text> [--status S] [--public"
+    ' [--public-title "…" --impact I --components a,b]]`'
+)
+MAINTENANCE_USAGE = (
+    'Usage: `/incident maintenance "<public title>" --start 2026-12-05T02:00Z'
+    " --end 2026-12-05T03:00Z --components a,b [--body <text>]`"
+)
+
+
+def public_request(options: dict[str, str]) -> PublicRequest:
+    components = options.get("components")
+    return PublicRequest(
+        title=options.get("public-title"),
+        impact=options.get("impact"),
+        components=tuple(c for c in components.split(",") if c) if components is not None else None,
+    )
+
+
 async def update(inv: Invocation, incident: Incident) -> str:
     status = None
-    if "status" in inv.parsed.options:
+    options = inv.parsed.options
+    if "status" in options:
         try:
-            status = Status(inv.parsed.options["status"].lower())
+            status = Status(options["status"].lower())
         except ValueError:
             return "`--status` must be investigating, identified or monitoring."
+    public = "public" in options
+    request = public_request(options)
+    if not public and not request.empty:
+        return (
+            f":warning: the public title, impact and components go with `--public`. {UPDATE_USAGE}"
+        )
     outcome = await inv.deps.lifecycle.update(
-        incident.id, " ".join(inv.parsed.args), inv.user, status
+        incident.id, " ".join(inv.parsed.args), inv.user, status, public=public, request=request
     )
     if isinstance(outcome, Problem):
-        return f"{warning(outcome)}. Usage: `/incident update &lt;text&gt; [--status S]`"
-    return f"Update posted to #{incident.id}."
+        return f"{warning(outcome)}. {UPDATE_USAGE}"
+    if public:
+        return f"Update posted to #{incident.id} and published on the status page."
+    return f"Update posted to #{incident.id} (internal: add `--public` to publish one)."
+
+
+def _moment(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+async def maintenance(inv: Invocation) -> str:
+    options = inv.parsed.options
+    starts_at, ends_at = _moment(options.get("start")), _moment(options.get("end"))
+    if starts_at is None or ends_at is None:
+        return f":warning: `--start` and `--end` must be ISO times. {MAINTENANCE_USAGE}"
+    components = tuple(c for c in options.get("components", "").split(",") if c)
+    outcome = await inv.deps.lifecycle.publisher.schedule(
+        options.get("title") or " ".join(inv.parsed.args).strip('"\u201c\u201d '),
+        options.get("body", ""),
+        components,
+        starts_at,
+        ends_at,
+        inv.user,
+    )
+    if isinstance(outcome, Problem):
+        return f"{warning(outcome)}. {MAINTENANCE_USAGE}"
+    return (
+        f"Maintenance “{escape(outcome.title)}” scheduled on the status page,"
+        f" {outcome.starts_at:%Y-%m-%d %H:%M} to {outcome.ends_at:%Y-%m-%d %H:%M} UTC."
+    )
 
 
 async def status(inv: Invocation, incident: Incident) -> str:

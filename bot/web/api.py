@@ -8,19 +8,28 @@ import re
 from typing import Annotated, Any
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+)
 
-from bot.domain.incident import Incident, Severity
+from bot.domain.incident import Incident, Severity, Status
 from bot.domain.problem import Problem
 from bot.domain.timeline import TimelineEvent
 from bot.intake import Rejected, one_line
 from bot.intake.body import read_body
 from bot.services.postmortems.drafts import DOCX_TYPE, Format
+from bot.services.publication import UNPUBLISHABLE, PublicRequest
 from bot.store.base import StoreUnavailable
 from bot.web.auth import has_api_token
 from bot.web.keys import LIFECYCLE, POSTMORTEMS, SETTINGS, STORE
 
 MAX_PAGE = 500
+PUBLIC_PREFIX = "/api/v2/"
 MAX_ID = 2**63 - 1  # SQLite's largest INTEGER; a bigger id cannot name an incident
 MAX_ERROR = 1000
 _CURSOR = re.compile(r"[0-9]{1,19}")
@@ -80,7 +89,8 @@ class _Unread(Exception):
 
 @web.middleware
 async def require_token(request: web.Request, handler: Any) -> web.StreamResponse:
-    if not request.path.startswith("/api/"):
+    # /api/v2/ is the public status page's Statuspage-shaped JSON: no token, like the page.
+    if not request.path.startswith("/api/") or request.path.startswith(PUBLIC_PREFIX):
         response: web.StreamResponse = await handler(request)
         return response
     if request.app[SETTINGS].api_token is None:
@@ -149,6 +159,23 @@ class UpdateBody(BaseModel):
     # Stripped first: a blank update is a bad request, not a conflict with the incident.
     text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=3000)]
     actor: str = Field("api", min_length=1)
+    status: Status | None = None
+    # Internal unless true; the first public update names the public title and impact.
+    public: bool = False
+    public_title: str | None = Field(None, max_length=200)
+    impact: str | None = Field(None, max_length=40)
+    components: list[str] | None = Field(None, max_length=50)
+
+
+class MaintenanceBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(min_length=1, max_length=200)
+    body: str = Field("", max_length=3000)
+    components: list[str] = Field(min_length=1, max_length=50)
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+    created_by: str = Field("api", min_length=1)
 
 
 class ResolveBody(BaseModel):
@@ -259,7 +286,43 @@ async def declare(request: web.Request) -> web.Response:
 async def post_update(request: web.Request) -> web.Response:
     incident_id = _incident_id(request)
     body: UpdateBody = await _body(request, UpdateBody)
-    return _result(await request.app[LIFECYCLE].update(incident_id, body.text, body.actor))
+    asked = PublicRequest(
+        body.public_title,
+        body.impact,
+        tuple(body.components) if body.components is not None else None,
+    )
+    if not body.public and not asked.empty:
+        return _error(400, 'public_title, impact and components go with "public": true')
+    outcome = await request.app[LIFECYCLE].update(
+        incident_id, body.text, body.actor, body.status, public=body.public, request=asked
+    )
+    if isinstance(outcome, Problem) and outcome.message.startswith(UNPUBLISHABLE):
+        return _error(400, outcome.message)
+    return _result(outcome)
+
+
+async def schedule_maintenance(request: web.Request) -> web.Response:
+    body: MaintenanceBody = await _body(request, MaintenanceBody)
+    outcome = await request.app[LIFECYCLE].publisher.schedule(
+        body.title,
+        body.body,
+        tuple(body.components),
+        body.starts_at,
+        body.ends_at,
+        body.created_by,
+    )
+    if isinstance(outcome, Problem):
+        return _error(400, outcome.message)
+    return web.json_response(
+        {
+            "id": outcome.public_id,
+            "title": outcome.title,
+            "components": list(outcome.components),
+            "starts_at": outcome.starts_at.isoformat(),
+            "ends_at": outcome.ends_at.isoformat(),
+        },
+        status=201,
+    )
 
 
 async def resolve(request: web.Request) -> web.Response:
@@ -277,3 +340,4 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/api/incidents/{id}/updates", post_update)
     app.router.add_post("/api/incidents/{id}/resolve", resolve)
     app.router.add_get("/api/alerts", list_alerts)
+    app.router.add_post("/api/maintenances", schedule_maintenance)

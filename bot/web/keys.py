@@ -17,6 +17,7 @@ from bot.services.postmortems.drafts import PostMortems
 from bot.services.readiness import IntegrationState
 from bot.services.reminders import ReminderScheduler
 from bot.store.base import Store
+from bot.web.status_view import StatusViews
 
 SETTINGS = web.AppKey("settings", Settings)
 CONFIG = web.AppKey("config", PlatformConfig)
@@ -34,3 +35,5 @@ PLATFORM = web.AppKey("platform", Platform)
 POSTMORTEMS = web.AppKey("postmortems", PostMortems)
 # Which replica does the work that must happen once (outbox, thread sync, reminders).
 LEADERSHIP = web.AppKey("leadership", Leadership)
+# The status page's cached view of what was published.
+STATUS_VIEWS = web.AppKey("status_views", StatusViews)

@@ -1,134 +1,144 @@
-"""GET /: the public status page. Only what a person published is shown: public updates by
-people, and no title that came from an alert (alert names and summaries can carry internal
-hosts and paths) until a person writes one."""
+"""The public status routes: `/`, `/incidents/{public_id}`, `/feed.atom` and the Statuspage-shaped
+`/api/v2/*.json`. Only what a person published; cached for a page hammered during an outage
+(one store read per publication, conditional GETs answered 304); under headers that let a
+browser do nothing with them but show them."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import re
-from collections.abc import Sequence
-from datetime import datetime
-from html import escape
+from collections.abc import AsyncIterator, Awaitable, Callable
+from email.utils import format_datetime, parsedate_to_datetime
 
 from aiohttp import web
 
-from bot.domain.incident import Incident, format_duration
-from bot.domain.timeline import EventKind, TimelineEvent
-from bot.services.auto_declare import DECLARED_BY
 from bot.store.base import StoreUnavailable
-from bot.web.keys import CLOCK, CONFIG, STORE
+from bot.web.keys import CLOCK, CONFIG, LIFECYCLE, STATUS_VIEWS, STORE
+from bot.web.status_feeds import atom_feed, incidents_json, status_json, summary_json
+from bot.web.status_html import POLICY, incident_page, not_found_page, status_page
+from bot.web.status_view import Rendered, StatusView, StatusViews
 
-STYLE = """
-body{font-family:system-ui,sans-serif;max-width:52rem;margin:2rem auto;padding:0 1rem;color:#222}
-.banner{padding:1rem;border-radius:.5rem;font-weight:600}
-.ok{background:#e6f4ea} .bad{background:#fce8e6}
-.incident{border-left:4px solid #d93025;padding:.25rem 1rem;margin:1rem 0}
-.resolved{border-left-color:#188038} time{color:#666;font-size:.9em}
-"""
-_STYLE_HASH = base64.b64encode(hashlib.sha256(STYLE.encode()).digest()).decode()
-# The page's one inline style, by its hash; nothing else may load, run or frame it.
-POLICY = (
-    f"default-src 'none'; style-src 'sha256-{_STYLE_HASH}'; base-uri 'none';"
-    " form-action 'none'; frame-ancestors 'none'"
-)
-NEUTRAL_TITLE = "Service disruption"
-NEUTRAL_DECLARED = "We are investigating an issue."
-LINKED = "alert group linked: "
-# C0 and C1 controls but tab and newline, and lone surrogates: a browser shows them as junk
-# (NUL even ends some parsers' text), and a surrogate cannot be encoded as UTF-8 at all.
-_UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+HTML = "text/html; charset=utf-8"
+JSON = "application/json; charset=utf-8"
+ATOM = "application/atom+xml; charset=utf-8"
+# Browsers and shared caches may keep a copy for 15 s and serve it 30 s more while fetching
+# the next (and 10 minutes more if the bot cannot answer): an outage's flood of readers
+# mostly never reaches the bot.
+CACHE_CONTROL = "public, max-age=15, stale-while-revalidate=30, stale-if-error=600"
+NOT_FOUND_CACHE = "public, max-age=10"
+REFERRER = "strict-origin-when-cross-origin"
+PUBLIC_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+# The Host header is the caller's: an absolute link is built only from a plain host name.
+_HOST = re.compile(r"[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]{2,45}\](:[0-9]{1,5})?")
 
-PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta http-equiv="refresh" content="60">
-<title>{platform} status</title>
-<style>{style}</style></head><body>
-<h1>{platform} status</h1>
-{banner}
-{open_section}
-<h2>Past incidents</h2>
-{history}
-<p><time>Updated {now}</time></p>
-</body></html>
-"""
+Make = Callable[[StatusView, str], bytes]
 
 
-def _when(moment: datetime) -> str:
-    return f'<time datetime="{moment.isoformat()}">{moment:%Y-%m-%d %H:%M} UTC</time>'
+def _origin(request: web.Request) -> str:
+    host = request.host if _HOST.fullmatch(request.host or "") else "localhost"
+    return f"{request.scheme}://{host}"
 
 
-def _text(value: str) -> str:
-    """Outside text for the page: escaped, without what a browser cannot show."""
-    return escape(_UNPRINTABLE.sub("", value))
-
-
-def _title_from_alert(incident: Incident, events: Sequence[TimelineEvent]) -> bool:
-    """Declared by the alert policy, or by a person's click whose title is the alert's own
-    (`Name: summary`, as both write it) rather than one they typed."""
-    if incident.declared_by == DECLARED_BY:
-        return True
-    for event in events:
-        if event.kind == EventKind.ALERT and event.text.startswith(LINKED):
-            name = event.text.removeprefix(LINKED)
-            if incident.title == name or incident.title.startswith(f"{name}: "):
-                return True
-    return False
-
-
-def _updates(events: Sequence[TimelineEvent], neutral: bool) -> list[tuple[datetime, str]]:
-    shown = []
-    for event in events:
-        automatic = event.actor == DECLARED_BY and event.kind != EventKind.DECLARED
-        if not event.public or automatic:
-            continue
-        text = NEUTRAL_DECLARED if neutral and event.kind == EventKind.DECLARED else event.text
-        shown.append((event.at, text))
-    return shown
-
-
-def _incident_block(incident: Incident, events: list[TimelineEvent], now: datetime) -> str:
-    neutral = _title_from_alert(incident, events)
-    updates = "".join(
-        f"<li>{_when(at)} {_text(text)}</li>" for at, text in reversed(_updates(events, neutral))
-    )
-    state = "resolved" if not incident.is_open else _text(str(incident.status))
-    lasted = format_duration(incident.duration(now))
-    title = NEUTRAL_TITLE if neutral else incident.title
-    return (
-        f'<div class="incident{" resolved" if not incident.is_open else ""}">'
-        f"<h3>{_text(title)}</h3>"
-        f"<p>{_text(str(incident.severity))} · {state} · started {_when(incident.declared_at)}"
-        f" · {lasted}</p><ul>{updates}</ul></div>"
-    )
-
-
-async def status_page(request: web.Request) -> web.Response:
-    store, now = request.app[STORE], request.app[CLOCK].now()
-    platform = _text(request.app[CONFIG].platform)
+def _not_modified(request: web.Request, rendered: Rendered, view: StatusView) -> bool:
+    tags = request.headers.get("If-None-Match")
+    if tags is not None:
+        return tags.strip() == "*" or rendered.etag in {t.strip() for t in tags.split(",")}
+    since = request.headers.get("If-Modified-Since")
+    if since is None:
+        return False
     try:
-        incidents = await store.list_incidents(limit=50)
-        timelines = {i.id: await store.timeline(i.id) for i in incidents}
+        asked = parsedate_to_datetime(since)
+    except (TypeError, ValueError, IndexError):
+        return False
+    return asked.tzinfo is not None and asked >= view.now.replace(microsecond=0)
+
+
+def _send(
+    request: web.Request,
+    rendered: Rendered,
+    view: StatusView,
+    *,
+    status: int = 200,
+    cache: str = CACHE_CONTROL,
+) -> web.Response:
+    headers = {
+        "Cache-Control": cache,
+        "ETag": rendered.etag,
+        "Last-Modified": format_datetime(view.now.replace(microsecond=0), usegmt=True),
+        "Content-Security-Policy": POLICY,
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": REFERRER,
+    }
+    if rendered.content_type != HTML:
+        # Statuspage's widgets read its JSON from other sites' pages.
+        headers["Access-Control-Allow-Origin"] = "*"
+    if status == 200 and _not_modified(request, rendered, view):
+        return web.Response(status=304, headers=headers)
+    headers["Content-Type"] = rendered.content_type
+    return web.Response(status=status, body=rendered.body, headers=headers)
+
+
+async def _view(request: web.Request) -> StatusView | None:
+    views = request.app[STATUS_VIEWS]
+    try:
+        return await views.current()
     except StoreUnavailable:
-        return web.Response(status=503, text="Status temporarily unavailable.")
-    open_now = [i for i in incidents if i.is_open]
-    past = [i for i in incidents if not i.is_open][:20]
-    banner = (
-        f'<p class="banner bad">{len(open_now)} ongoing incident'
-        f"{'s' if len(open_now) != 1 else ''}</p>"
-        if open_now
-        else '<p class="banner ok">All systems operational</p>'
-    )
-    html = PAGE.format(
-        platform=platform,
-        style=STYLE,
-        banner=banner,
-        open_section="".join(_incident_block(i, timelines[i.id], now) for i in open_now),
-        history="".join(_incident_block(i, timelines[i.id], now) for i in past)
-        or "<p>No incidents reported.</p>",
-        now=f"{now:%Y-%m-%d %H:%M:%S} UTC",
-    )
+        return views.stale()  # what was last published, while the store cannot answer
+
+
+def _unavailable() -> web.Response:
     return web.Response(
-        text=html, content_type="text/html", headers={"Content-Security-Policy": POLICY}
+        status=503,
+        text="Status temporarily unavailable.",
+        headers={"Retry-After": "5", "Cache-Control": "no-store"},
     )
+
+
+def _route(
+    name: str, make: Make, content_type: str, absolute: bool
+) -> Callable[[web.Request], Awaitable[web.Response]]:
+    async def handler(request: web.Request) -> web.Response:
+        view = await _view(request)
+        if view is None:
+            return _unavailable()
+        origin = _origin(request) if absolute else ""
+        rendered = view.render((name, origin), lambda: (make(view, origin), content_type))
+        return _send(request, rendered, view)
+
+    return handler
+
+
+async def incident(request: web.Request) -> web.Response:
+    view = await _view(request)
+    if view is None:
+        return _unavailable()
+    public_id = request.match_info["public_id"]
+    found = view.incident(public_id) if PUBLIC_ID.fullmatch(public_id) else None
+    if found is None and PUBLIC_ID.fullmatch(public_id):
+        try:  # published more than the page's 90 days ago
+            found = await request.app[STORE].public_incident(public_id)
+        except StoreUnavailable:
+            return _unavailable()
+    if found is None:
+        missing = view.render(("404", ""), lambda: (not_found_page(view), HTML))
+        return _send(request, missing, view, status=404, cache=NOT_FOUND_CACHE)
+    shown = found
+    rendered = view.render(("incident", public_id), lambda: (incident_page(view, shown), HTML))
+    return _send(request, rendered, view)
+
+
+async def _views_ctx(app: web.Application) -> AsyncIterator[None]:
+    views = StatusViews(app[STORE], app[CONFIG], app[CLOCK])
+    app[STATUS_VIEWS] = views
+    app[LIFECYCLE].publisher.listeners.append(views.forget)
+    yield
+
+
+def install(app: web.Application) -> None:
+    """After the store's and the lifecycle's cleanup contexts: the views need both."""
+    app.cleanup_ctx.append(_views_ctx)
+    app.router.add_get("/", _route("page", lambda v, _: status_page(v), HTML, False))
+    app.router.add_get("/incidents/{public_id}", incident)
+    app.router.add_get("/feed.atom", _route("atom", atom_feed, ATOM, True))
+    app.router.add_get("/api/v2/status.json", _route("status", status_json, JSON, True))
+    app.router.add_get("/api/v2/summary.json", _route("summary", summary_json, JSON, True))
+    app.router.add_get("/api/v2/incidents.json", _route("incidents", incidents_json, JSON, True))

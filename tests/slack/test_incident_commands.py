@@ -146,7 +146,7 @@ async def test_paging_follows_severity_and_business_hours(
     assert w.channel("inc-20260307-1-")["topic"].startswith("P0 ·")
 
 
-async def test_updates_reach_channel_announcement_thread_and_status_page(
+async def test_updates_reach_channel_and_announcement_thread_and_only_published_ones_the_page(
     world_factory: Callable[..., Any],
 ) -> None:
     w: World = await world_factory()
@@ -155,7 +155,7 @@ async def test_updates_reach_channel_announcement_thread_and_status_page(
     room = w.channel()
     answer = await w.command("update Rolled back to v1.4.2 --status monitoring", channel=room["id"])
     await w.settled()
-    assert answer == "Update posted to #1."
+    assert answer == "Update posted to #1 (internal: add `--public` to publish one)."
     assert any("Rolled back to v1.4.2" in t for t in w.texts(room["id"]))
     announcement = w.slack.messages["C_INCIDENTS"][0]
     assert any(
@@ -165,9 +165,47 @@ async def test_updates_reach_channel_announcement_thread_and_status_page(
     )
     assert w.channel()["topic"] == "P2 · monitoring · Commander: <@U1>"
     page = await (await w.bot.request("GET", "/")).text()
-    assert "Rolled back to v1.4.2" in page
+    assert "Rolled back to v1.4.2" not in page and "Facts service slow" not in page
+
+    refused = await w.command("update Facts are slow to load --public", channel=room["id"])
+    assert "public title" in refused and "--public-title" in refused
+    published = await w.command(
+        "update Facts are slow to load; a fix is rolling out. --public"
+        " --public-title “Statements of facts load slowly” --impact degraded_performance",
+        channel=room["id"],
+    )
+    await w.settled()
+
+    assert published == "Update posted to #1 and published on the status page."
+    page = await (await w.bot.request("GET", "/")).text()
+    assert "Statements of facts load slowly" in page
+    assert "Facts are slow to load; a fix is rolling out." in page
+    assert "Rolled back to v1.4.2" not in page and "Facts service slow" not in page
     for internal in (room["name"], room["id"], "U1", "alice", "Commander"):
         assert internal not in page
+    summary = await (await w.bot.request("GET", "/api/v2/summary.json")).json()
+    facts = next(c for c in summary["components"] if c["id"] == "facts")
+    assert facts["status"] == "degraded_performance"  # the incident's service, by default
+
+
+async def test_maintenance_is_scheduled_from_slack_with_a_short_usage(
+    world_factory: Callable[..., Any],
+) -> None:
+    w: World = await world_factory()
+
+    usage = await w.command("maintenance Database upgrade")
+    answer = await w.command(
+        'maintenance "Database upgrade" --start 2026-03-04T02:00Z --end 2026-03-04T03:00Z'
+        " --components records,export"
+    )
+
+    assert "--start" in usage and len(usage) < 300
+    assert answer.startswith("Maintenance “Database upgrade” scheduled on the status page")
+    summary = await (await w.bot.request("GET", "/api/v2/summary.json")).json()
+    [maintenance] = summary["scheduled_maintenances"]
+    assert maintenance["name"] == "Database upgrade"
+    assert maintenance["scheduled_for"] == "2026-03-04T02:00:00+00:00"
+    assert [c["id"] for c in maintenance["components"]] == ["records", "export"]
 
 
 async def test_reminders_fire_from_the_clock_once_each(world_factory: Callable[..., Any]) -> None:

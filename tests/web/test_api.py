@@ -380,8 +380,13 @@ async def test_status_page_with_no_incidents_says_all_systems_operational(
     html = await status_page(bot)
 
     assert "FACTSWAY status" in html
-    assert "All systems operational" in html
+    assert "All Systems Operational" in html
     assert "No incidents reported." in html
+
+
+async def publish(bot: RunningBot, incident_id: int, text: str, title: str) -> None:
+    body = {"text": text, "public": True, "public_title": title, "impact": "partial_outage"}
+    await call(bot, "POST", f"/api/incidents/{incident_id}/updates", body)
 
 
 async def test_status_page_shows_open_incidents_with_public_updates_and_resolved_history(
@@ -391,31 +396,30 @@ async def test_status_page_shows_open_incidents_with_public_updates_and_resolved
         make_settings(INCIDENT_BOT_API_TOKEN=API_TOKEN, SLACK_INCIDENTS_CHANNEL="C_INCIDENTS")
     )
     ongoing = await declare(bot, "Exhibit uploads failing", "P1")
-    await call(
-        bot, "POST", f"/api/incidents/{ongoing['id']}/updates", {"text": "Fix is being deployed"}
-    )
+    await publish(bot, ongoing["id"], "Fix is being deployed", "Exhibit uploads failing")
     past = await declare(bot, "Caption builder slow", "P3")
+    await publish(bot, past["id"], "Looking into it", "Captions are slow")
     await call(bot, "POST", f"/api/incidents/{past['id']}/resolve", {"summary": "Cache warmed"})
     await wait_for_event(bot, ongoing["id"], "slack_undelivered")
 
     html = await status_page(bot)
 
-    assert "1 ongoing incident" in html
+    assert "Ongoing incidents" in html
     current, _, history = html.partition("Past incidents")
     assert "Exhibit uploads failing" in current
     assert "Fix is being deployed" in current
-    assert "Caption builder slow" not in current
-    assert "Caption builder slow" in history
-    assert "Cache warmed" in history
-    assert "resolved" in history
+    assert "Captions are slow" not in current
+    assert "Captions are slow" in history
+    assert "This incident has been resolved." in history
+    assert "Cache warmed" not in html  # the resolve summary is internal
     # Internal events (the undelivered Slack copy) are not public.
     assert ":rotating_light:" not in html
 
 
 async def test_status_page_escapes_html_in_incident_titles_and_updates(bot: RunningBot) -> None:
-    incident = await declare(bot, "<script>alert('x')</script> outage", "P1")
-    await call(
-        bot, "POST", f"/api/incidents/{incident['id']}/updates", {"text": "<img src=x onerror=1>"}
+    incident = await declare(bot, "Exports down", "P1")
+    await publish(
+        bot, incident["id"], "<img src=x onerror=1>", "<script>alert('x')</script> outage"
     )
 
     html = await status_page(bot)
