@@ -1,5 +1,5 @@
 """Deletes what the bot no longer needs, in small batches so other writes never wait long, in
-PostgreSQL. The same three kinds of rows age out as in SQLite (bot.store.sqlite_retention)."""
+PostgreSQL. The same four kinds of rows age out as in SQLite (bot.store.sqlite_retention)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import datetime
 
 from bot.store.columns import iso
 from bot.store.pg_base import Conn, PgBase, affected
-from bot.store.retention_rows import FINISHED
+from bot.store.retention_rows import FINISHED, FINISHED_JOBS
 
 # A finished post is still read while it is the newest post of its message: an update of a
 # message whose post was refused becomes the post, and a reply looks at its parent's state.
@@ -29,6 +29,11 @@ PRUNES = (
     (
         "seen_events",
         "DELETE FROM seen_events WHERE key IN (SELECT key FROM seen_events WHERE at < $1 LIMIT $2)",
+    ),
+    (
+        "jobs",
+        f"DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE state IN {FINISHED_JOBS}"
+        " AND updated_at < $1 LIMIT $2)",
     ),
 )
 

@@ -1,9 +1,9 @@
 """Deletes what the bot no longer needs, in small batches so other writes never wait long.
 
-Only three kinds of rows age out: webhook bodies no sender has repeated within the retention
-age, finished outbox rows, and Slack event ids kept against Slack's retries. Incidents, their
-timelines, alerts, alert groups, PagerDuty incidents, actions and the Slack message references
-threads are edited through are kept.
+Only four kinds of rows age out: webhook bodies no sender has repeated within the retention
+age, finished outbox rows, Slack event ids kept against Slack's retries, and finished jobs.
+Incidents, their timelines, alerts, alert groups, PagerDuty incidents, actions and the Slack
+message references threads are edited through are kept.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from datetime import datetime
 
 from sqlite_utils import Database
 
-from bot.store.retention_rows import FINISHED
+from bot.store.retention_rows import FINISHED, FINISHED_JOBS
 from bot.store.sqlite_base import SqliteBase, _iso
 
 # A finished post is still read while it is the newest post of its message: an update of a
@@ -35,6 +35,11 @@ PRUNES = (
     (
         "seen_events",
         "DELETE FROM seen_events WHERE key IN (SELECT key FROM seen_events WHERE at < ? LIMIT ?)",
+    ),
+    (
+        "jobs",
+        f"DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE state IN {FINISHED_JOBS}"
+        " AND updated_at < ? LIMIT ?)",
     ),
 )
 

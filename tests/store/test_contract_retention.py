@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from bot.domain.incident import NewIncident, Severity
 from bot.domain.timeline import EventKind, NewEvent
 from bot.store.base import Store
+from bot.store.job_records import JobState
 from bot.store.records import NewOutboxItem, OutboxState, SlackMessageRef
 from tests.harness.postgres import ThrowawayPostgres
 from tests.store.replicas import replicas
@@ -19,8 +20,15 @@ from tests.store.replicas import replicas
 AHEAD = timedelta(days=1)
 
 
-def counts(webhook_deliveries: int = 0, outbox: int = 0, seen_events: int = 0) -> dict[str, int]:
-    return {"webhook_deliveries": webhook_deliveries, "outbox": outbox, "seen_events": seen_events}
+def counts(
+    webhook_deliveries: int = 0, outbox: int = 0, seen_events: int = 0, jobs: int = 0
+) -> dict[str, int]:
+    return {
+        "webhook_deliveries": webhook_deliveries,
+        "outbox": outbox,
+        "seen_events": seen_events,
+        "jobs": jobs,
+    }
 
 
 def message(text: str) -> NewEvent:
@@ -83,6 +91,21 @@ async def test_old_bodies_and_finished_writes_go_and_what_is_read_stays(store: S
     assert not await store.record_delivery("pagerduty", "old-0", {}, now)
     assert not await store.record_delivery("pagerduty", "later", {}, now)
     assert await store.record_delivery("pagerduty", "old-1", {}, now)
+
+
+async def test_finished_jobs_go_and_a_running_one_stays_however_old(store: Store) -> None:
+    done, failed, running = [
+        await store.start_job("slash_command", f"trigger-{n}", {"text": "x"}, "replica-a", 30)
+        for n in range(3)
+    ]
+    assert done is not None and failed is not None and running is not None
+    assert await store.finish_job(done, JobState.DONE)
+    assert await store.finish_job(failed, JobState.FAILED, "the channel is archived")
+    assert await store.prune(datetime.now(UTC) - AHEAD, 100) == counts()
+    assert await store.prune(datetime.now(UTC) + AHEAD, 100) == counts(jobs=2)
+    assert await store.job("trigger-0") is None and await store.job("trigger-1") is None
+    kept = await store.job("trigger-2")
+    assert kept is not None and kept.state == JobState.RUNNING
 
 
 async def test_replicas_pruning_at_once_delete_each_row_once(postgres: ThrowawayPostgres) -> None:
