@@ -20,7 +20,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from bot.domain.incident import Incident, Severity, Status
-from bot.domain.postmortem import build, render_markdown
+from bot.domain.postmortem import build
+from bot.domain.postmortem_markdown import render_markdown
 from bot.domain.timeline import EventKind, TimelineEvent
 from bot.services.postmortems.docx import render_docx
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
@@ -26,6 +27,7 @@ from bot.store.base import Store, StoreUnavailable
 from bot.store.factory import open_store
 
 EXIT_USAGE = 2
+ACTOR_HELP = "the person doing this, as the timeline records it (default: $USER)"
 MAX_ID = 2**63 - 1  # SQLite's largest INTEGER
 
 
@@ -107,13 +109,22 @@ async def _with_store(settings: Settings, work: Callable[[Store], Awaitable[int]
         await store.close()
 
 
+def cli_user() -> str:
+    """Who runs the command: the person a CLI change is recorded as, unless --actor names
+    someone else. $USER first (what a shell session says), then the OS account."""
+    try:
+        return os.environ.get("USER") or getpass.getuser()
+    except (KeyError, OSError):  # no such account in the password database (a container)
+        return "cli"
+
+
 def _print_incident(incident: Incident) -> None:
     print(f"#{incident.id} {incident.severity} {incident.status:<13} {incident.title}")
 
 
 def cmd_incidents(args: argparse.Namespace) -> int:
     settings, config = _settings(args.config)
-    actor = getattr(args, "actor", "cli")
+    actor = getattr(args, "actor", None) or cli_user()
     incident_id = getattr(args, "id", None)
     if incident_id is not None and not 1 <= incident_id <= MAX_ID:
         raise CliError(f"no incident #{incident_id}")
@@ -145,7 +156,11 @@ def cmd_incidents(args: argparse.Namespace) -> int:
             if severity is None:
                 raise CliError(f"--sev must be P0, P1, P2 or P3, not {args.sev!r}")
             outcome = await lifecycle.declare(
-                " ".join(args.title), severity, actor, services=tuple(args.service or ())
+                " ".join(args.title),
+                severity,
+                actor,
+                services=tuple(args.service or ()),
+                commander=args.commander or actor,
             )
             if not isinstance(outcome, Problem):
                 await lifecycle.open(outcome)
@@ -242,17 +257,27 @@ def cmd_postmortem(args: argparse.Namespace) -> int:
     async def work(store: Store) -> int:
         prometheus = other_integrations(settings).get("prometheus")
         drafts = PostMortems(store, config, SystemClock(), prometheus)
-        draft = await drafts.draft(args.id, chart=args.format == "docx")
+        to_stdout = args.output in (None, "-")
+        if to_stdout and args.format != "md":
+            raise CliError(f"a {args.format} file needs a name: -o FILE")
+        # Markdown on stdout has nowhere to put its chart beside it.
+        draft = await drafts.draft(args.id, chart=not to_stdout)
         if draft is None:
             raise CliError(f"no incident #{args.id}")
+        if args.format == "png" and draft.chart is None:
+            raise CliError("no metrics chart: Prometheus is not configured or had no data")
         body = draft.render(args.format)
-        if args.output in (None, "-"):
-            if args.format == "docx":
-                raise CliError("a Word document needs a file: -o FILE")
+        if to_stdout:
             sys.stdout.write(body.decode())
-        else:
-            await asyncio.to_thread(Path(args.output).write_bytes, body)
-            print(f"wrote {args.output} ({len(body)} bytes)", file=sys.stderr)
+            return 0
+        output = Path(args.output)
+        await asyncio.to_thread(output.write_bytes, body)
+        print(f"wrote {output} ({len(body)} bytes)", file=sys.stderr)
+        if args.format == "md" and draft.chart is not None:
+            # Beside the Markdown, under the name it refers to.
+            chart = output.parent / draft.filename("png")
+            await asyncio.to_thread(chart.write_bytes, draft.chart)
+            print(f"wrote {chart} ({len(draft.chart)} bytes)", file=sys.stderr)
         return 0
 
     return asyncio.run(_with_store(settings, work))
@@ -298,11 +323,12 @@ def build_parser() -> argparse.ArgumentParser:
     declare.add_argument("title", nargs="+")
     declare.add_argument("--sev", default="P2")
     declare.add_argument("--service", action="append")
-    declare.add_argument("--actor", default="cli")
+    declare.add_argument("--actor", help=ACTOR_HELP)
+    declare.add_argument("--commander", help="who leads the incident (default: the actor)")
     update = isub.add_parser("update", help="post a status update")
     update.add_argument("id", type=int)
     update.add_argument("text", nargs="+")
-    update.add_argument("--actor", default="cli")
+    update.add_argument("--actor", help=ACTOR_HELP)
     update.add_argument("--public", action="store_true", help="also publish it on the status page")
     update.add_argument("--public-title", help="the status page's title (first public update)")
     update.add_argument("--impact", help="degraded_performance, partial_outage or major_outage")
@@ -310,7 +336,7 @@ def build_parser() -> argparse.ArgumentParser:
     resolve = isub.add_parser("resolve", help="resolve an incident")
     resolve.add_argument("id", type=int)
     resolve.add_argument("summary", nargs="*")
-    resolve.add_argument("--actor", default="cli")
+    resolve.add_argument("--actor", help=ACTOR_HELP)
     verify = isub.add_parser("verify", help="check the timeline's hash chain")
     verify.add_argument("id", type=int)
     incidents.set_defaults(func=cmd_incidents)
@@ -324,7 +350,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     postmortem = sub.add_parser("postmortem", help="write an incident's post-mortem draft")
     postmortem.add_argument("id", type=int)
-    postmortem.add_argument("--format", choices=["md", "docx"], default="md")
+    postmortem.add_argument("--format", choices=["md", "docx", "png", "zip"], default="md")
     postmortem.add_argument("-o", "--output")
     postmortem.set_defaults(func=cmd_postmortem)
 

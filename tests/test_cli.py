@@ -302,6 +302,29 @@ def test_incidents_command_on_a_wrong_target_exits_2_with_a_clear_message(
     assert says in line
 
 
+async def test_an_update_from_the_cli_reaches_the_status_page_only_with_public(
+    env: dict[str, str], start_bot: BotFactory, make_settings: Callable[..., Settings]
+) -> None:
+    run(env, "incidents", "declare", "Pool", "exhaustion", "on", "export", "--service", "export")
+    internal = run(env, "incidents", "update", "1", "Root", "cause:", "bad", "deploy")
+    refused = run(env, "incidents", "update", "1", "Exports", "are", "slow", "--public")
+    published = run(
+        env,
+        *("incidents", "update", "1", "Exports", "are", "slow", "--public"),
+        *("--public-title", "Exports are delayed", "--impact", "partial_outage"),
+    )
+
+    assert internal.returncode == 0 and published.returncode == 0, published.stderr
+    assert "public title" in assert_clean_failure(refused)
+    settings = make_settings(INCIDENT_BOT_DATABASE=env["INCIDENT_BOT_DATABASE"])
+    bot = await start_bot(settings)
+    async with await bot.request("GET", "/api/v2/summary.json") as resp:
+        summary = await resp.text()
+    assert "Exports are delayed" in summary and "Exports are slow" in summary
+    assert "Root cause" not in summary and "Pool exhaustion" not in summary
+    assert '"id":"export","name":"Export (DOCX/PDF)","status":"partial_outage"' in summary
+
+
 def test_resolving_an_already_resolved_incident_exits_2_saying_so(env: dict[str, str]) -> None:
     run(env, "incidents", "declare", "Caselaw", "down")
     run(env, "incidents", "resolve", "1", "fixed")

@@ -46,6 +46,11 @@ class NewIncident:
     declared_at: datetime
     services: tuple[str, ...] = ()
     description: str = ""
+    commander: str | None = None  # who leads it; the declarer when not named
+
+    @property
+    def leader(self) -> str:
+        return self.commander or self.declared_by
 
 
 @dataclass(frozen=True)

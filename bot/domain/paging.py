@@ -10,6 +10,10 @@ from zoneinfo import ZoneInfo
 from bot.domain.incident import Severity
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+# The parts of a "not paged" reason that speak to the channel at the time; a post-mortem keeps
+# only the fact (bot/domain/postmortem.py takes them out).
+OUTSIDE_HOURS = "; it is outside them now, so nobody was paged."
+RAISE_TO_PAGE = " Raise to P0 (`/incident sev P0`) to page anyway."
 
 
 @dataclass(frozen=True)
@@ -49,7 +53,8 @@ def decide(severity: Severity, when: str, hours: BusinessHours, now: datetime) -
             )
         return PageDecision(
             False,
-            f"{severity} pages only during business hours ({hours.describe()}); it is outside"
-            " them now, so nobody was paged. Raise to P0 (`/incident sev P0`) to page anyway.",
+            f"{severity} pages only during business hours ({hours.describe()})"
+            + OUTSIDE_HOURS
+            + RAISE_TO_PAGE,
         )
     return PageDecision(False, f"{severity} does not page")

@@ -1,7 +1,8 @@
 """The post-mortem draft: the runbook's template filled from an incident and its timeline.
 
-Pure: it decides what the review needs (key events, root cause, what changed production, the
-follow-ups, the response times) and renders Markdown; the Word export reads the same model.
+Pure: it decides what the review needs (the story as key events, root cause, what changed
+production, the follow-ups, the response times and the evidence the responders saw); the
+Markdown (postmortem_markdown.py) and the Word export read the same model.
 """
 
 from __future__ import annotations
@@ -10,7 +11,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot.domain.evidence import AlertWindow, Evidence, collect
 from bot.domain.incident import Incident, format_duration
+from bot.domain.paging import OUTSIDE_HOURS, RAISE_TO_PAGE
+from bot.domain.response_times import Milestone, ResponseTimes, response_times
 from bot.domain.timeline import EventKind, TimelineEvent
 
 # Kinds that make the timeline even when not marked key; chatter and reminders do not. Every
@@ -25,6 +29,9 @@ TIMELINE_KINDS = {
     EventKind.RESOLVED,
     EventKind.CLOSED,
 }
+# Who acted when no person did: the names the bot records for its own entry points. A draft
+# never calls one of these the incident commander.
+TOOLS = {"api", "cli", "alertmanager", "incident-bot", "grafana", "pagerduty", "slack", ""}
 PROMPTS_WENT_WELL = [
     "What helped us notice, understand or fix this quickly?",
     "Which alerts, dashboards or playbooks pointed the right way?",
@@ -35,6 +42,7 @@ PROMPTS_IMPROVE = [
     "Which alert, runbook step or tool was missing or misleading?",
 ]
 FILL_IN = "_(to be filled in at the review)_"
+TIME = "%Y-%m-%d %H:%M:%S"
 
 
 @dataclass(frozen=True)
@@ -48,14 +56,6 @@ class Entry:
 class FollowUp:
     text: str
     owner: str | None
-
-
-@dataclass(frozen=True)
-class ResponseTimes:
-    started: datetime  # the first alert, or the declaration when no alert came first
-    to_acknowledge: float | None
-    to_mitigate: float | None
-    to_resolve: float | None
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,7 @@ class PostMortem:
     follow_ups: tuple[FollowUp, ...]
     times: ResponseTimes
     open: bool
+    evidence: Evidence
 
 
 def _is_root_cause(event: TimelineEvent) -> bool:
@@ -89,13 +90,22 @@ def _clean_root_cause(text: str) -> str:
     return text.strip()
 
 
+def page_fact(text: str) -> str:
+    """A paging note as one line of fact: the advice it gave the channel is not history."""
+    text = text.replace(RAISE_TO_PAGE, "").replace(OUTSIDE_HOURS, ", and it was outside them")
+    if text.startswith("Should page (") and "PagerDuty is not configured" in text:
+        reason = text.removeprefix("Should page (").split(")", 1)[0]
+        return f"Not paged: PagerDuty is not configured ({reason})"
+    return text.removesuffix(".")
+
+
 def _entry_text(event: TimelineEvent) -> str:
     if event.kind == EventKind.DECLARED:
         return f"Incident declared ({event.data.get('severity', '?')})"
     if event.kind == EventKind.ALERT:
         return f"Alert linked: {event.text.removeprefix('alert group linked: ')}"
     if event.kind == EventKind.PAGE:
-        return event.text
+        return page_fact(event.text)
     if event.kind == EventKind.RESOLVED:
         return f"Resolved: {event.text}"
     if event.kind == EventKind.STATUS_UPDATE and _is_root_cause(event):
@@ -106,37 +116,16 @@ def _entry_text(event: TimelineEvent) -> str:
 
 
 def _changed_production(event: TimelineEvent) -> bool:
-    return event.kind == EventKind.ACTION and "succeeded" in event.data
+    return event.kind == EventKind.ACTION and event.data.get("succeeded") is True
 
 
-def response_times(incident: Incident, events: Sequence[TimelineEvent]) -> ResponseTimes:
-    alerts = [e.at for e in events if e.kind == EventKind.ALERT]
-    started = min([*alerts, incident.declared_at])
-
-    def since(moment: datetime | None) -> float | None:
-        return None if moment is None else max(0.0, (moment - started).total_seconds())
-
-    acked = next(
-        (e.at for e in events if e.kind == EventKind.ACTION and "acknowledged" in e.text.lower()),
-        None,
-    )
-    if acked is None:
-        acked = next(
-            (e.at for e in events if e.kind in (EventKind.STATUS_UPDATE, EventKind.MESSAGE)), None
-        )
-    mitigated = next(
-        (
-            e.at
-            for e in events
-            if (_changed_production(e) and e.data.get("succeeded"))
-            or (e.kind == EventKind.STATUS_UPDATE and e.data.get("status") == "monitoring")
-        ),
-        None,
-    )
-    return ResponseTimes(started, since(acked), since(mitigated), since(incident.resolved_at))
-
-
-def build(incident: Incident, events: Sequence[TimelineEvent], now: datetime) -> PostMortem:
+def build(
+    incident: Incident,
+    events: Sequence[TimelineEvent],
+    now: datetime,
+    alerts: Sequence[AlertWindow] = (),
+) -> PostMortem:
+    """`alerts`: the linked alert groups' firing windows, read from the store by the caller."""
     timeline = tuple(
         Entry(e.at, _entry_text(e), e.actor) for e in events if e.kind in TIMELINE_KINDS or e.key
     )
@@ -145,15 +134,11 @@ def build(incident: Incident, events: Sequence[TimelineEvent], now: datetime) ->
         for e in events
         if e.kind in (EventKind.STATUS_UPDATE, EventKind.MESSAGE) and _is_root_cause(e)
     )
-    resolution = tuple(
-        Entry(e.at, e.text, e.actor)
-        for e in events
-        if _changed_production(e) and e.data.get("succeeded")
-    )
+    resolution = tuple(Entry(e.at, e.text, e.actor) for e in events if _changed_production(e))
     follow_ups = tuple(
         FollowUp(e.text, e.data.get("owner")) for e in events if e.kind == EventKind.FOLLOW_UP
     )
-    alerts = tuple(
+    names = tuple(
         dict.fromkeys(
             e.text.removeprefix("alert group linked: ") for e in events if e.kind == EventKind.ALERT
         )
@@ -166,13 +151,14 @@ def build(incident: Incident, events: Sequence[TimelineEvent], now: datetime) ->
         commander=incident.commander,
         summary=incident.summary or incident.description,
         services=incident.services,
-        alerts=alerts,
+        alerts=names,
         timeline=timeline,
         root_cause=root_cause,
         resolution=resolution,
         follow_ups=follow_ups,
         times=response_times(incident, events),
         open=incident.is_open,
+        evidence=collect(events, alerts),
     )
 
 
@@ -183,53 +169,57 @@ def who(user: str | None, names: Mapping[str, str]) -> str:
     return names.get(user, user)
 
 
-def minutes(seconds: float | None) -> str:
-    return "n/a" if seconds is None else format_duration(seconds)
+def commander_line(commander: str, names: Mapping[str, str]) -> str:
+    """The commander as a person; a tool's name ("cli", "api") is not one, so the review fills
+    it in rather than read that the API led the incident."""
+    if commander.strip().lower() in TOOLS:
+        where = f" (declared through {commander})" if commander.strip() else ""
+        return f"not named{where} {FILL_IN}"
+    return who(commander, names)
 
 
-def render_markdown(pm: PostMortem, names: Mapping[str, str] | None = None) -> str:
-    names = names or {}
-    lines = [
-        f"# Post-Mortem: {pm.title}",
-        "",
-        f"**Date:** {pm.date:%Y-%m-%d}  ",
-        f"**Duration:** {pm.duration}{' (still open)' if pm.open else ''}  ",
-        f"**Severity:** {pm.severity}  ",
-        f"**Incident Commander:** {who(pm.commander, names)}",
-        "",
-        "## Summary",
-        pm.summary or FILL_IN,
-        "",
-        "## Impact",
-        f"- Services affected: {', '.join(pm.services) or 'none named'}",
-        f"- Duration: {pm.duration}",
-        f"- Alerts: {', '.join(pm.alerts) or 'none linked'}",
-        f"- Users affected: {FILL_IN}",
-        f"- Revenue impact: {FILL_IN}",
-        f"- Data loss: {FILL_IN}",
-        "",
-        "### Response times",
-        f"- Time to acknowledge: {minutes(pm.times.to_acknowledge)}",
-        f"- Time to mitigate: {minutes(pm.times.to_mitigate)}",
-        f"- Time to resolve: {minutes(pm.times.to_resolve)}",
-        "",
-        "## Timeline",
-        "All times UTC.",
-        "",
+def span(seconds: float | None) -> str:
+    """A duration down to the second: "42 s", "4 min 12 s", "2 h 5 min", "3 d 2 h"."""
+    if seconds is None:
+        return "n/a"
+    whole = round(seconds)
+    days, rest = divmod(whole, 86_400)
+    hours, rest = divmod(rest, 3_600)
+    mins, secs = divmod(rest, 60)
+    if days:
+        return f"{days} d {hours} h" if hours else f"{days} d"
+    if hours:
+        return f"{hours} h {mins} min"
+    if mins:
+        return f"{mins} min {secs} s"
+    return f"{secs} s"
+
+
+def response_line(
+    label: str,
+    times: ResponseTimes,
+    milestone: Milestone | None,
+    missing: str,
+    names: Mapping[str, str],
+) -> str:
+    """ "Time to acknowledge: 4 min 12 s (PagerDuty acknowledgement by Dana at 02:14:07)"."""
+    if milestone is None:
+        return f"{label}: n/a ({missing})"
+    by = (
+        f" by {who(milestone.actor, names)}" if milestone.actor.strip().lower() not in TOOLS else ""
+    )
+    when = f"{milestone.at:%H:%M:%S}"
+    if milestone.at.date() != times.started.date():
+        when = f"{milestone.at:{TIME}}"
+    return f"{label}: {span(times.since(milestone))} ({milestone.what}{by} at {when})"
+
+
+def response_lines(times: ResponseTimes, names: Mapping[str, str]) -> list[str]:
+    return [
+        f"Measured from {times.started_by} at {times.started:{TIME}} UTC.",
+        response_line(
+            "Time to acknowledge", times, times.acknowledged, "no acknowledgement recorded", names
+        ),
+        response_line("Time to mitigate", times, times.mitigated, "no mitigation recorded", names),
+        response_line("Time to resolve", times, times.resolved, "not resolved yet", names),
     ]
-    lines += [f"- {e.at:%Y-%m-%d %H:%M} - {e.text} ({who(e.actor, names)})" for e in pm.timeline]
-    lines += ["", "## Root Cause"]
-    lines += [f"- {cause}" for cause in pm.root_cause] or [FILL_IN]
-    lines += ["", "## Resolution"]
-    lines += [f"- {e.at:%H:%M} {e.text}" for e in pm.resolution] or [
-        "No production change was made through the bot. " + FILL_IN
-    ]
-    lines += ["", "## Action Items"]
-    lines += [
-        f"- [ ] {f.text} (Owner: {who(f.owner, names)}, Due: {FILL_IN})" for f in pm.follow_ups
-    ] or [f"- [ ] {FILL_IN}"]
-    lines += ["", "## Lessons Learned", "", "**What went well?**"]
-    lines += [f"- {p}" for p in PROMPTS_WENT_WELL]
-    lines += ["", "**What could be improved?**"]
-    lines += [f"- {p}" for p in PROMPTS_IMPROVE]
-    return "\n".join(lines) + "\n"

@@ -9,6 +9,7 @@ from typing import Any
 from bot.config import PlatformConfig
 from bot.domain.alerts import GroupView
 from bot.domain.clock import Clock
+from bot.domain.evidence import StepSeen, run_data
 from bot.domain.problem import Problem
 from bot.playbooks.loader import Catalogue
 from bot.playbooks.model import Playbook, StepContext, StepKind
@@ -20,6 +21,14 @@ class Run:
     playbook: Playbook
     service: str | None
     results: list[StepResult]
+
+    def evidence(self) -> dict[str, Any]:
+        """What the run showed, as its timeline event keeps it for the post-mortem."""
+        steps = (
+            StepSeen(r.title, r.kind, r.outcome, r.seconds, r.lines, r.details)
+            for r in self.results
+        )
+        return run_data(self.playbook.name, self.service, steps)
 
 
 class Playbooks:

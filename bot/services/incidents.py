@@ -88,6 +88,7 @@ class Lifecycle:
         services: tuple[str, ...] = (),
         description: str = "",
         request_key: str | None = None,
+        commander: str | None = None,
     ) -> Incident | Problem:
         """Records the incident; `open` does the slow part (channel, invites, paging).
         `request_key` (a slash command's trigger_id) is recorded in the `declared` event: the
@@ -106,7 +107,9 @@ class Lifecycle:
                     return Problem(f"unknown service `{name}`; known services: {known}")
                 names.append(svc.name)
             services = tuple(dict.fromkeys(names))
-        new = NewIncident(title, severity, declared_by, self._clock.now(), services, description)
+        new = NewIncident(
+            title, severity, declared_by, self._clock.now(), services, description, commander
+        )
         if request_key is None:
             return await self._store.create_incident(new)
         incident, created = await self._store.declare_once(new, request_key)

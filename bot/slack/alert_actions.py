@@ -98,7 +98,9 @@ class AlertActions:
                 group.channel, text, thread_key=parent_key(group), incident_id=group.incident_id
             )
 
-    async def _record(self, group: AlertGroupState, user: str, text: str) -> None:
+    async def _record(
+        self, group: AlertGroupState, user: str, text: str, data: dict[str, Any] | None = None
+    ) -> None:
         if group.incident_id is not None:
             await self.d.store.append_event(
                 group.incident_id,
@@ -107,7 +109,7 @@ class AlertActions:
                     user,
                     text,
                     self.d.clock.now(),
-                    {"alert_group": group.group_id},
+                    {"alert_group": group.group_id, **(data or {})},
                 ),
             )
 
@@ -281,4 +283,12 @@ class AlertActions:
                 thread_key=parent_key(group),
                 incident_id=group.incident_id,
             )
-        await self._record(group, user, f"ran playbooks {', '.join(b.name for b in matching)}")
+            attention = sum(r.outcome != "ok" for r in run.results)
+            # One event per run, holding what it showed: the post-mortem's evidence.
+            await self._record(
+                group,
+                user,
+                f"ran playbook {book.name}{' for ' + service if service else ''}:"
+                f" {len(run.results)} steps, {attention} need attention",
+                run.evidence(),
+            )

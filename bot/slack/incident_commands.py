@@ -160,7 +160,7 @@ async def run(inv: Invocation) -> str:
                 f"ran playbook {name}{' for ' + service if service else ''}:"
                 f" {len(outcome.results)} steps, {attention} need attention",
                 inv.deps.clock.now(),
-                {"playbook": name, "service": service},
+                outcome.evidence(),
             ),
         )
     return mrkdwn([line("Playbook ", Code(name), " ran; the results are posted in this channel.")])

@@ -6,9 +6,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from datetime import timedelta
 
 from bot.domain.clock import Clock
+from bot.domain.timeline import EventKind, NewEvent
 from bot.services.outbox import message
 from bot.services.store_outage import StoreOutage
 from bot.slack import pagerduty_messages as messages
@@ -19,6 +21,8 @@ from bot.store.records import NewOutboxItem, PagerDutyIncident
 log = logging.getLogger(__name__)
 IDLE_POLL_SECONDS = 5.0
 ALERT_GRACE = timedelta(seconds=30)
+# The dedup key of a page the bot sent for one of its incidents (services/paging.dedup_key).
+OUR_PAGE = re.compile(r"incident-bot-([0-9]{1,18})")
 
 
 class PagerDutyThreads:
@@ -65,8 +69,38 @@ class PagerDutyThreads:
         first = min((e.occurred_at for e in incident.pending_events), default=None)
         return first is not None and self._clock.now() - first < ALERT_GRACE
 
+    async def _record_acknowledgements(self, incident: PagerDutyIncident) -> None:
+        """A PagerDuty acknowledgement goes into the timeline of the bot's incident it belongs
+        to (its page, or its alert group's): the post-mortem's time to acknowledge is read
+        there. Once per webhook event, however often the sync is retried."""
+        acks = [e for e in incident.pending_events if e.event_type == "incident.acknowledged"]
+        if not acks or not incident.incident_key:
+            return
+        ours = OUR_PAGE.fullmatch(incident.incident_key)
+        if ours is not None:
+            incident_id: int | None = int(ours.group(1))
+        else:
+            group = await self._store.alert_group_by_dedup(incident.incident_key)
+            incident_id = group.incident_id if group is not None else None
+        if incident_id is None or await self._store.get_incident(incident_id) is None:
+            return
+        for ack in acks:
+            by = ack.agent or "PagerDuty"
+            await self._store.append_event_once(
+                incident_id,
+                NewEvent(
+                    EventKind.ACTION,
+                    by,
+                    f"PagerDuty acknowledgement by {by} ({incident.title})",
+                    ack.occurred_at,
+                    {"pagerduty": "acknowledged", "pagerduty_incident": incident.id},
+                ),
+                f"pagerduty-ack:{ack.id}",
+            )
+
     async def sync(self, incident: PagerDutyIncident) -> bool:
         """False when the incident waits for its alert group's thread to be posted first."""
+        await self._record_acknowledgements(incident)
         channel, thread_key, link = incident.channel, incident.thread_key, None
         items: list[NewOutboxItem] = []
         new_parent = False

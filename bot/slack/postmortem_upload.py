@@ -35,6 +35,9 @@ async def upload(draft: Draft, outbox: Outbox, client: AsyncWebClient | None, ch
         draft.model.commander,
         *(e.actor for e in draft.model.timeline),
         *(f.owner or "" for f in draft.model.follow_ups),
+        *(r.actor for r in draft.model.evidence.runs),
+        *(a.actor for a in draft.model.evidence.actions),
+        *(c for a in draft.model.evidence.actions for c in a.confirmed_by),
     ]
     names = await display_names(client, people)
     incident = draft.incident.id
@@ -55,7 +58,7 @@ async def upload(draft: Draft, outbox: Outbox, client: AsyncWebClient | None, ch
     if draft.chart is not None:
         await outbox.upload(
             channel,
-            f"incident-{incident}-metrics.png",
+            draft.filename("png"),  # the name the Markdown refers to
             draft.chart,
             title="Error rate and p95 latency during the incident",
             incident_id=incident,

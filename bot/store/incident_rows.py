@@ -71,11 +71,11 @@ def new_incident_columns(new: NewIncident, updated_at: str) -> dict[str, Any]:
         "status": str(Status.INVESTIGATING),
         "declared_by": new.declared_by,
         "declared_at": iso(new.declared_at),
-        "commander": new.declared_by,
+        "commander": new.leader,
         "services": json.dumps(list(new.services)),
         "description": new.description,
         "summary": "",
-        "roles": json.dumps({"commander": new.declared_by}),
+        "roles": json.dumps({"commander": new.leader}),
         "updated_at": updated_at,
     }
 
@@ -87,7 +87,7 @@ def declared_event(new: NewIncident) -> NewEvent:
         new.declared_by,
         f"{new.severity} incident declared: {new.title}",
         new.declared_at,
-        {"severity": str(new.severity), "services": list(new.services)},
+        {"severity": str(new.severity), "services": list(new.services), "commander": new.leader},
         key=True,
         public=True,
     )

@@ -22,7 +22,7 @@ from bot.domain.problem import Problem
 from bot.domain.timeline import TimelineEvent
 from bot.intake import Rejected, one_line
 from bot.intake.body import read_body
-from bot.services.postmortems.drafts import DOCX_TYPE, Format
+from bot.services.postmortems.drafts import CONTENT_TYPES, FORMATS
 from bot.services.publication import UNPUBLISHABLE, PublicRequest
 from bot.store.base import StoreUnavailable
 from bot.web.auth import has_api_token
@@ -151,6 +151,9 @@ class DeclareBody(BaseModel):
     services: list[str] = []
     description: str = ""
     declared_by: str = Field("api", min_length=1)
+    # The person leading it; without one the draft asks the review to name them rather than
+    # call the API the incident commander.
+    commander: str | None = Field(None, min_length=1, max_length=200)
 
 
 class UpdateBody(BaseModel):
@@ -215,15 +218,17 @@ async def get_timeline(request: web.Request) -> web.Response:
 
 async def get_postmortem(request: web.Request) -> web.Response:
     fmt = request.query.get("format", "md")
-    if fmt not in ("md", "docx"):
-        return _error(400, "format must be md or docx")
-    draft = await request.app[POSTMORTEMS].draft(_incident_id(request), chart=fmt == "docx")
+    kind = next((f for f in FORMATS if f == fmt), None)
+    if kind is None:
+        return _error(400, f"format must be one of {', '.join(FORMATS)}")
+    draft = await request.app[POSTMORTEMS].draft(_incident_id(request))
     if draft is None:
         return _error(404, "no such incident")
-    kind: Format = "md" if fmt == "md" else "docx"
-    # A long timeline takes most of a second to lay out in Word: not on the event loop.
+    if kind == "png" and draft.chart is None:
+        return _error(404, "no metrics chart for this incident (no Prometheus, or no data)")
+    # A long timeline takes a good part of a second to lay out in Word: not on the event loop.
     body = await asyncio.to_thread(draft.render, kind)
-    content_type = "text/markdown; charset=utf-8" if kind == "md" else DOCX_TYPE
+    content_type = CONTENT_TYPES[kind]
     return web.Response(
         body=body,
         headers={
@@ -276,6 +281,7 @@ async def declare(request: web.Request) -> web.Response:
         body.declared_by,
         services=tuple(body.services),
         description=body.description,
+        commander=body.commander,
     )
     if isinstance(outcome, Problem):
         return _error(400, outcome.message)

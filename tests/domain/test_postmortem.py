@@ -4,11 +4,15 @@ cause, what changed production, the follow-ups and the response times, and its M
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
+import pytest
+
 from bot.domain.incident import Incident, Severity, Status
-from bot.domain.postmortem import FILL_IN, PostMortem, build, render_markdown
+from bot.domain.paging import BusinessHours, decide
+from bot.domain.postmortem import FILL_IN, PostMortem, build
+from bot.domain.postmortem_markdown import render_markdown
 from bot.domain.timeline import EventKind, NewEvent, TimelineEvent
 from tests.domain.chain import chain
 
@@ -243,12 +247,58 @@ def test_without_an_alert_first_times_count_from_the_declaration() -> None:
         event(EventKind.STATUS_UPDATE, "U_BOB", "failing over", 20, {"status": "monitoring"}),
     )
     times = build(incident(), events, NOW).times
-    assert times.started == DECLARED
-    # No acknowledgement recorded: the first word from a responder stands in for it.
-    assert times.to_acknowledge == 7 * 60
-    # No production change either: moving to monitoring is the mitigation.
+    assert (times.started, times.started_by) == (DECLARED, "the declaration")
+    # Chatter ("on it") and an update by someone who is not the commander acknowledge nothing.
+    assert times.acknowledged is None
+    # No production change: moving to monitoring is the mitigation.
     assert times.to_mitigate == 20 * 60
+    assert times.mitigated is not None and times.mitigated.what == "status set to monitoring"
     assert times.to_resolve == 75 * 60
+
+
+def test_the_commanders_first_update_acknowledges_when_nobody_acked() -> None:
+    events = chain(
+        31,
+        event(EventKind.DECLARED, "U_ALICE", "P1 incident declared", 0, {"severity": "P1"}),
+        event(EventKind.STATUS_UPDATE, "U_BOB", "looking", 2, {"status": "investigating"}),
+        event(
+            EventKind.ROLE_CHANGED,
+            "U_ALICE",
+            "commander: U_DANA",
+            3,
+            {"role": "commander", "user": "U_DANA"},
+        ),
+        event(EventKind.STATUS_UPDATE, "U_DANA", "I have it", 4.2, {"status": "investigating"}),
+    )
+    times = build(incident(commander="U_DANA"), events, NOW).times
+    assert times.acknowledged is not None
+    assert (times.acknowledged.what, times.acknowledged.actor) == (
+        "the commander's first update",
+        "U_DANA",
+    )
+    assert times.to_acknowledge == 4.2 * 60
+
+
+def test_a_pagerduty_acknowledgement_comes_before_any_update() -> None:
+    events = chain(
+        31,
+        event(EventKind.STATUS_UPDATE, "U_ALICE", "investigating", 6, {"status": "investigating"}),
+        event(
+            EventKind.ACTION,
+            "Dana Reyes",
+            "PagerDuty acknowledgement by Dana Reyes (Records API 500s)",
+            4 + 12 / 60,
+            {"pagerduty": "acknowledged"},
+        ),
+    )
+    times = build(incident(), sorted(events, key=lambda e: e.at), NOW).times
+    assert times.acknowledged is not None
+    assert times.acknowledged.what == "PagerDuty acknowledgement"
+    lines = render_markdown(build(incident(), sorted(events, key=lambda e: e.at), NOW))
+    assert (
+        "- Time to acknowledge: 4 min 12 s (PagerDuty acknowledgement by Dana Reyes at 14:06:12)"
+        in lines.splitlines()
+    )
 
 
 def test_a_failed_change_is_not_a_mitigation() -> None:
@@ -293,6 +343,10 @@ def test_the_markdown_follows_the_runbook_template() -> None:
         "## Resolution",
         "## Action Items",
         "## Lessons Learned",
+        "## Appendix: Evidence",
+        "### Playbook runs",
+        "### Platform actions",
+        "### Alert groups",
     ]
     assert markdown.endswith("\n")
 
@@ -310,18 +364,22 @@ def test_the_markdown_impact_and_response_times() -> None:
     impact = section(render_markdown(draft(), NAMES), "Impact")
     assert "- Services affected: records, api-gateway" in impact
     assert "- Alerts: HighErrorRate records" in impact
-    assert "- Time to acknowledge: 9m" in impact
-    assert "- Time to mitigate: 56m" in impact
-    assert "- Time to resolve: 1h 19m" in impact
+    assert "Measured from the first alert at 2026-03-02 13:58:00 UTC." in impact
+    assert (
+        "- Time to acknowledge: 9 min 0 s (alert acknowledgement in its thread by Bob Ruiz"
+        " at 14:07:00)"
+    ) in impact
+    assert "- Time to mitigate: 56 min 0 s (platform action by Bob Ruiz at 14:54:00)" in impact
+    assert "- Time to resolve: 1 h 19 min (resolution by Alice Ng at 15:17:00)" in impact
 
 
 def test_the_markdown_timeline_lists_each_key_event_with_time_and_person() -> None:
     timeline = section(render_markdown(draft(), NAMES), "Timeline")
     assert timeline[0] == "All times UTC."
     assert timeline[1:4] == [
-        "- 2026-03-02 13:58 - Alert linked: HighErrorRate records (alertmanager)",
-        "- 2026-03-02 14:02 - Incident declared (P1) (Alice Ng)",
-        "- 2026-03-02 14:03 - Paged the records on-call (PagerDuty): Bob Ruiz (incident-bot)",
+        "- 2026-03-02 13:58:00 - Alert linked: HighErrorRate records (alertmanager)",
+        "- 2026-03-02 14:02:00 - Incident declared (P1) (Alice Ng)",
+        "- 2026-03-02 14:03:00 - Paged the records on-call (PagerDuty): Bob Ruiz (incident-bot)",
     ]
     assert len(timeline) == 1 + len(draft().timeline)
     assert not any("slow CI" in ln for ln in timeline)
@@ -331,7 +389,7 @@ def test_the_markdown_root_cause_resolution_and_action_items() -> None:
     markdown = render_markdown(draft(), NAMES)
     assert section(markdown, "Root Cause") == ["- connection pool exhausted after deploy 1.1"]
     assert section(markdown, "Resolution") == [
-        "- 14:54 Rolled back records to revision 41 (records:1.0.9)"
+        "- 14:54:00 Rolled back records to revision 41 (records:1.0.9)"
     ]
     assert section(markdown, "Action Items") == [
         f"- [ ] Alert on connection pool saturation (Owner: Carol Ode, Due: {FILL_IN})",
@@ -350,13 +408,13 @@ def test_the_markdown_of_a_bare_draft_leaves_places_to_fill_in() -> None:
     )
     markdown = render_markdown(build(bare, [], at(30)))
     assert "**Duration:** 30m (still open)" in markdown
-    assert "**Incident Commander:** unassigned" in markdown
+    assert f"**Incident Commander:** not named {FILL_IN}" in markdown
     assert section(markdown, "Summary") == [FILL_IN]
     impact = section(markdown, "Impact")
     assert "- Services affected: none named" in impact
     assert "- Alerts: none linked" in impact
-    assert "- Time to acknowledge: n/a" in impact
-    assert "- Time to resolve: n/a" in impact
+    assert "- Time to acknowledge: n/a (no acknowledgement recorded)" in impact
+    assert "- Time to resolve: n/a (not resolved yet)" in impact
     assert section(markdown, "Timeline") == ["All times UTC."]
     assert section(markdown, "Root Cause") == [FILL_IN]
     assert section(markdown, "Resolution") == [
@@ -377,3 +435,31 @@ def test_the_lessons_learned_prompts_are_there_to_answer() -> None:
     assert "**What could be improved?**" in lessons
     assert all(ln.startswith(("- ", "**")) for ln in lessons)
     assert len(lessons) >= 4
+
+
+def test_the_paging_explanation_becomes_one_line_of_fact() -> None:
+    hours = BusinessHours("Europe/London", ("mon", "tue", "wed", "thu", "fri"), time(9), time(17))
+    night = datetime(2026, 3, 3, 2, 0, tzinfo=UTC)
+    decision = decide(Severity.P2, "business_hours", hours, night)
+    assert "/incident sev P0" in decision.reason  # what the channel was told at the time
+    events = chain(
+        31,
+        event(EventKind.PAGE, "U_ALICE", f"Not paged: {decision.reason}", 1, {"paged": False}),
+        event(EventKind.PAGE, "U_ALICE", "Not paged: P3 does not page", 2, {"paged": False}),
+    )
+    assert [e.text for e in build(incident(), events, NOW).timeline] == [
+        "Not paged: P2 pages only during business hours"
+        " (Mon/Tue/Wed/Thu/Fri 09:00-17:00 Europe/London), and it was outside them",
+        "Not paged: P3 does not page",
+    ]
+
+
+@pytest.mark.parametrize("tool", ["cli", "api", "alertmanager"])
+def test_a_tool_is_never_named_the_incident_commander(tool: str) -> None:
+    markdown = render_markdown(build(incident(commander=tool), [], NOW), NAMES)
+    assert f"**Incident Commander:** not named (declared through {tool}) {FILL_IN}" in markdown
+
+
+def test_a_person_named_from_the_cli_is_the_commander() -> None:
+    markdown = render_markdown(build(incident(commander="dana"), [], NOW), NAMES)
+    assert "**Incident Commander:** dana\n" in markdown

@@ -42,8 +42,17 @@ async def test_a_declared_incident_reads_back_with_its_first_event(store: Store)
     [first] = await store.timeline(incident.id)
     assert (first.seq, first.kind, first.prev_hash) == (1, EventKind.DECLARED, GENESIS)
     assert first.text == "P1 incident declared: Records down"
-    assert first.data == {"severity": "P1", "services": ["records", "export"]}
+    assert first.data == {"severity": "P1", "services": ["records", "export"], "commander": "U1"}
     assert first.key and first.public
+
+
+async def test_a_commander_named_at_declaration_leads_it(store: Store) -> None:
+    new = NewIncident("Records down", Severity.P1, "api", NOW, commander="dana")
+    incident = await store.create_incident(new)
+    assert (incident.declared_by, incident.commander) == ("api", "dana")
+    assert incident.roles == {"commander": "dana"}
+    [first] = await store.timeline(incident.id)
+    assert (first.actor, first.data["commander"]) == ("api", "dana")
 
 
 async def test_missing_incidents_read_as_none(store: Store) -> None:

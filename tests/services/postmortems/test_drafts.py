@@ -20,10 +20,11 @@ from matplotlib.figure import Figure
 
 from bot.config import PlatformConfig, Service
 from bot.domain.incident import Incident, NewIncident, Severity, Status
-from bot.domain.postmortem import PostMortem, build, render_markdown
+from bot.domain.postmortem import PostMortem, build
+from bot.domain.postmortem_markdown import render_markdown
 from bot.domain.timeline import EventKind, NewEvent
 from bot.integrations.prometheus import PrometheusError, PrometheusQueries, preset_query
-from bot.services.postmortems.chart import MAX_POINTS, PAD, incident_chart, step_for
+from bot.services.postmortems.chart import MAX_POINTS, incident_chart, pad_for, step_for
 from bot.services.postmortems.docx import render_docx
 from bot.store.sqlite import SqliteStore
 from tests.fakes.prometheus import FakePrometheus, served
@@ -39,31 +40,31 @@ FILL = "(to be filled in at the review)"
 # The key events, as the timeline table and the Markdown list must show them, in order.
 EXPECTED_TIMELINE = [
     (
-        "2026-03-02 14:02",
+        "2026-03-02 14:02:00",
         "Incident declared (P1)",
         "Alice Ng",
     ),
     (
-        "2026-03-02 14:02",
+        "2026-03-02 14:02:00",
         "Alert linked: HighErrorRate records-service",
         "alertmanager",
     ),
-    ("2026-03-02 14:03", "Paged the records on-call (PagerDuty): Bob Ruiz", "incident-bot"),
-    ("2026-03-02 14:05", "acknowledged alert HighErrorRate", "Bob Ruiz"),
+    ("2026-03-02 14:03:00", "Paged the records on-call (PagerDuty): Bob Ruiz", "incident-bot"),
+    ("2026-03-02 14:05:00", "acknowledged alert HighErrorRate", "Bob Ruiz"),
     (
-        "2026-03-02 14:10",
+        "2026-03-02 14:10:00",
         "Update: Investigating: 12% of records requests fail since the 1.1 deploy",
         "Alice Ng",
     ),
-    ("2026-03-02 14:15", PINNED, "Bob Ruiz"),
+    ("2026-03-02 14:15:00", PINNED, "Bob Ruiz"),
     (
-        "2026-03-02 14:20",
+        "2026-03-02 14:20:00",
         "Root cause identified: connection pool exhausted after deploy 1.1",
         "Alice Ng",
     ),
-    ("2026-03-02 14:31", ROLLBACK, "Bob Ruiz"),
-    ("2026-03-02 14:35", "Update: Error rate back under 1%, monitoring", "Alice Ng"),
-    ("2026-03-02 14:58", "Resolved: error rate under 0.5% for 20 minutes", "Alice Ng"),
+    ("2026-03-02 14:31:00", ROLLBACK, "Bob Ruiz"),
+    ("2026-03-02 14:35:00", "Update: Error rate back under 1%, monitoring", "Alice Ng"),
+    ("2026-03-02 14:58:00", "Resolved: error rate under 0.5% for 20 minutes", "Alice Ng"),
 ]
 EXPECTED_ACTIONS = [
     ("Add an alert on connection-pool saturation", "Bob Ruiz", FILL),
@@ -82,6 +83,12 @@ HEADINGS = [
     ("Heading 1", "Lessons Learned"),
     ("Heading 2", "What went well?"),
     ("Heading 2", "What could be improved?"),
+    ("Heading 1", "Appendix: Evidence"),
+    ("Heading 2", "Playbook runs"),
+    ("Heading 2", "Platform actions"),
+    ("Heading 2", "Alert groups"),
+    ("Heading 1", "Attachments"),
+    ("Heading 2", f"Attachment A1: {ROLLBACK}"),
 ]
 
 
@@ -144,6 +151,8 @@ async def postmortem(tmp_path: Path) -> PostMortem:
                 at(31),
                 {
                     "succeeded": True,
+                    "kind": "rollback",
+                    "target": "records",
                     "before": "records:1.1.0",
                     "after": "records:1.0.9",
                     "result": "rollout complete: 3/3 replicas ready",
@@ -205,7 +214,7 @@ def tiny_png() -> bytes:
 
 
 def test_the_model_keeps_key_events_and_leaves_chatter_out(postmortem: PostMortem) -> None:
-    assert [(f"{e.at:%Y-%m-%d %H:%M}", e.text) for e in postmortem.timeline] == [
+    assert [(f"{e.at:%Y-%m-%d %H:%M:%S}", e.text) for e in postmortem.timeline] == [
         (time, text) for time, text, _ in EXPECTED_TIMELINE
     ]
     assert postmortem.root_cause == ("connection pool exhausted after deploy 1.1",)
@@ -234,6 +243,10 @@ def test_markdown_has_every_section(postmortem: PostMortem) -> None:
         "## Resolution",
         "## Action Items",
         "## Lessons Learned",
+        "## Appendix: Evidence",
+        "### Playbook runs",
+        "### Platform actions",
+        "### Alert groups",
     ]
     assert "**Incident Commander:** Alice Ng" in lines
     assert "**Severity:** P1  " in lines
@@ -246,13 +259,18 @@ def test_markdown_has_every_section(postmortem: PostMortem) -> None:
     assert "Investigating: 12%" in md  # every status update belongs in the story
 
     assert "- connection pool exhausted after deploy 1.1" in lines
-    assert f"- 14:31 {ROLLBACK}" in lines
+    assert f"- 14:31:00 {ROLLBACK}" in lines
     assert (
         "- [ ] Add an alert on connection-pool saturation"
         " (Owner: Bob Ruiz, Due: _(to be filled in at the review)_)"
     ) in lines
     assert "(Owner: unassigned," in md
-    for line in ("- Time to acknowledge: 3m", "- Time to mitigate: 29m", "- Time to resolve: 56m"):
+    for line in (
+        "- Time to acknowledge: 3 min 0 s (alert acknowledgement in its thread by Bob Ruiz"
+        " at 14:05:00)",
+        "- Time to mitigate: 29 min 0 s (rollback of records by Bob Ruiz at 14:31:00)",
+        "- Time to resolve: 56 min 0 s (resolution by Alice Ng at 14:58:00)",
+    ):
         assert line in lines
 
 
@@ -345,9 +363,11 @@ def test_docx_has_the_markdowns_sections_as_real_headings(postmortem: PostMortem
     assert "_(" not in all_text(doc)
 
     assert texts(section(doc, "Response times")) == [
-        "Time to acknowledge: 3m",
-        "Time to mitigate: 29m",
-        "Time to resolve: 56m",
+        "Measured from the declaration at 2026-03-02 14:02:00 UTC.",
+        "Time to acknowledge: 3 min 0 s (alert acknowledgement in its thread by Bob Ruiz"
+        " at 14:05:00)",
+        "Time to mitigate: 29 min 0 s (rollback of records by Bob Ruiz at 14:31:00)",
+        "Time to resolve: 56 min 0 s (resolution by Alice Ng at 14:58:00)",
     ]
 
 
@@ -376,7 +396,7 @@ def test_docx_root_cause_resolution_and_action_items(postmortem: PostMortem) -> 
     doc = read_docx(render_docx(postmortem, NAMES))
 
     assert texts(section(doc, "Root Cause")) == ["connection pool exhausted after deploy 1.1"]
-    assert texts(section(doc, "Resolution")) == [f"14:31 {ROLLBACK}"]
+    assert texts(section(doc, "Resolution")) == [f"14:31:00 {ROLLBACK}"]
 
     blocks = section(doc, "Action Items")
     assert len(blocks) == 1 and isinstance(blocks[0], Table)
@@ -486,9 +506,9 @@ async def test_chart_plots_error_rate_and_p95_of_each_service(
     ) in queries
     for asked in fake.params:
         start, end, step = float(asked["start"]), float(asked["end"]), float(asked["step"])
-        # 15 minutes either side of the incident, at most 300 points.
-        assert start == (DECLARED - PAD).timestamp()
-        assert end == (RESOLVED + PAD).timestamp()
+        # A quarter of the incident either side of it, at most 300 points.
+        assert start == (DECLARED - pad_for(DECLARED, RESOLVED)).timestamp()
+        assert end == (RESOLVED + pad_for(DECLARED, RESOLVED)).timestamp()
         assert math.floor((end - start) / step) + 1 <= MAX_POINTS
         assert asked["timeout"] == "10s"
 
