@@ -96,9 +96,12 @@ def _document(view: StatusView, title: str, heading: str, main: str) -> bytes:
 
 
 def _bars(component: Component) -> str:
+    # A day's label only where something happened: 90 bars a component, most of them quiet.
     bars = "".join(
-        f'<li class="b-{day.worst}" title="{day.day:%Y-%m-%d}: {day.worst.label}'
-        f'{": " + text(", ".join(day.incidents)) if day.incidents else ""}"></li>'
+        f'<li class="b-{day.worst}" title="{day.day:%Y-%m-%d}: {day.worst.label}:'
+        f' {text(", ".join(day.incidents))}"></li>'
+        if day.incidents
+        else "<li></li>"
         for day in component.days
     )
     percent = uptime_percent(component.days)
@@ -109,22 +112,30 @@ def _bars(component: Component) -> str:
     )
 
 
-def _component(component: Component) -> str:
+def _component(component: Component, level: int) -> str:
     return (
-        f'<li><div class="row"><h3>{text(component.name)}</h3>'
+        f'<li><div class="row"><h{level}>{text(component.name)}</h{level}>'
         f'<p class="s-{component.status}"><span class="visually-hidden">Status: </span>'
         f"<strong>{component.status.label}</strong></p></div>{_bars(component)}</li>"
     )
 
 
 def _components(components: Iterable[Component]) -> str:
-    parts, group = [], None
+    """Components without a group first, then each group (in the config's order of first
+    mention) with its own heading and list."""
+    loose: list[str] = []
+    groups: dict[str, list[str]] = {}
     for component in components:
-        if component.group != group and component.group is not None:
-            parts.append(f'<li class="group">{text(component.group)}</li>')
-        group = component.group
-        parts.append(_component(component))
-    return f'<ul class="components">{"".join(parts)}</ul>'
+        if component.group is None:
+            loose.append(_component(component, 3))
+        else:
+            groups.setdefault(component.group, []).append(_component(component, 4))
+    grouped = [
+        f'<li><h3 class="group">{text(name)}</h3><ul class="components">{"".join(members)}</ul>'
+        "</li>"
+        for name, members in groups.items()
+    ]
+    return f'<ul class="components">{"".join(loose + grouped)}</ul>'
 
 
 def _updates(incident: PublicIncident) -> str:
