@@ -125,3 +125,24 @@ def test_an_id_too_long_to_be_an_incident_is_not_one() -> None:
     longest = "#" + "9" * 18
     assert split_incident_ref([longest]) == (10**18 - 1, [])
     assert split_incident_ref(["#" + "9" * 19]) == (None, ["#" + "9" * 19])
+
+
+def test_public_is_a_flag_and_a_quoted_option_value_takes_its_words() -> None:
+    result = parsed(
+        "update Exports are slow --public --public-title “Exports are delayed”"
+        ' --impact partial_outage --body "one"'
+    )
+
+    assert result.args == ["Exports", "are", "slow"]
+    assert result.options == {
+        "public": "yes",
+        "public-title": "Exports are delayed",
+        "impact": "partial_outage",
+        "body": "one",
+    }
+
+
+def test_a_quoted_option_value_without_its_closing_quote_is_a_usage_problem() -> None:
+    assert problem('update x --public-title "Exports are delayed') == (
+        'a quoted value lacks its closing "'
+    )
