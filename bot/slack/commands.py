@@ -14,6 +14,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.domain.commands import INCIDENT_USAGE, UsageProblem, parse_incident
+from bot.domain.incident import Severity
 from bot.domain.problem import Problem
 from bot.domain.report import Code, Mark, Strong, line
 from bot.integrations.pagerduty import PagerDutyAPI, PagerDutyError
@@ -32,6 +33,9 @@ USAGE = escape(INCIDENT_USAGE)
 UNAVAILABLE = ":warning: The incident store is unavailable right now; try again shortly."
 # The job kind of an /incident command's work after the ack, and the command's fields it keeps.
 SLASH_COMMAND = "slash_command"
+# The declare form's submission, kept as a job the same way.
+DECLARE_FORM = "declare_form"
+UNAVAILABLE_SHORT = "The incident store is unavailable right now; submit again shortly."
 JOB_FIELDS = ("command", "text", "user_id", "channel_id", "response_url", "trigger_id")
 
 
@@ -89,19 +93,30 @@ def register_commands(
         if not title:
             await ack(response_action="errors", errors={"title": "Give the incident a title."})
             return
-        await ack()
-        user = str(body.get("user", {}).get("id", ""))
-        outcome = await deps.lifecycle.declare(
-            title, severity, user, services=services, description=description
-        )
-        if isinstance(outcome, Problem):
-            await deps.lifecycle.notify_user(
-                user, [line("Could not declare: ", outcome.message, mark=Mark.WARNING)]
-            )
+        # Each submission carries a trigger_id of its own; the view's id is the fallback.
+        request = "view:" + str(body.get("trigger_id") or view.get("id") or uuid.uuid4().hex)
+        payload: dict[str, Any] = {
+            "title": title,
+            "severity": severity.value,
+            "services": list(services),
+            "description": description,
+            "user": str(body.get("user", {}).get("id", "")),
+            "request": request,
+        }
+        if deps.jobs is None:
+            await ack()
+            await run_declare_form(deps, payload)
             return
-        problems = await deps.lifecycle.open(outcome)
-        incident = await deps.store.get_incident(outcome.id) or outcome
-        await deps.lifecycle.notify_user(user, declared(incident, problems))
+        # As a slash command's: stored before the ack, so the form a responder submitted is
+        # declared even if this replica dies right after closing it.
+        try:
+            job = await deps.jobs.start(DECLARE_FORM, request, payload)
+        except StoreUnavailable:
+            await ack(response_action="errors", errors={"title": UNAVAILABLE_SHORT})
+            return
+        await ack()
+        if job is not None:
+            await deps.jobs.carry(job, lambda stored: run_declare_form(deps, stored))
 
     @app.command("/oncall")
     async def oncall(ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond) -> None:
@@ -113,7 +128,34 @@ def register_commands(
 def job_kinds(deps: CommandDeps) -> dict[str, Work]:
     """The job kinds the Slack side stores, and what runs each one again when the replica
     that acked it died before finishing."""
-    return {SLASH_COMMAND: lambda payload: run_slash_command(deps, payload)}
+    return {
+        SLASH_COMMAND: lambda payload: run_slash_command(deps, payload),
+        DECLARE_FORM: lambda payload: run_declare_form(deps, payload),
+    }
+
+
+async def run_declare_form(deps: CommandDeps, payload: Mapping[str, Any]) -> None:
+    """The declare form's work after Slack closed it: declared under the submission's key (a
+    rerun finds the incident and channel a dead replica already made), then the submitter
+    told, in a DM as the form has no response_url."""
+    user = str(payload.get("user", ""))
+    severity = Severity.parse(str(payload.get("severity", ""))) or Severity.P2
+    outcome = await deps.lifecycle.declare(
+        str(payload.get("title", "")),
+        severity,
+        user,
+        services=tuple(str(s) for s in payload.get("services") or ()),
+        description=str(payload.get("description", "")),
+        request_key=str(payload.get("request") or "") or None,
+    )
+    if isinstance(outcome, Problem):
+        await deps.lifecycle.notify_user(
+            user, [line("Could not declare: ", outcome.message, mark=Mark.WARNING)]
+        )
+        return
+    problems = await deps.lifecycle.open(outcome)
+    incident = await deps.store.get_incident(outcome.id) or outcome
+    await deps.lifecycle.notify_user(user, declared(incident, problems))
 
 
 async def run_slash_command(deps: CommandDeps, payload: Mapping[str, Any]) -> None:

@@ -317,12 +317,37 @@ async def test_three_replicas_lose_the_leader_mid_storm_and_lose_nothing(
         await session.close()
 
 
+FORM = {
+    "title": {"value": {"type": "plain_text_input", "value": "Records down"}},
+    "severity": {"value": {"type": "static_select", "selected_option": {"value": "P1"}}},
+}
+
+
+async def declare_by_command(
+    bot: RunningBot, fake: FakeSlack
+) -> tuple[aiohttp.ClientResponse, str]:
+    response = await bot.slack_command(
+        "/incident",
+        "declare Records down --sev P1",
+        response_url=fake.issue_response_url(),
+        trigger_id="replica-kill-declare",
+    )
+    return response, "slash_command"
+
+
+async def declare_by_form(bot: RunningBot, fake: FakeSlack) -> tuple[aiohttp.ClientResponse, str]:
+    response = await bot.slack_view_submission("declare_incident", FORM)
+    return response, "declare_form"
+
+
+@pytest.mark.parametrize("send", [declare_by_command, declare_by_form], ids=["command", "form"])
 async def test_a_declare_acked_by_a_replica_killed_at_once_is_opened_once_by_a_survivor(
-    replicas: list[Replica], fake: FakeSlack
+    replicas: list[Replica], fake: FakeSlack, send: Any
 ) -> None:
-    """The work after the ack is a job row: the replica that acked `/incident declare` is
-    SIGKILLed as soon as its 200 arrives, and a survivor (the lease holder's recovery, once
-    the dead replica's claim expires) opens the incident once and answers the caller once."""
+    """The work after the ack is a job row: the replica that acked `/incident declare` (or
+    closed the declare form) is SIGKILLed as soon as its 200 arrives, and a survivor (the
+    lease holder's recovery, once the dead replica's claim expires) opens the incident once
+    and tells the caller once: through response_url for the command, in a DM for the form."""
     session = aiohttp.ClientSession()
     conn: asyncpg.Connection | None = None
     try:
@@ -331,20 +356,23 @@ async def test_a_declare_acked_by_a_replica_killed_at_once_is_opened_once_by_a_s
                 await asyncio.sleep(0.1)
         target = replicas[0]
         bot = RunningBot(target.url, web.Application(), None, session)  # type: ignore[arg-type]
-        response = await bot.slack_command(
-            "/incident",
-            "declare Records down --sev P1",
-            response_url=fake.issue_response_url(),
-            trigger_id="replica-kill-declare",
-        )
+        response, kind = await send(bot, fake)
         assert response.status == 200, await response.text()
         target.proc.send_signal(signal.SIGKILL)
         target.proc.wait(timeout=5)
+        by_form = send is declare_by_form
+
+        def answers() -> list[str]:
+            if not by_form:
+                return [str(r["text"]) for r in fake.responses]
+            dms = [c for c in fake.calls_to("chat.postMessage") if c.args.get("channel") == "U1"]
+            return [json.dumps(c.args.get("blocks") or c.args.get("text")) for c in dms]
+
         conn = await asyncpg.connect(target.dsn)
         async with asyncio.timeout(60):
             while True:
                 rows = await conn.fetch("SELECT id, channel_id FROM incidents")
-                if rows and rows[0]["channel_id"] and fake.responses:
+                if rows and rows[0]["channel_id"] and answers():
                     break
                 await asyncio.sleep(0.5)
         await asyncio.sleep(3)  # long enough for a second incident, channel or answer
@@ -352,10 +380,10 @@ async def test_a_declare_acked_by_a_replica_killed_at_once_is_opened_once_by_a_s
         assert len(incidents) == 1
         created = [c for c in fake.calls_to("conversations.create") if c.response.get("ok") is True]
         assert [c.response["channel"]["id"] for c in created] == [incidents[0]["channel_id"]]
-        [answer] = fake.responses
-        assert "Declared P1 incident #" in answer["text"]
-        state = await conn.fetchval("SELECT state FROM jobs WHERE key = 'replica-kill-declare'")
-        assert state == "done"
+        [answer] = answers()
+        assert "Declared P1 incident #" in answer.replace("*", "")
+        jobs = await conn.fetch("SELECT kind, state FROM jobs")
+        assert [(j["kind"], j["state"]) for j in jobs] == [(kind, "done")]
         for r in replicas:
             if r.alive():
                 errors = [e for e in ours(r) if e.get("level") in ("error", "critical")]
