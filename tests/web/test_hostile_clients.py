@@ -158,14 +158,11 @@ async def test_broken_chunked_framing_is_a_400(bot: RunningBot, path: str) -> No
         ("POST", "/slack/events"),  # 401
     ],
 )
-async def test_no_response_names_the_server_software_or_its_version(
+async def test_no_response_carries_a_server_banner(
     bot: RunningBot, method: str, path: str
 ) -> None:
     async with await bot.request(method, path) as resp:
-        server = resp.headers.get("Server", "")
-        assert "python" not in server.lower()
-        assert "aiohttp" not in server.lower()
-        assert not any(ch.isdigit() for ch in server), server
+        assert "Server" not in resp.headers, resp.headers["Server"]
         assert resp.headers["X-Content-Type-Options"] == "nosniff"
         assert resp.headers["X-Frame-Options"] == "DENY"
         assert "frame-ancestors 'none'" in resp.headers["Content-Security-Policy"]

@@ -350,8 +350,7 @@ async def test_the_page_is_sent_with_a_policy_that_allows_only_its_own_style(
             assert resp.headers["X-Content-Type-Options"] == "nosniff"
             assert resp.headers["Referrer-Policy"] == "strict-origin-when-cross-origin"
             assert resp.headers["Cache-Control"].startswith("public, max-age=")
-            assert "aiohttp" not in resp.headers.get("Server", "")
-            assert "Python" not in resp.headers.get("Server", "")
+            assert "Server" not in resp.headers
         directives = dict(d.strip().split(" ", 1) for d in policy.split(";"))
         assert directives["default-src"] == "'none'"
         assert directives["frame-ancestors"] == "'none'"
