@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.metadata
 import logging
 from collections.abc import AsyncIterator
 
@@ -24,7 +25,7 @@ from bot.services.outbox import Outbox
 from bot.services.paging import Pager
 from bot.services.platform import build_platform
 from bot.services.postmortems.drafts import PostMortems
-from bot.services.readiness import integration_states
+from bot.services.readiness import integration_states, startup_report
 from bot.services.reminders import ReminderScheduler
 from bot.services.retention import Retention
 from bot.slack.action_commands import ActionCommands, SlackActionBoard, SlackUserGroups
@@ -312,8 +313,24 @@ def create_app(
     return app
 
 
+def announce(app: web.Application, address: str) -> None:
+    """Once, when the server starts: where it listens, the Slack mode, the store, what is not
+    configured, and a warning for each webhook anyone can call."""
+
+    async def on_startup(app: web.Application) -> None:
+        report = startup_report(
+            app[SETTINGS], app[INTEGRATIONS], address, importlib.metadata.version("incident-bot")
+        )
+        log.info(report.message, extra=report.fields)
+        for warning in report.warnings:
+            log.warning(warning)
+
+    app.on_startup.append(on_startup)
+
+
 def serve(app: web.Application, host: str, port: int) -> None:
     """`incident-bot serve`: the app on one server, with deadlines for slow clients."""
+    announce(app, f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}")
     web.run_app(
         app,
         host=host,

@@ -225,3 +225,61 @@ def secret_values(settings: Settings) -> list[str]:
         if password:
             values.append(password)
     return [v for v in values if v]
+
+
+@dataclass(frozen=True)
+class StartupReport:
+    """What `serve` says once when it starts: one line for what it is doing, and a warning
+    for each door it leaves open."""
+
+    message: str
+    fields: dict[str, object]
+    warnings: tuple[str, ...]
+
+
+def _mode(settings: Settings) -> str:
+    if not settings.slack_enabled:
+        return "offline"
+    return "Socket Mode" if settings.socket_mode else "HTTP"
+
+
+def _store(database: str) -> str:
+    if database.startswith(("postgresql://", "postgres://")):
+        # Host, port and database only: the user, password and query options stay out.
+        parsed = urlparse(database)
+        where = parsed.hostname or "local socket"
+        if parsed.port:
+            where += f":{parsed.port}"
+        return f"PostgreSQL at {where}{parsed.path or ''}"
+    return f"SQLite at {database.removeprefix('sqlite:///')}"
+
+
+def startup_report(
+    settings: Settings, states: list[IntegrationState], address: str, version: str
+) -> StartupReport:
+    mode = _mode(settings)
+    store = _store(settings.database)
+    missing = [s.name for s in states if s.state in ("missing", "invalid")]
+    message = f"incident-bot {version} listening on {address}, {mode}"
+    if mode == "offline":
+        message += " (no SLACK_BOT_TOKEN: messages kept in timelines)"
+    message += f", store: {store}"
+    message += f"; not configured: {', '.join(missing)}" if missing else "; all configured"
+    warnings = []
+    if settings.alertmanager_token is None:
+        warnings.append(
+            "POST /webhooks/alertmanager is unauthenticated: anyone who can reach it can open"
+            " alert threads and declare incidents; set ALERTMANAGER_TOKEN"
+        )
+    if settings.pagerduty_webhook_secret is None:
+        warnings.append(
+            "POST /webhooks/pagerduty is unauthenticated: its signatures are not checked;"
+            " set PAGERDUTY_WEBHOOK_SECRET"
+        )
+    fields: dict[str, object] = {
+        "address": address,
+        "mode": mode,
+        "store": store,
+        "not_configured": missing,
+    }
+    return StartupReport(message, fields, tuple(warnings))
