@@ -40,15 +40,20 @@ PG_SUITES := tests/slack/test_alert_threads.py tests/slack/test_digest.py \
 	tests/slack/test_outbox_sender.py tests/slack/test_incident_commands.py \
 	tests/slack/test_pagerduty_threads.py tests/slack/test_action_guards.py \
 	tests/web/test_webhooks.py tests/web/test_api.py
-test: install-dev lint test-tools validate
+test: test-tools install-dev lint validate
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 	$(BIN)/python -m pytest --store postgresql $(PYTEST_ARGS) $(PG_SUITES)
 
-# PostgreSQL's server binaries (for the throwaway cluster), Prometheus' tools, and for the
-# browser tests Debian's Chromium and axe-core (scripts/browser-tools.sh says what it installs).
+# What the tests start themselves, installed only where missing and each said on stderr:
+# PostgreSQL's server binaries (Debian's postgresql, for the throwaway cluster), Prometheus'
+# promtool, amtool and alertmanager (extracted into .cache/), and for the browser tests Debian's
+# Chromium and axe-core. The first step of `make test`; run it alone to see what it would do.
 test-tools:
-	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || \
-		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; }
+	@echo "test-tools: checking PostgreSQL, promtool, amtool, alertmanager, Chromium, axe-core" >&2
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || { \
+		echo "test-tools: installing Debian's postgresql (server binaries for the tests' throwaway cluster)" >&2; \
+		[ "$$(id -u)" = 0 ] || { echo "test-tools: not root; run: sudo apt-get install postgresql" >&2; exit 1; }; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; }
 	scripts/test-tools.sh >/dev/null
 	scripts/browser-tools.sh >/dev/null
 
