@@ -35,6 +35,7 @@ from bot.slack.bolt_app import build_bolt_app, socket_mode_handler
 from bot.slack.channel_events import register_channel_events
 from bot.slack.client import CountingWebClient
 from bot.slack.commands import job_kinds, register_commands
+from bot.slack.directory import SlackDirectory
 from bot.slack.http_endpoint import SlackEndpoint
 from bot.slack.incident_commands import CommandDeps
 from bot.slack.outbox_sender import OutboxSender
@@ -103,9 +104,6 @@ async def _retention_ctx(app: web.Application) -> AsyncIterator[None]:
 async def _platform_ctx(app: web.Application) -> AsyncIterator[None]:
     platform = await build_platform(app[SETTINGS], app[CONFIG], app[CLOCK])
     app[PLATFORM] = platform
-    app[POSTMORTEMS] = PostMortems(
-        app[STORE], app[CONFIG], app[CLOCK], platform.integrations.get("prometheus")
-    )
     yield
     await platform.close()
 
@@ -135,6 +133,13 @@ async def _slack_ctx(app: web.Application) -> AsyncIterator[None]:
         )
         if settings.pagerduty_routing_key is not None
         else None
+    )
+    app[POSTMORTEMS] = PostMortems(
+        store,
+        config,
+        clock,
+        platform.integrations.get("prometheus"),
+        directory=SlackDirectory(client) if client is not None else None,
     )
     war_room = SlackWarRoom(store, outbox, client, config, pagerduty=pagerduty) if client else None
     operators = tuple(dict.fromkeys([*config.operators, *settings.operator_list]))

@@ -56,10 +56,11 @@ def action_facts(action: PlatformAction) -> list[str]:
 
 
 def alert_window(alert: AlertWindow) -> str:
-    start = f"{alert.firing_from:{TIME}}" if alert.firing_from else "?"
-    end = f"{alert.firing_until:{TIME}}" if alert.firing_until else "still firing"
+    start = f"{alert.firing_from:{TIME}} UTC" if alert.firing_from else "an unknown time"
     count = f"{alert.alerts} alert{'s' if alert.alerts != 1 else ''}"
-    return f"{alert.name}: firing {start} to {end} UTC ({count})"
+    if alert.firing_until is None:
+        return f"{alert.name}: firing since {start}, still firing when drafted ({count})"
+    return f"{alert.name}: firing {start} to {alert.firing_until:{TIME}} UTC ({count})"
 
 
 def plain_summary(lines: tuple[Line, ...]) -> list[str]:

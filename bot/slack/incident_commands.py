@@ -360,7 +360,7 @@ async def postmortem(inv: Invocation, incident: Incident) -> str:
     if draft is None:
         return f"No incident #{incident.id}."
     channel = incident.channel_id or inv.channel
-    await upload_postmortem(draft, outbox, inv.deps.client, channel)
+    await upload_postmortem(draft, outbox, channel)
     chart = " with the metrics chart" if draft.chart else ""
     note = "" if not incident.is_open else " (still open: the draft covers it so far)"
     return f"Post-mortem draft for #{incident.id} uploaded as Markdown and Word{chart}{note}."

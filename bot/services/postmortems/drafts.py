@@ -5,8 +5,8 @@ from __future__ import annotations
 import io
 import logging
 import zipfile
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
@@ -30,6 +30,8 @@ CONTENT_TYPES: dict[Format, str] = {
     "png": "image/png",
     "zip": "application/zip",
 }
+# Each person's display name by id (Slack's directory); ids it does not know are left out.
+Directory = Callable[[Iterable[str]], Awaitable[Mapping[str, str]]]
 
 
 @dataclass(frozen=True)
@@ -37,13 +39,16 @@ class Draft:
     incident: Incident
     model: PostMortem
     chart: bytes | None
+    names: Mapping[str, str] = field(default_factory=dict)
 
     def filename(self, fmt: Format) -> str:
         return f"postmortem-incident-{self.incident.id}.{fmt}"
 
     def render(self, fmt: Format, names: Mapping[str, str] | None = None) -> bytes:
         """The draft in `fmt`; "png" is the chart alone (b"" when there is none), "zip" the
-        Markdown with its chart beside it, as the Markdown refers to it."""
+        Markdown with its chart beside it, as the Markdown refers to it. People are shown by
+        the names found when the draft was made unless `names` says otherwise."""
+        names = self.names if names is None else names
         if fmt == "png":
             return self.chart or b""
         if fmt == "md":
@@ -90,14 +95,32 @@ def thresholds(groups: list[AlertGroupState]) -> list[Threshold]:
     return list(found.values())
 
 
+def people(model: PostMortem) -> list[str]:
+    """Everyone the draft names: commander, timeline, owners, and who ran and confirmed what."""
+    return [
+        model.commander,
+        *(e.actor for e in model.timeline),
+        *(f.owner or "" for f in model.follow_ups),
+        *(r.actor for r in model.evidence.runs),
+        *(a.actor for a in model.evidence.actions),
+        *(c for a in model.evidence.actions for c in a.confirmed_by),
+    ]
+
+
 class PostMortems:
     def __init__(
-        self, store: Store, config: PlatformConfig, clock: Clock, prometheus: Any | None = None
+        self,
+        store: Store,
+        config: PlatformConfig,
+        clock: Clock,
+        prometheus: Any | None = None,
+        directory: Directory | None = None,
     ) -> None:
         self._store = store
         self._config = config
         self._clock = clock
         self._prometheus = prometheus
+        self._directory = directory
 
     async def draft(self, incident_id: int, *, chart: bool = True) -> Draft | None:
         incident = await self._store.get_incident(incident_id)
@@ -112,7 +135,8 @@ class PostMortems:
         now = self._clock.now()
         model = build(incident, events, now, [alert_window(g) for g in groups])
         png = await self._chart(incident, model, groups, now) if chart else None
-        return Draft(incident, model, png)
+        names = await self._directory(people(model)) if self._directory is not None else {}
+        return Draft(incident, model, png, names)
 
     async def _chart(
         self, incident: Incident, model: PostMortem, groups: list[AlertGroupState], now: datetime
