@@ -62,12 +62,24 @@ def run(
 
 
 def assert_clean_failure(result: subprocess.CompletedProcess[str], code: int = 2) -> str:
+    """Exit 2: the environment or config is wrong; exit 1: the command could not be done (no
+    such incident, already resolved). Either way one line, no traceback."""
     assert result.returncode == code, (result.stdout, result.stderr)
     assert "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("incident-bot: ")
     return lines[0]
+
+
+def assert_usage_error(result: subprocess.CompletedProcess[str], command: str) -> str:
+    """An argument error: the subcommand's own usage, then one line saying why; exit 2."""
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith(f"usage: incident-bot {command} "), result.stderr
+    reason = result.stderr.strip().splitlines()[-1]
+    assert reason.startswith(f"incident-bot {command}: error: "), result.stderr
+    return reason
 
 
 # --- check-config ----------------------------------------------------------------------------
@@ -196,7 +208,7 @@ def test_check_config_names_a_playbook_that_failed_to_load(
     _, state, detail = playbooks_line(result)
     assert state == "invalid"
     assert detail.startswith("1 loaded from ")
-    assert "1 failed to load: broken.yaml:4: unknown step kind `k8s.podz`" in detail
+    assert "1 failed to load: broken.yaml:4: unknown step kind k8s.podz" in detail
 
 
 async def test_readyz_of_a_bot_started_elsewhere_with_a_copied_config_says_no_playbook_loaded(
@@ -233,7 +245,9 @@ def test_incidents_declare_update_list_resolve_verify_and_detect_tampering(
 ) -> None:
     declared = run(env, "incidents", "declare", "Records", "API", "down", "--sev", "P1")
     assert declared.returncode == 0, declared.stderr
-    assert declared.stdout.split() == ["#1", "P1", "investigating", "Records", "API", "down"]
+    first, paging = declared.stdout.splitlines()
+    assert first.split() == ["#1", "P1", "investigating", "Records", "API", "down"]
+    assert "PagerDuty is not configured" in paging
 
     updated = run(env, "incidents", "update", "1", "Rolled", "back", "records-service")
     assert updated.returncode == 0, updated.stderr
@@ -285,21 +299,36 @@ def test_the_cli_and_the_timeline_agree_on_what_was_written(env: dict[str, str])
 
 
 @pytest.mark.parametrize(
-    ("args", "says"),
+    "args",
     [
-        (("incidents", "update", "99", "x"), "no incident #99"),
-        (("incidents", "resolve", "99", "x"), "no incident #99"),
-        (("incidents", "verify", "99"), "no incident #99"),
-        (("incidents", "declare", "Title", "--sev", "P7"), "--sev"),
-        (("incidents", "update", "99999999999999999999999", "x"), "no incident"),
+        ("incidents", "update", "99", "x"),
+        ("incidents", "resolve", "99", "x"),
+        ("incidents", "verify", "99"),
+        ("incidents", "show", "99"),
+        ("incidents", "close", "#99"),
+        ("postmortem", "99"),
     ],
 )
-def test_incidents_command_on_a_wrong_target_exits_2_with_a_clear_message(
-    env: dict[str, str], args: tuple[str, ...], says: str
+def test_a_command_on_an_unknown_incident_exits_1_saying_so(
+    env: dict[str, str], args: tuple[str, ...]
 ) -> None:
-    line = assert_clean_failure(run(env, *args))
+    assert assert_clean_failure(run(env, *args), 1) == "incident-bot: no incident #99"
 
-    assert says in line
+
+def test_an_id_too_big_for_any_incident_is_no_incident_not_a_traceback(
+    env: dict[str, str],
+) -> None:
+    line = assert_clean_failure(run(env, "incidents", "update", "99999999999999999999999", "x"), 1)
+
+    assert line == "incident-bot: no incident #99999999999999999999999"
+
+
+def test_a_severity_that_is_none_shows_the_declare_usage_and_exits_2(env: dict[str, str]) -> None:
+    reason = assert_usage_error(
+        run(env, "incidents", "declare", "Title", "--sev", "P7"), "incidents declare"
+    )
+
+    assert "--sev" in reason and "P0, P1, P2 or P3" in reason and "'P7'" in reason
 
 
 async def test_an_update_from_the_cli_reaches_the_status_page_only_with_public(
@@ -315,7 +344,7 @@ async def test_an_update_from_the_cli_reaches_the_status_page_only_with_public(
     )
 
     assert internal.returncode == 0 and published.returncode == 0, published.stderr
-    assert "public title" in assert_clean_failure(refused)
+    assert "public title" in assert_clean_failure(refused, 1)
     settings = make_settings(INCIDENT_BOT_DATABASE=env["INCIDENT_BOT_DATABASE"])
     bot = await start_bot(settings)
     async with await bot.request("GET", "/api/v2/summary.json") as resp:
@@ -325,11 +354,11 @@ async def test_an_update_from_the_cli_reaches_the_status_page_only_with_public(
     assert '"id":"export","name":"Export (DOCX/PDF)","status":"partial_outage"' in summary
 
 
-def test_resolving_an_already_resolved_incident_exits_2_saying_so(env: dict[str, str]) -> None:
+def test_resolving_an_already_resolved_incident_exits_1_saying_so(env: dict[str, str]) -> None:
     run(env, "incidents", "declare", "Caselaw", "down")
     run(env, "incidents", "resolve", "1", "fixed")
 
-    line = assert_clean_failure(run(env, "incidents", "resolve", "1", "again"))
+    line = assert_clean_failure(run(env, "incidents", "resolve", "1", "again"), 1)
 
     assert "already resolved" in line
 
@@ -533,4 +562,4 @@ def test_store_copy_from_a_missing_file_or_to_a_non_postgresql_url_exits_2(
     )
     assert "no SQLite store" in assert_clean_failure(missing)
     wrong = run(env, "store", "copy", "--from", str(tmp_path / "nope.db"), "--to", "mysql://x")
-    assert "postgresql://" in assert_clean_failure(wrong)
+    assert "postgresql://" in assert_usage_error(wrong, "store copy")
