@@ -127,10 +127,6 @@ def register_channel_events(
             f"slack:{body.get('event_id')}",
         )
 
-    # Subscribed so the app manifest's events are acknowledged, not retried by Slack.
-    for name in ("channel_archive", "reaction_removed", "pin_removed"):
-        app.event(name)(_ignore)
-
 
 async def _timeline_gap(store: Store, outbox: Outbox | None, body: dict[str, Any]) -> None:
     try:
@@ -161,7 +157,3 @@ async def _timeline_gap(store: Store, outbox: Outbox | None, body: dict[str, Any
         )
         if noted is not None and outbox is not None and incident.channel_id:
             await outbox.post(incident.channel_id, text, incident_id=incident.id)
-
-
-async def _ignore() -> None:
-    return None

@@ -23,8 +23,9 @@ from .slack_limits import manifest_scopes
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeSlack]:
     """Tests of single answers post in quick succession, unlike the bot (which paces itself
-    to one post per second per channel; tested below), and may add reactions."""
-    scopes = manifest_scopes() | {"reactions:write"}
+    to one post per second per channel; tested below), and may pin and add reactions, which
+    the bot's manifest does not ask for."""
+    scopes = manifest_scopes() | {"reactions:write", "pins:write"}
     async with FakeSlack(enforce_post_rate=False, scopes=scopes) as fake:
         yield fake
 

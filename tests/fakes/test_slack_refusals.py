@@ -82,18 +82,23 @@ async def test_a_private_channel_the_bot_is_not_in_does_not_exist_for_it(
     assert (await client.chat_postMessage(channel="C0PRIVATE1", text="firing"))["ok"] is True
 
 
-async def test_a_public_channel_takes_posts_only_with_chat_write_public(
-    fake: FakeSlack, client: AsyncWebClient
-) -> None:
-    # The manifest asks for chat:write.public: posting works, everything else needs membership.
-    assert (await client.chat_postMessage(channel="C0PUBLIC1", text="hello"))["ok"] is True
-    not_in = fixture("error-not_in_channel.json")
-    assert await refused(client.conversations_invite(channel="C0PUBLIC1", users="U1")) == not_in
-    assert await refused(client.conversations_history(channel="C0PUBLIC1")) == not_in
-    upload = client.files_upload_v2(channel="C0PUBLIC1", content="log", filename="x.txt")
-    assert (await refused(upload))["error"] == "not_in_channel"
+async def test_a_public_channel_takes_posts_only_with_chat_write_public() -> None:
+    # The bot's manifest does not ask for chat:write.public (it posts where it is a member).
+    assert "chat:write.public" not in manifest_scopes()
+    public = manifest_scopes() | {"chat:write.public"}
+    async with FakeSlack(enforce_post_rate=False, scopes=public) as lax:
+        lax.add_channel("C0PUBLIC1", "ops-general", bot_member=False)
+        client = AsyncWebClient(token=lax.bot_token, base_url=lax.url)
+        # With it, posting works; everything else still needs membership.
+        assert (await client.chat_postMessage(channel="C0PUBLIC1", text="hello"))["ok"] is True
+        not_in = fixture("error-not_in_channel.json")
+        invite = client.conversations_invite(channel="C0PUBLIC1", users="U1")
+        assert await refused(invite) == not_in
+        assert await refused(client.conversations_history(channel="C0PUBLIC1")) == not_in
+        upload = client.files_upload_v2(channel="C0PUBLIC1", content="log", filename="x.txt")
+        assert (await refused(upload))["error"] == "not_in_channel"
 
-    without = manifest_scopes() - {"chat:write.public"}
+    without = manifest_scopes()
     async with FakeSlack(enforce_post_rate=False, scopes=without) as strict:
         strict.add_channel("C0PUBLIC1", "ops-general", bot_member=False)
         other = AsyncWebClient(token=strict.bot_token, base_url=strict.url)
