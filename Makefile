@@ -70,12 +70,14 @@ clean:
 validate: install-dev
 	scripts/validate-infra.sh
 
-# docs/status-page-{desktop,phone}.png: the status page with a sample incident, in the browser
-# tests' headless Chromium.
+# docs/status-page-{desktop,phone}.png: the status page with a sample incident; and
+# docs/alert-thread.png: an alert thread from the bot's own blocks for a captured Alertmanager
+# group, drawn by a static Block Kit mock (scripts/block_kit_mock.py); all in the browser tests'
+# headless Chromium. SCREENSHOTS_ARGS="--only alert-thread" makes one kind.
 .PHONY: screenshots
 screenshots: install-dev
 	scripts/browser-tools.sh >/dev/null
-	$(BIN)/python scripts/screenshots.py
+	$(BIN)/python scripts/screenshots.py $(SCREENSHOTS_ARGS)
 
 # Benchmarks (bench/, issue 8), on loopback only: each prints a table, then bench/RESULTS.md is
 # rewritten with the figures, the date and nproc. About 5 minutes on 2 cores; BENCH_ARGS=--quick

@@ -1,8 +1,13 @@
-"""Regenerates the status page screenshots in docs/ (`make screenshots`): `incident-bot serve`
-with a sample incident, published through the API as a responder would, photographed by the
-browser tests' headless Chromium at desktop (1280 px) and phone (390 px) widths.
+"""Regenerates the screenshots in docs/ (`make screenshots`), in the browser tests' headless
+Chromium:
 
-    .venv/bin/python scripts/screenshots.py [--out docs]
+- docs/status-page-{desktop,phone}.png: `incident-bot serve` with a sample incident, published
+  through the API as a responder would, at desktop (1280 px) and phone (390 px) widths;
+- docs/alert-thread.png: an alert thread as Slack shows it, from the blocks the bot builds for
+  an Alertmanager group captured from the real Alertmanager (scripts/slack_samples.py), drawn
+  by the static Block Kit mock (scripts/block_kit_mock.py).
+
+    .venv/bin/python scripts/screenshots.py [--out docs] [--only status-page|alert-thread]
 """
 
 from __future__ import annotations
@@ -18,12 +23,18 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from playwright.async_api import async_playwright  # noqa: E402
+from playwright.async_api import ViewportSize, async_playwright  # noqa: E402
 
-from tests.harness.browser import DESKTOP, PHONE, browser_tools, launch  # noqa: E402
+from scripts.block_kit_mock import page as mock_page  # noqa: E402
+from scripts.slack_samples import alert_thread_panes  # noqa: E402
+from tests.harness.browser import DESKTOP, PHONE, BrowserTools, browser_tools, launch  # noqa: E402
 from tests.harness.served import ServedBot  # noqa: E402
 
 SHOTS = {"status-page-desktop.png": DESKTOP, "status-page-phone.png": PHONE}
+ALERT_THREAD = "alert-thread.png"
+# Wide enough for the channel and the thread side by side, as Slack's desktop app shows them.
+THREAD_VIEWPORT: ViewportSize = {"width": 1280, "height": 600}
+KINDS = ("status-page", "alert-thread")
 
 
 async def publish(bot: ServedBot, incident: int, text: str, **public: Any) -> None:
@@ -84,8 +95,18 @@ async def sample(bot: ServedBot) -> None:
     )
 
 
-async def main(out: Path) -> None:
-    tools = browser_tools()
+async def alert_thread(out: Path, tools: BrowserTools) -> None:
+    """The mock holds no script and loads nothing: set as the page's content, no server."""
+    async with async_playwright() as playwright:
+        browser = await launch(playwright, tools)
+        page = await browser.new_page(viewport=THREAD_VIEWPORT)
+        await page.set_content(mock_page(alert_thread_panes()), wait_until="load")
+        await page.screenshot(path=str(out / ALERT_THREAD), full_page=True)
+        print(f"wrote {ALERT_THREAD}")
+        await browser.close()
+
+
+async def status_page(out: Path, tools: BrowserTools) -> None:
     with tempfile.TemporaryDirectory(prefix="status-screenshots-") as tmp:
         async with ServedBot(Path(tmp)) as bot, async_playwright() as playwright:
             await sample(bot)
@@ -98,7 +119,17 @@ async def main(out: Path) -> None:
             await browser.close()
 
 
+async def main(out: Path, only: str | None = None) -> None:
+    tools = browser_tools()
+    if only in (None, "status-page"):
+        await status_page(out, tools)
+    if only in (None, "alert-thread"):
+        await alert_thread(out, tools)
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=REPO / "docs")
-    asyncio.run(main(parser.parse_args().out.resolve()))
+    parser.add_argument("--only", choices=KINDS, help="one kind of screenshot (default: all)")
+    args = parser.parse_args()
+    asyncio.run(main(args.out.resolve(), args.only))
