@@ -28,6 +28,7 @@ USERS = {"U0ALICE": "alice"}
 # The captured body's Alertmanager listened on a random loopback port; the thread's silence
 # link is built from it, so the sample names a host a reader recognises instead.
 EXTERNAL_URL = "https://alertmanager.example"
+INCIDENT = "Incident #12"  # as alert_threads names a group's incident
 
 
 def notification(path: Path = FIXTURE) -> dict[str, Any]:
@@ -43,7 +44,7 @@ def alerts_of(body: dict[str, Any]) -> list[Alert]:
 
 def alert_thread(body: dict[str, Any] | None = None) -> list[tuple[str, list[dict[str, Any]]]]:
     """(fallback text, blocks) of an alert thread, in order: the parent as it stands once every
-    alert of the group fired and alice acknowledged it, then the reply the thread got when the
+    alert of the group fired, its incident was declared and alice acknowledged it, then the reply the thread got when the
     group's second alert started firing after the first was posted."""
     body = body or notification()
     config = load_platform_config(None)
@@ -61,8 +62,10 @@ def alert_thread(body: dict[str, Any] | None = None) -> list[tuple[str, list[dic
         )
 
     now = view(alerts)
+    # The bundled config's auto_declare rule (critical in factsway-prod: P1) declares an
+    # incident for this group before its thread is posted, and the parent names it.
     parent = alert_messages.parent_blocks(
-        now, group_id_of(body["groupKey"]), acked_by="<@U0ALICE>", incident=None
+        now, group_id_of(body["groupKey"]), acked_by="<@U0ALICE>", incident=INCIDENT
     )
     first_posted = {a.fingerprint: a.status for a in alerts[:1]}
     reply = alert_messages.change_reply(diff(first_posted, alerts))
