@@ -44,8 +44,9 @@ def alerts_of(body: dict[str, Any]) -> list[Alert]:
 
 def alert_thread(body: dict[str, Any] | None = None) -> list[tuple[str, list[dict[str, Any]]]]:
     """(fallback text, blocks) of an alert thread, in order: the parent as it stands once every
-    alert of the group fired, its incident was declared and alice acknowledged it, then the reply the thread got when the
-    group's second alert started firing after the first was posted."""
+    alert of the group fired, its incident was declared and alice acknowledged it; then the
+    reply the thread got when the group's second alert started firing after the first was
+    posted."""
     body = body or notification()
     config = load_platform_config(None)
     known = {alias: s.name for s in config.services for alias in (s.name, s.deployment)}
