@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import importlib.metadata
 import logging
+import socket
 from collections.abc import AsyncIterator
 
 from aiohttp import web
@@ -334,12 +335,15 @@ def announce(app: web.Application, address: str) -> None:
 
 
 def serve(app: web.Application, host: str, port: int) -> None:
-    """`incident-bot serve`: the app on one server, with deadlines for slow clients."""
-    announce(app, f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}")
+    """`incident-bot serve`: the app on one server, with deadlines for slow clients. The socket
+    is bound first, so a port in use fails before anything says the bot is listening."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listening = socket.create_server((host, port), family=family, backlog=128)
+    address = f"http://[{host}]:{port}" if family == socket.AF_INET6 else f"http://{host}:{port}"
+    announce(app, address)
     web.run_app(
         app,
-        host=host,
-        port=port,
+        sock=listening,
         print=None,
         keepalive_timeout=HEADER_SECONDS,
         logger=server_log(),

@@ -106,9 +106,7 @@ async def test_the_draft_tells_the_story_with_its_evidence_and_names_people(
     lines = md.splitlines()
     timeline = [line for line in section(lines, "## Timeline") if line.startswith("- ")]
     # "- 2026-12-04 17:08:43 - acknowledged alert HighErrorRate (erin)": what, and at what time.
-    times = {
-        m[2]: m[1] for line in timeline if (m := re.fullmatch(r"- \S+ (\S+) - (.*)", line))
-    }
+    times = {m[2]: m[1] for line in timeline if (m := re.fullmatch(r"- \S+ (\S+) - (.*)", line))}
 
     # A person leads it, by name, and the story keeps every update in the order told.
     assert "**Incident Commander:** alice" in lines

@@ -158,9 +158,7 @@ async def test_broken_chunked_framing_is_a_400(bot: RunningBot, path: str) -> No
         ("POST", "/slack/events"),  # 401
     ],
 )
-async def test_no_response_carries_a_server_banner(
-    bot: RunningBot, method: str, path: str
-) -> None:
+async def test_no_response_carries_a_server_banner(bot: RunningBot, method: str, path: str) -> None:
     async with await bot.request(method, path) as resp:
         assert "Server" not in resp.headers, resp.headers["Server"]
         assert resp.headers["X-Content-Type-Options"] == "nosniff"
