@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.domain.incident import Incident, format_duration
+from bot.domain.incident_json import event_json, incident_json
 from bot.domain.timeline import EventKind, TimelineEvent
-from bot.web.api import event_json, incident_json
 
 TIME = "%Y-%m-%d %H:%M:%S"
 

@@ -18,8 +18,8 @@ from pydantic import (
 )
 
 from bot.domain.incident import Incident, Severity, Status
+from bot.domain.incident_json import event_json, incident_json
 from bot.domain.problem import Problem
-from bot.domain.timeline import TimelineEvent
 from bot.intake import Rejected, one_line
 from bot.intake.body import read_body
 from bot.services.postmortems.drafts import CONTENT_TYPES, FORMATS
@@ -33,40 +33,6 @@ PUBLIC_PREFIX = "/api/v2/"
 MAX_ID = 2**63 - 1  # SQLite's largest INTEGER; a bigger id cannot name an incident
 MAX_ERROR = 1000
 _CURSOR = re.compile(r"[0-9]{1,19}")
-
-
-def incident_json(incident: Incident) -> dict[str, Any]:
-    return {
-        "id": incident.id,
-        "title": incident.title,
-        "severity": str(incident.severity),
-        "status": str(incident.status),
-        "commander": incident.commander,
-        "declared_by": incident.declared_by,
-        "declared_at": incident.declared_at.isoformat(),
-        "resolved_at": incident.resolved_at.isoformat() if incident.resolved_at else None,
-        "services": list(incident.services),
-        "description": incident.description,
-        "summary": incident.summary,
-        "channel_id": incident.channel_id,
-        "channel_name": incident.channel_name,
-        "roles": dict(incident.roles),
-    }
-
-
-def event_json(event: TimelineEvent) -> dict[str, Any]:
-    return {
-        "seq": event.seq,
-        "at": event.at.isoformat(),
-        "kind": str(event.kind),
-        "actor": event.actor,
-        "text": event.text,
-        "data": dict(event.data),
-        "key": event.key,
-        "public": event.public,
-        "hash": event.hash,
-        "prev_hash": event.prev_hash,
-    }
 
 
 def _error(status: int, message: str) -> web.Response:
