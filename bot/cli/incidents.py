@@ -14,13 +14,13 @@ from bot.cli.runtime import cli_user, known_id, lifecycle, load_settings, with_s
 from bot.cli.terminal import Failed, UsageError, emit_json, say
 from bot.domain.commands import parse_user
 from bot.domain.incident import Incident
+from bot.domain.incident_json import incident_json
 from bot.domain.problem import Problem
 from bot.domain.report import Line, Mark, line, plain_line
 from bot.domain.timeline import EventKind, verify_chain
 from bot.services.incidents import Changed, Lifecycle
 from bot.services.publication import PublicRequest
 from bot.store.base import Store
-from bot.web.api import incident_json
 
 Work = Callable[[Store, Lifecycle], Awaitable[int]]
 
@@ -79,6 +79,20 @@ async def _report(
     return 0
 
 
+def _change(
+    args: argparse.Namespace,
+    incident_id: int,
+    act: Callable[[Lifecycle], Awaitable[Incident | Changed | Problem]],
+) -> int:
+    """One change through the lifecycle, reported with the events it recorded."""
+
+    async def work(store: Store, incidents: Lifecycle) -> int:
+        since = await _last_seq(store, incident_id)
+        return await _report(store, args, await act(incidents), since)
+
+    return _session(args, work)
+
+
 def list_incidents(args: argparse.Namespace) -> int:
     async def work(store: Store, _: Lifecycle) -> int:
         incidents = await store.list_incidents(open_only=not args.all)
@@ -124,66 +138,61 @@ def update(args: argparse.Namespace) -> int:
         raise UsageError("--public-title, --impact and --components go with --public")
     incident_id = known_id(args.id)
 
-    async def work(store: Store, incidents: Lifecycle) -> int:
-        since = await _last_seq(store, incident_id)
-        outcome = await incidents.update(
+    return _change(
+        args,
+        incident_id,
+        lambda incidents: incidents.update(
             incident_id,
             " ".join(args.text),
             _actor(args),
             args.status,
             public=args.public,
             request=request,
-        )
-        return await _report(store, args, outcome, since)
-
-    return _session(args, work)
+        ),
+    )
 
 
 def severity(args: argparse.Namespace) -> int:
     incident_id = known_id(args.id)
 
-    async def work(store: Store, incidents: Lifecycle) -> int:
-        since = await _last_seq(store, incident_id)
-        outcome = await incidents.set_severity(incident_id, args.severity, _actor(args))
-        return await _report(store, args, outcome, since)
-
-    return _session(args, work)
+    return _change(
+        args,
+        incident_id,
+        lambda incidents: incidents.set_severity(incident_id, args.severity, _actor(args)),
+    )
 
 
 def role(args: argparse.Namespace) -> int:
     incident_id, who = known_id(args.id), person(args.person)
 
-    async def work(store: Store, incidents: Lifecycle) -> int:
-        since = await _last_seq(store, incident_id)
-        outcome = await incidents.set_role(incident_id, args.role, who, _actor(args))
-        return await _report(store, args, outcome, since)
-
-    return _session(args, work)
+    return _change(
+        args,
+        incident_id,
+        lambda incidents: incidents.set_role(incident_id, args.role, who, _actor(args)),
+    )
 
 
 def action(args: argparse.Namespace) -> int:
     incident_id = known_id(args.id)
     owner = person(args.owner) if args.owner else None
 
-    async def work(store: Store, incidents: Lifecycle) -> int:
-        since = await _last_seq(store, incident_id)
-        outcome = await incidents.add_follow_up(
+    return _change(
+        args,
+        incident_id,
+        lambda incidents: incidents.add_follow_up(
             incident_id, " ".join(args.text), owner, _actor(args)
-        )
-        return await _report(store, args, outcome, since)
-
-    return _session(args, work)
+        ),
+    )
 
 
 def resolve(args: argparse.Namespace) -> int:
     incident_id = known_id(args.id)
 
-    async def work(store: Store, incidents: Lifecycle) -> int:
-        since = await _last_seq(store, incident_id)
-        outcome = await incidents.resolve(incident_id, " ".join(args.summary), _actor(args))
-        return await _report(store, args, outcome, since)
-
-    return _session(args, work)
+    return _change(
+        args,
+        incident_id,
+        lambda incidents: incidents.resolve(incident_id, " ".join(args.summary), _actor(args)),
+    )
 
 
 def close(args: argparse.Namespace) -> int:
