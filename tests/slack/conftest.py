@@ -9,6 +9,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 
 from bot.config import PlatformConfig, Settings
 from bot.domain.clock import ManualClock
@@ -27,6 +28,25 @@ from tests.harness.commands import (
     IncidentWorlds,
     slack_env,
 )
+
+
+@pytest.fixture
+async def health_server() -> AsyncIterator[str]:
+    """Answers each service's /health: records is down (503), the others are fine."""
+
+    async def health(request: web.Request) -> web.Response:
+        if request.match_info["name"] == "records-service":
+            return web.Response(status=503, text="db pool exhausted")
+        return web.json_response({"status": "ok"})
+
+    app = web.Application()
+    app.router.add_get("/{name}/health", health)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    yield f"http://127.0.0.1:{runner.addresses[0][1]}"
+    await runner.cleanup()
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
 
 from bot.config import PlatformConfig, Settings
 from bot.playbooks.loader import load_directory
@@ -29,25 +28,6 @@ async def kube() -> AsyncIterator[FakeKubernetes]:
     async with FakeKubernetes(namespace=NS) as fake:
         fake.add_deployment("records-service", image="registry.local/records:1.0")
         yield fake
-
-
-@pytest.fixture
-async def health_server() -> AsyncIterator[str]:
-    """Answers each service's /health: records is down (503), the others are fine."""
-
-    async def health(request: web.Request) -> web.Response:
-        if request.match_info["name"] == "records-service":
-            return web.Response(status=503, text="db pool exhausted")
-        return web.json_response({"status": "ok"})
-
-    app = web.Application()
-    app.router.add_get("/{name}/health", health)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    yield f"http://127.0.0.1:{runner.addresses[0][1]}"
-    await runner.cleanup()
 
 
 @pytest.fixture

@@ -7,13 +7,10 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import docx
-import pytest
-from aiohttp import web
 
 from bot.config import PlatformConfig
 from bot.domain.clock import SystemClock
@@ -30,23 +27,6 @@ INVESTIGATING = "Investigating: 12% of records requests fail since the 1.1 relea
 IDENTIFIED = "Root cause: connection pool exhausted after release 1.1"
 MONITORING = "Error rate back under 1% after the rollback, monitoring"
 RESOLVED = "error rate under 0.5% for 20 minutes"
-
-
-@pytest.fixture
-async def health_server() -> AsyncIterator[str]:
-    async def health(request: web.Request) -> web.Response:
-        if request.match_info["name"] == "records-service":
-            return web.Response(status=503, text="db pool exhausted")
-        return web.json_response({"status": "ok"})
-
-    app = web.Application()
-    app.router.add_get("/{name}/health", health)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    yield f"http://127.0.0.1:{runner.addresses[0][1]}"
-    await runner.cleanup()
 
 
 async def run_the_incident(
