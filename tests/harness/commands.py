@@ -17,6 +17,7 @@ from bot.config import PlatformConfig, Settings
 from bot.domain.actions import ActionState
 from bot.domain.clock import Clock, ManualClock
 from bot.domain.incident import NewIncident, Severity
+from bot.domain.timeline import TimelineEvent
 from bot.web.keys import STORE
 from tests.fakes.kube_api import FakeKubernetes
 from tests.fakes.pagerduty_api import FakePagerDuty
@@ -119,6 +120,16 @@ class ActionWorld(Generic[C]):
                 action = await self.bot.app[STORE].get_action(action_id)
                 if action is not None and action.state == state:
                     return
+                await asyncio.sleep(0.1)
+
+    async def results(self, incident_id: int) -> list[TimelineEvent]:
+        """The incident's action-result events once there is one: an action's state turns
+        done or failed a moment before its result reaches the timeline."""
+        async with asyncio.timeout(30):
+            while True:
+                events = await self.bot.app[STORE].timeline(incident_id)
+                if found := [e for e in events if "succeeded" in e.data]:
+                    return found
                 await asyncio.sleep(0.1)
 
     def patches(self) -> list[str]:

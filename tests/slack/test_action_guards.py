@@ -66,8 +66,8 @@ async def test_lowering_the_severity_after_the_request_keeps_the_two_person_rule
     assert action is not None and action.state == ActionState.PENDING
     await w.click("action_confirm", w.confirmation("C_WAR"), user="U5")
     await w.until(1, ActionState.DONE)
-    events = await w.bot.app[STORE].timeline(incident_id)
-    assert [e.data["confirmed_by"] for e in events if "succeeded" in e.data] == [["U1", "U5"]]
+    results = await w.results(incident_id)
+    assert [e.data["confirmed_by"] for e in results] == [["U1", "U5"]]
 
 
 async def test_a_refused_dangerous_action_is_answered_and_audited_with_why(
